@@ -1,0 +1,15 @@
+# Every dependency comes from a Debian 12 package, found through pkg-config or CMake config files.
+# No vendored copies, no downloads at build time.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing>=2.3)
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
+pkg_check_modules(ROCKSDB REQUIRED IMPORTED_TARGET rocksdb>=7.8)
+find_package(spdlog CONFIG REQUIRED)
+find_package(fmt CONFIG REQUIRED)
+if(HOARDFS_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+if(HOARDFS_BUILD_BENCH)
+  find_package(benchmark CONFIG REQUIRED)
+endif()
