@@ -1,1 +1,1248 @@
-// placeholder: being written
+#include "cache/block_cache.h"
+
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+
+#include "cache/block_entry.h"
+#include "cache/block_index.h"
+#include "cache/dataset_map.h"
+#include "cache/eviction_policy.h"
+#include "cache/slot_allocator.h"
+#include "common/chunked_array.h"
+#include "common/crc32c.h"
+#include "common/hash.h"
+#include "common/log.h"
+
+namespace hoardfs {
+
+CachedBlock::CachedBlock(AlignedBuffer buffer, std::function<void(AlignedBuffer)> recycle)
+    : buffer_(std::move(buffer)), recycle_(std::move(recycle)) {}
+CachedBlock::~CachedBlock() {
+  if (recycle_ && buffer_.data() != nullptr) recycle_(std::move(buffer_));
+}
+CachedBlock::CachedBlock(CachedBlock&& other) noexcept
+    : buffer_(std::move(other.buffer_)), recycle_(std::move(other.recycle_)) {}
+CachedBlock& CachedBlock::operator=(CachedBlock&& other) noexcept {
+  if (this != &other) {
+    if (recycle_ && buffer_.data() != nullptr) recycle_(std::move(buffer_));
+    buffer_ = std::move(other.buffer_);
+    recycle_ = std::move(other.recycle_);
+  }
+  return *this;
+}
+
+namespace {
+
+constexpr uint32_t kNoFile = UINT32_MAX;
+constexpr size_t kEvictBatch = 256;  // victims deleted per synced index batch
+constexpr char kPinMetaPrefix[] = "pin/";
+
+// Reusable block-sized aligned buffers, so a warm read does not mmap/munmap a fresh 1 MiB buffer.
+class BufferPool {
+ public:
+  BufferPool(size_t buffer_size, size_t max_kept) : size_(buffer_size), max_kept_(max_kept) {}
+  AlignedBuffer Get(size_t length) {
+    AlignedBuffer b;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        b = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (b.data() == nullptr) b = AlignedBuffer(size_);
+    b.set_size(length);
+    return b;
+  }
+  void Put(AlignedBuffer b) {
+    if (b.capacity() != AlignUp(size_)) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < max_kept_) free_.push_back(std::move(b));
+  }
+
+ private:
+  const size_t size_;
+  const size_t max_kept_;
+  std::mutex mu_;
+  std::vector<AlignedBuffer> free_;  // GUARDED_BY(mu_)
+};
+
+// Per-slot state. `generation` and `readers` are shared with readers (atomics); the rest is owned
+// by the writer thread.
+struct SlotState {
+  std::atomic<uint32_t> generation{0};
+  std::atomic<uint32_t> readers{0};
+  uint32_t file_id = kNoFile;
+  uint32_t block = 0;
+  uint32_t length = 0;
+  bool pinned = false;
+};
+
+struct FileInfo {
+  std::string prefix;     // FilePrefix(): remote | path | NUL | version
+  std::string usage_key;  // remote | dataset
+  uint32_t blocks = 0;
+  bool pinned = false;
+  std::string_view path() const { return {prefix.data() + 4, prefix.size() - 4 - 1 - 8}; }
+  uint32_t remote() const { return ReadBigEndian32(prefix.data()); }
+};
+
+std::string UsageKey(uint32_t remote_id, const std::string& dataset) {
+  std::string k;
+  AppendBigEndian32(&k, remote_id);
+  k += dataset;
+  return k;
+}
+
+std::string PinKey(uint32_t remote_id, std::string_view prefix) {
+  std::string k = kPinMetaPrefix;
+  AppendBigEndian32(&k, remote_id);
+  k += prefix;
+  return k;
+}
+
+struct InsertCmd {
+  std::string key;  // BlockKey()
+  uint32_t remote_id;
+  uint32_t block;
+  uint32_t crc;
+  AlignedBuffer data;
+};
+struct ControlCmd {
+  std::function<void()> fn;
+};
+using Command = std::variant<InsertCmd, ControlCmd>;
+
+class BlockCacheImpl final : public BlockCache {
+ public:
+  explicit BlockCacheImpl(const BlockCacheOptions& o)
+      : options_(o),
+        datasets_(o.dataset_prefixes, o.dataset_depth),
+        pool_(std::make_shared<BufferPool>(o.block_size, 256)),
+        log_(Logger("cache")) {}
+  ~BlockCacheImpl() override;
+
+  Status Init();
+
+  std::vector<std::optional<CachedBlock>> Read(const FileKey& file,
+                                               std::span<const uint32_t> blocks) override;
+  std::vector<bool> Contains(const FileKey& file, std::span<const uint32_t> blocks) override;
+  Status Insert(const FileKey& file, uint32_t block, std::span<const std::byte> data,
+                InsertMode mode) override;
+  Status Flush() override;
+  Result<uint64_t> Evict(uint32_t remote_id, const std::string& path_prefix,
+                         std::optional<uint64_t> keep_version) override;
+  Status Pin(uint32_t remote_id, const std::string& path_prefix) override;
+  Status Unpin(uint32_t remote_id, const std::string& path_prefix) override;
+  std::vector<PinnedPrefix> Pins() override;
+  Status SetCapacity(uint64_t capacity_bytes) override;
+  std::vector<DatasetUsage> Usage() override;
+  BlockCacheStats Stats() override;
+  RecoveryReport Recovery() override;
+  Status WaitUntilReady() override;
+  Result<VerifyReport> Verify(bool repair) override;
+
+ private:
+  // --- writer thread ---
+  void WriterMain();
+  void Recover();
+  struct Admitted {
+    InsertCmd* cmd;
+    uint32_t slot;
+    uint32_t file_id;
+  };
+  void ProcessInserts(std::vector<InsertCmd>& batch);
+  // Writes the admitted blocks (durably), then commits their entries in one index batch.
+  void WriteAndCommit(const std::vector<Admitted>& admitted);
+  std::optional<uint32_t> AllocateSlot();
+  // Evicts up to `n` policy victims; returns how many slots were released or quarantined.
+  size_t EvictVictims(size_t n);
+  // Deletes the given entries (index first, synced), then releases their slots.
+  void RemoveEntries(const std::vector<std::pair<std::string, BlockEntry>>& victims,
+                     bool from_policy);
+  void ReleaseSlot(uint32_t slot);
+  void RetryQuarantine();
+  void EvictToWatermark();
+  uint64_t LimitSlots() const;
+  uint32_t FileIdFor(std::string_view prefix, uint32_t remote_id, std::string_view path);
+  void DropFileBlock(uint32_t file_id);
+  bool CoveredByPin(uint32_t remote_id, std::string_view path) const;
+  Status DoEvict(uint32_t remote_id, const std::string& prefix, std::optional<uint64_t> keep,
+                 uint64_t* removed);
+  Status DoPin(uint32_t remote_id, const std::string& prefix, bool pin);
+  Result<VerifyReport> DoVerify(bool repair);
+  std::string KeyOfSlot(uint32_t slot) const;
+  void AddUsageMirror(const std::string& usage_key, int64_t bytes, int64_t blocks);
+
+  // Runs fn on the writer thread and waits for it.
+  template <typename T>
+  T RunOnWriter(std::function<T()> fn);
+
+  const BlockCacheOptions options_;
+  const DatasetMap datasets_;
+  std::shared_ptr<BufferPool> pool_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<BlockIndex> index_;
+  std::unique_ptr<BlockStore> store_;
+  std::unique_ptr<EvictionPolicy> policy_;
+  ChunkedArray<SlotState> slots_;
+
+  // Queue to the writer. Lock order: mu_ before usage_mu_/pins_mu_ (never held together now).
+  std::mutex mu_;
+  std::condition_variable work_cv_;      // writer waits for commands
+  std::condition_variable room_cv_;      // inserters wait for queue room
+  std::condition_variable ready_cv_;
+  std::deque<Command> queue_;            // GUARDED_BY(mu_)
+  size_t pending_bytes_ = 0;             // GUARDED_BY(mu_)
+  bool stopping_ = false;                // GUARDED_BY(mu_)
+  RecoveryReport recovery_;              // GUARDED_BY(mu_)
+  std::atomic<bool> ready_{false};
+  std::thread writer_;
+
+  // Writer-owned state.
+  SlotAllocator allocator_;
+  std::vector<FileInfo> files_;
+  std::vector<uint32_t> free_file_ids_;
+  std::unordered_map<std::string, uint32_t> file_ids_;  // prefix -> id
+  std::vector<uint32_t> quarantine_;    // freed slots still being read
+  uint64_t next_sequence_ = 1;
+  bool disk_limited_logged_ = false;
+
+  std::atomic<uint64_t> capacity_bytes_{0};
+  std::atomic<uint64_t> used_slots_{0};
+  std::atomic<uint64_t> pinned_slots_{0};
+  std::atomic<uint64_t> data_bytes_{0};
+
+  mutable std::mutex pins_mu_;
+  std::vector<PinnedPrefix> pins_;  // GUARDED_BY(pins_mu_); written by the writer only
+  std::mutex usage_mu_;
+  std::map<std::string, DatasetUsageCounter> usage_;  // GUARDED_BY(usage_mu_)
+
+  struct Counters {
+    std::atomic<uint64_t> lookups{0}, hits{0}, misses{0}, crc_failures{0}, read_errors{0},
+        stale_reads{0}, inserts{0}, insert_bytes{0}, insert_duplicates{0}, inserts_rejected{0},
+        write_errors{0}, evictions{0}, evicted_bytes{0};
+  } counters_;
+};
+
+template <typename T>
+T BlockCacheImpl::RunOnWriter(std::function<T()> fn) {
+  std::promise<T> promise;
+  std::future<T> future = promise.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return T(Status::Aborted("cache is closing"));
+    queue_.push_back(ControlCmd{[&] { promise.set_value(fn()); }});
+  }
+  work_cv_.notify_one();
+  return future.get();
+}
+
+Status BlockCacheImpl::Init() {
+  const BlockCacheOptions& o = options_;
+  if (o.dir.empty()) return Status::InvalidArgument("cache directory is not set");
+  if (o.block_size < 4096 || o.block_size % 4096 != 0) {
+    return Status::InvalidArgument("block size must be a multiple of 4096, got " +
+                                   std::to_string(o.block_size));
+  }
+  if (o.capacity_bytes < o.block_size) {
+    return Status::InvalidArgument("cache size " + std::to_string(o.capacity_bytes) +
+                                   " is smaller than one block (" + std::to_string(o.block_size) +
+                                   ")");
+  }
+  if (!(o.low_watermark > 0 && o.low_watermark <= o.high_watermark && o.high_watermark <= 1)) {
+    return Status::InvalidArgument("watermarks must satisfy 0 < low <= high <= 1");
+  }
+  if (o.eviction_policy != "s3fifo" && o.eviction_policy != "lru") {
+    return Status::InvalidArgument("unknown eviction policy '" + o.eviction_policy +
+                                   "' (s3fifo or lru)");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.dir + "/data", ec);
+  if (ec) {
+    return Status::FromErrno(ec.value(), "create cache directory " + o.dir + "/data");
+  }
+
+  BlockIndexOptions io;
+  io.dir = o.dir + "/index";
+  io.block_size = o.block_size;
+  io.block_cache_bytes = o.index_block_cache_bytes;
+  io.write_buffer_bytes = o.index_write_buffer_bytes;
+  io.reset_if_corrupt = o.reset_if_corrupt;
+  io.reset_if_incompatible = o.reset_if_incompatible;
+  HOARDFS_ASSIGN_OR_RETURN(index_, BlockIndex::Open(io));
+
+  BlockStoreOptions so;
+  so.dir = o.dir + "/data";
+  so.block_size = o.block_size;
+  so.slots_per_file = o.slots_per_file;
+  so.grow_step_slots = o.grow_step_slots;
+  so.free_space_floor_bytes = o.free_space_floor_bytes;
+  so.use_direct_io = o.use_direct_io;
+  so.queue_depth = o.queue_depth;
+  auto store = o.store_factory ? o.store_factory(so) : BlockStore::Open(so);
+  if (!store.ok()) return store.status();
+  store_ = std::move(store).value();
+
+  // The limit must fit on the disk: what the data files hold already plus what is free above the
+  // floor. (A cache may be smaller than its files after a shrink; never larger than the disk.)
+  struct statvfs vfs {};
+  if (statvfs(so.dir.c_str(), &vfs) != 0) return Status::FromErrno(errno, "statvfs " + so.dir);
+  const uint64_t free_bytes = uint64_t{vfs.f_bavail} * vfs.f_frsize;
+  const uint64_t have = store_->capacity_slots() * o.block_size;
+  const uint64_t room = have + (free_bytes > o.free_space_floor_bytes
+                                    ? free_bytes - o.free_space_floor_bytes
+                                    : 0);
+  if (o.capacity_bytes > room) {
+    return Status::InvalidArgument(
+        "cache size " + std::to_string(o.capacity_bytes >> 20) + " MiB does not fit in " + o.dir +
+        ": the disk has " + std::to_string(free_bytes >> 20) + " MiB free, the cache files hold " +
+        std::to_string(have >> 20) + " MiB, and " + std::to_string(o.free_space_floor_bytes >> 20) +
+        " MiB must stay free");
+  }
+  capacity_bytes_ = o.capacity_bytes;
+  const uint64_t limit = o.capacity_bytes / o.block_size;
+  policy_ = o.eviction_policy == "lru" ? NewLruPolicy(limit) : NewS3FifoPolicy(limit);
+  slots_.Grow(std::max<uint64_t>(store_->capacity_slots(), 1));
+  allocator_.Grow(store_->capacity_slots());
+
+  HOARDFS_ASSIGN_OR_RETURN(auto pins, index_->ScanMeta(kPinMetaPrefix));
+  for (const auto& [key, value] : pins) {
+    const size_t skip = sizeof(kPinMetaPrefix) - 1;
+    if (key.size() < skip + 5) continue;
+    pins_.push_back({ReadBigEndian32(key.data() + skip), key.substr(skip + 4)});
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    recovery_.index_reset = index_->was_reset();
+  }
+  writer_ = std::thread([this] { WriterMain(); });
+  return Status::Ok();
+}
+
+BlockCacheImpl::~BlockCacheImpl() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  room_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads (any thread)
+
+std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file,
+                                                             std::span<const uint32_t> blocks) {
+  const size_t n = blocks.size();
+  std::vector<std::optional<CachedBlock>> out(n);
+  if (n == 0) return out;
+  counters_.lookups.fetch_add(n, std::memory_order_relaxed);
+  std::vector<std::string> keys(n, BlockKey(file, 0));
+  for (size_t i = 0; i < n; ++i) SetBlockIndex(&keys[i], blocks[i]);
+  std::vector<std::optional<BlockEntry>> entries = index_->MultiGet(keys);
+
+  struct Pending {
+    size_t index;
+    BlockEntry entry;
+    AlignedBuffer buffer;
+  };
+  std::vector<Pending> pending;
+  pending.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!entries[i].has_value()) continue;
+    const BlockEntry& e = *entries[i];
+    if (!slots_.Contains(e.slot) || e.length > options_.block_size) continue;
+    SlotState& s = slots_.at(e.slot);
+    // Pin, then check the generation: the writer bumps the generation before it looks at
+    // `readers`, so either it sees our pin or we see its bump (both seq_cst).
+    // Before recovery is done no slot is ever reused, and generations are still being loaded.
+    s.readers.fetch_add(1);
+    if (ready_.load() && s.generation.load() != e.generation) {
+      s.readers.fetch_sub(1);
+      counters_.stale_reads.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    pending.push_back({i, e, pool_->Get(e.length)});
+  }
+
+  std::vector<BlockIo> ops(pending.size());
+  for (size_t j = 0; j < pending.size(); ++j) {
+    ops[j].slot = pending[j].entry.slot;
+    ops[j].length = pending[j].entry.length;
+    ops[j].buf = pending[j].buffer.data();
+  }
+  std::vector<std::pair<std::string, BlockEntry>> bad;
+  auto pool = pool_;
+  store_->Read(ops, [&](BlockIo& op) {
+    Pending& p = pending[static_cast<size_t>(&op - ops.data())];
+    if (!op.status.ok()) {
+      counters_.read_errors.fetch_add(1, std::memory_order_relaxed);
+      log_->warn("cache read of slot {} failed ({}); serving as a miss", op.slot,
+                 op.status.ToString());
+      bad.emplace_back(keys[p.index], p.entry);
+      return;
+    }
+    if (Crc32c(op.buf, op.length) != p.entry.crc) {
+      counters_.crc_failures.fetch_add(1, std::memory_order_relaxed);
+      log_->warn("checksum mismatch in slot {}; dropping the block and serving as a miss",
+                 op.slot);
+      bad.emplace_back(keys[p.index], p.entry);
+      return;
+    }
+    policy_->Touch(op.slot);
+    out[p.index].emplace(std::move(p.buffer), [pool](AlignedBuffer b) { pool->Put(std::move(b)); });
+  });
+  for (const Pending& p : pending) slots_.at(p.entry.slot).readers.fetch_sub(1);
+  for (Pending& p : pending) {
+    if (p.buffer.data() != nullptr) pool_->Put(std::move(p.buffer));
+  }
+
+  size_t hits = 0;
+  for (const auto& b : out) hits += b.has_value() ? 1 : 0;
+  counters_.hits.fetch_add(hits, std::memory_order_relaxed);
+  counters_.misses.fetch_add(n - hits, std::memory_order_relaxed);
+
+  if (!bad.empty()) {
+    // Drop the bad entries on the writer, if they still are what we read (asynchronously).
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(ControlCmd{[this, bad = std::move(bad)] {
+        std::vector<std::pair<std::string, BlockEntry>> still;
+        for (const auto& [key, entry] : bad) {
+          auto current = index_->Get(key);
+          if (current.ok() && current->has_value() &&
+              (*current)->generation == entry.generation && (*current)->slot == entry.slot) {
+            still.emplace_back(key, entry);
+          }
+        }
+        if (!still.empty()) RemoveEntries(still, /*from_policy=*/false);
+      }});
+      work_cv_.notify_one();
+    }
+  }
+  return out;
+}
+
+std::vector<bool> BlockCacheImpl::Contains(const FileKey& file, std::span<const uint32_t> blocks) {
+  std::vector<std::string> keys(blocks.size(), BlockKey(file, 0));
+  for (size_t i = 0; i < blocks.size(); ++i) SetBlockIndex(&keys[i], blocks[i]);
+  std::vector<std::optional<BlockEntry>> entries = index_->MultiGet(keys);
+  std::vector<bool> out(blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) out[i] = entries[i].has_value();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inserts (any thread -> writer)
+
+Status BlockCacheImpl::Insert(const FileKey& file, uint32_t block, std::span<const std::byte> data,
+                              InsertMode mode) {
+  HOARDFS_RETURN_IF_ERROR(ValidatePath(file.path));
+  if (data.empty() || data.size() > options_.block_size) {
+    return Status::InvalidArgument("block of " + std::to_string(data.size()) +
+                                   " bytes; must be 1.." + std::to_string(options_.block_size));
+  }
+  InsertCmd cmd{BlockKey(file, block), file.remote_id, block, Crc32c(data.data(), data.size()),
+                pool_->Get(data.size())};
+  std::memcpy(cmd.data.data(), data.data(), data.size());
+  // Zero the O_DIRECT padding so no stale memory reaches the disk.
+  std::memset(cmd.data.data() + data.size(), 0, cmd.data.capacity() - data.size());
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto has_room = [&] {
+      return stopping_ || pending_bytes_ + data.size() <= options_.max_pending_insert_bytes ||
+             pending_bytes_ == 0;
+    };
+    if (mode == InsertMode::kDropIfBusy && !has_room()) {
+      counters_.inserts_rejected.fetch_add(1, std::memory_order_relaxed);
+      lock.unlock();
+      pool_->Put(std::move(cmd.data));
+      return Status::ResourceExhausted("cache insert queue is full");
+    }
+    room_cv_.wait(lock, has_room);
+    if (stopping_) return Status::Aborted("cache is closing");
+    pending_bytes_ += data.size();
+    queue_.push_back(std::move(cmd));
+  }
+  work_cv_.notify_one();
+  return Status::Ok();
+}
+
+Status BlockCacheImpl::Flush() {
+  return RunOnWriter<Status>([] { return Status::Ok(); });
+}
+
+Status BlockCacheImpl::WaitUntilReady() {
+  std::unique_lock<std::mutex> lock(mu_);
+  ready_cv_.wait(lock, [&] { return ready_.load() || stopping_; });
+  return ready_.load() ? Status::Ok() : Status::Aborted("cache is closing");
+}
+
+void BlockCacheImpl::WriterMain() {
+  pthread_setname_np(pthread_self(), "hoardfs-writer");
+  try {
+    Recover();
+  } catch (const std::exception& e) {
+    log_->critical("cache recovery failed: {}", e.what());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_.store(true);
+  }
+  ready_cv_.notify_all();
+
+  std::vector<InsertCmd> batch;
+  for (;;) {
+    std::optional<ControlCmd> control;
+    size_t batch_bytes = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) break;  // stopping, everything drained
+      while (!queue_.empty() && batch_bytes < options_.max_insert_batch_bytes) {
+        if (auto* ins = std::get_if<InsertCmd>(&queue_.front())) {
+          batch_bytes += ins->data.size();
+          batch.push_back(std::move(*ins));
+          queue_.pop_front();
+        } else {
+          if (batch.empty()) {
+            control = std::move(std::get<ControlCmd>(queue_.front()));
+            queue_.pop_front();
+          }
+          break;
+        }
+      }
+    }
+    try {
+      if (!batch.empty()) ProcessInserts(batch);
+      if (control) control->fn();
+      RetryQuarantine();
+      EvictToWatermark();
+    } catch (const std::exception& e) {  // bad_alloc: drop this batch, keep serving
+      log_->error("cache writer: {}", e.what());
+    }
+    for (InsertCmd& cmd : batch) pool_->Put(std::move(cmd.data));
+    batch.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_bytes_ -= std::min(pending_bytes_, batch_bytes);
+    }
+    room_cv_.notify_all();
+  }
+}
+
+uint64_t BlockCacheImpl::LimitSlots() const {
+  return capacity_bytes_.load() / options_.block_size;
+}
+
+uint32_t BlockCacheImpl::FileIdFor(std::string_view prefix, uint32_t remote_id,
+                                   std::string_view path) {
+  auto it = file_ids_.find(std::string(prefix));
+  if (it != file_ids_.end()) return it->second;
+  uint32_t id;
+  if (!free_file_ids_.empty()) {
+    id = free_file_ids_.back();
+    free_file_ids_.pop_back();
+  } else {
+    id = static_cast<uint32_t>(files_.size());
+    files_.emplace_back();
+  }
+  FileInfo& f = files_[id];
+  f.prefix = std::string(prefix);
+  f.usage_key = UsageKey(remote_id, datasets_.Resolve(path));
+  f.blocks = 0;
+  f.pinned = CoveredByPin(remote_id, path);
+  file_ids_.emplace(f.prefix, id);
+  return id;
+}
+
+void BlockCacheImpl::DropFileBlock(uint32_t file_id) {
+  FileInfo& f = files_[file_id];
+  if (--f.blocks == 0) {
+    file_ids_.erase(f.prefix);
+    f.prefix.clear();
+    f.usage_key.clear();
+    free_file_ids_.push_back(file_id);
+  }
+}
+
+bool BlockCacheImpl::CoveredByPin(uint32_t remote_id, std::string_view path) const {
+  std::lock_guard<std::mutex> lock(pins_mu_);
+  for (const PinnedPrefix& p : pins_) {
+    if (p.remote_id == remote_id && PathHasPrefix(path, p.prefix)) return true;
+  }
+  return false;
+}
+
+std::string BlockCacheImpl::KeyOfSlot(uint32_t slot) const {
+  const SlotState& s = slots_.at(slot);
+  std::string key = files_[s.file_id].prefix;
+  AppendBigEndian32(&key, s.block);
+  return key;
+}
+
+void BlockCacheImpl::AddUsageMirror(const std::string& usage_key, int64_t bytes, int64_t blocks) {
+  std::lock_guard<std::mutex> lock(usage_mu_);
+  DatasetUsageCounter& u = usage_[usage_key];
+  u.bytes += bytes;
+  u.blocks += blocks;
+  if (u.blocks <= 0) usage_.erase(usage_key);
+}
+
+std::optional<uint32_t> BlockCacheImpl::AllocateSlot() {
+  const uint64_t limit = LimitSlots();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (allocator_.used() < limit) {
+      if (auto slot = allocator_.Allocate(limit)) return slot;
+      // All backed slots are used but the limit allows more: grow the data files.
+      if (allocator_.size() < limit) {
+        const uint64_t want = std::min<uint64_t>(limit, allocator_.size() + options_.grow_step_slots);
+        Status s = store_->EnsureCapacity(want);
+        if (store_->capacity_slots() > allocator_.size()) {
+          slots_.Grow(store_->capacity_slots());
+          allocator_.Grow(store_->capacity_slots());
+          continue;
+        }
+        if (!s.ok() && !disk_limited_logged_) {
+          log_->warn("cache cannot grow its data files ({}); holding {} slots instead of {}",
+                     s.ToString(), allocator_.size(), limit);
+          disk_limited_logged_ = true;
+        }
+      }
+    }
+    // Full (by limit or by disk): evict, then retry.
+    RetryQuarantine();
+    if (allocator_.used() >= std::min<uint64_t>(limit, allocator_.size()) &&
+        EvictVictims(std::max<size_t>(1, kEvictBatch / 4)) == 0 && quarantine_.empty()) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+void BlockCacheImpl::ProcessInserts(std::vector<InsertCmd>& batch) {
+  // Skip blocks already cached (or repeated in this batch).
+  std::vector<std::string> keys;
+  keys.reserve(batch.size());
+  for (const InsertCmd& c : batch) keys.push_back(c.key);
+  std::vector<std::optional<BlockEntry>> existing = index_->MultiGet(keys);
+  std::unordered_set<std::string_view> seen;
+
+  // Admit in chunks: when no slot can be had, the blocks admitted so far are written and
+  // committed first, so they become evictable by the rest of a batch larger than the cache.
+  size_t i = 0;
+  std::vector<Admitted> admitted;
+  admitted.reserve(batch.size());
+  while (i < batch.size()) {
+    admitted.clear();
+    for (; i < batch.size(); ++i) {
+      InsertCmd& c = batch[i];
+      if (existing[i].has_value() || seen.contains(c.key)) {
+        counters_.insert_duplicates.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      auto d = DecodeBlockKey(c.key);
+      const size_t prefix_len = c.key.size() - kBlockIndexBytes;
+      const uint32_t file_id =
+          FileIdFor(std::string_view(c.key).substr(0, prefix_len), c.remote_id, d->path);
+      files_[file_id].blocks++;  // hold the file while we work on it
+      std::optional<uint32_t> slot = AllocateSlot();
+      if (!slot) {
+        DropFileBlock(file_id);
+        if (!admitted.empty()) break;  // commit these, then retry block i
+        counters_.inserts_rejected.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      seen.insert(c.key);
+      admitted.push_back({&c, *slot, file_id});
+    }
+    if (!admitted.empty()) WriteAndCommit(admitted);
+  }
+}
+
+void BlockCacheImpl::WriteAndCommit(const std::vector<Admitted>& admitted) {
+  std::vector<BlockIo> ops(admitted.size());
+  for (size_t i = 0; i < admitted.size(); ++i) {
+    ops[i].slot = admitted[i].slot;
+    ops[i].length = static_cast<uint32_t>(admitted[i].cmd->data.size());
+    ops[i].buf = admitted[i].cmd->data.data();
+  }
+  store_->Write(ops);  // returns when the written bytes are durable
+
+  BlockIndex::Batch ib(index_.get());
+  std::vector<BlockEntry> entries(admitted.size());
+  for (size_t i = 0; i < admitted.size(); ++i) {
+    if (!ops[i].status.ok()) continue;
+    BlockEntry& e = entries[i];
+    e.slot = admitted[i].slot;
+    e.length = ops[i].length;
+    e.crc = admitted[i].cmd->crc;
+    e.generation = slots_.at(e.slot).generation.load();
+    e.sequence = next_sequence_++;
+    // Enter the policy now (nothing can evict before we return: eviction runs on this thread)
+    // so a ghost hit's admission to the main queue is persisted with the entry.
+    if (!files_[admitted[i].file_id].pinned) {
+      policy_->Insert(e.slot, Hash64(admitted[i].cmd->key));
+      if (policy_->InMain(e.slot)) e.flags |= BlockEntry::kFlagInMain;
+    }
+    ib.PutBlock(admitted[i].cmd->key, e);
+    ib.AddUsage(files_[admitted[i].file_id].usage_key, e.length, 1);
+  }
+  Status committed = ib.count() > 0 ? index_->Commit(&ib, /*sync=*/false) : Status::Ok();
+  if (!committed.ok()) log_->error("cache index commit failed: {}", committed.ToString());
+
+  for (size_t i = 0; i < admitted.size(); ++i) {
+    const Admitted& a = admitted[i];
+    if (!ops[i].status.ok() || !committed.ok()) {
+      if (!ops[i].status.ok()) {
+        counters_.write_errors.fetch_add(1, std::memory_order_relaxed);
+        log_->warn("cache write of slot {} failed: {}", a.slot, ops[i].status.ToString());
+      }
+      if (ops[i].status.ok() && !files_[a.file_id].pinned) policy_->Remove(a.slot);
+      allocator_.Free(a.slot);  // nothing references it
+      DropFileBlock(a.file_id);
+      continue;
+    }
+    SlotState& s = slots_.at(a.slot);
+    s.file_id = a.file_id;
+    s.block = a.cmd->block;
+    s.length = entries[i].length;
+    s.pinned = files_[a.file_id].pinned;
+    if (s.pinned) pinned_slots_.fetch_add(1);
+    data_bytes_.fetch_add(s.length);
+    AddUsageMirror(files_[a.file_id].usage_key, s.length, 1);
+    counters_.inserts.fetch_add(1, std::memory_order_relaxed);
+    counters_.insert_bytes.fetch_add(s.length, std::memory_order_relaxed);
+  }
+  used_slots_.store(allocator_.used());
+}
+
+size_t BlockCacheImpl::EvictVictims(size_t n) {
+  std::vector<std::pair<std::string, BlockEntry>> victims;
+  victims.reserve(n);
+  while (victims.size() < n) {
+    std::optional<uint32_t> slot = policy_->Evict();
+    if (!slot) break;
+    const SlotState& s = slots_.at(*slot);
+    if (s.file_id == kNoFile || s.pinned) continue;  // stale policy entry
+    BlockEntry e;
+    e.slot = *slot;
+    e.length = s.length;
+    e.generation = s.generation.load();
+    victims.emplace_back(KeyOfSlot(*slot), e);
+  }
+  if (victims.empty()) return 0;
+  RemoveEntries(victims, /*from_policy=*/true);
+  counters_.evictions.fetch_add(victims.size(), std::memory_order_relaxed);
+  for (const auto& v : victims) {
+    counters_.evicted_bytes.fetch_add(v.second.length, std::memory_order_relaxed);
+  }
+  return victims.size();
+}
+
+void BlockCacheImpl::RemoveEntries(const std::vector<std::pair<std::string, BlockEntry>>& victims,
+                                   bool from_policy) {
+  // 1. Delete the entries (and their usage) in one synced batch: after this no crash or power
+  //    loss can resurrect an entry pointing at a slot we are about to reuse.
+  BlockIndex::Batch ib(index_.get());
+  for (const auto& [key, entry] : victims) {
+    const SlotState& s = slots_.at(entry.slot);
+    ib.DeleteBlock(key);
+    if (s.file_id != kNoFile) ib.AddUsage(files_[s.file_id].usage_key, -int64_t{s.length}, -1);
+  }
+  Status st = index_->Commit(&ib, /*sync=*/true);
+  if (!st.ok()) {
+    // The entries are still in the index: keep the slots, they stay valid.
+    log_->error("cache index delete failed: {}; keeping {} blocks", st.ToString(), victims.size());
+    for (const auto& v : victims) {
+      SlotState& s = slots_.at(v.second.slot);
+      if (from_policy && !s.pinned && s.file_id != kNoFile) {
+        policy_->Insert(v.second.slot, Hash64(v.first));
+      }
+    }
+    return;
+  }
+  // 2. Forget them in memory and release the slots.
+  for (const auto& [key, entry] : victims) {
+    SlotState& s = slots_.at(entry.slot);
+    if (s.file_id == kNoFile) continue;
+    if (!from_policy) {
+      if (s.pinned) {
+        pinned_slots_.fetch_sub(1);
+      } else {
+        policy_->Remove(entry.slot);
+      }
+    } else if (s.pinned) {
+      pinned_slots_.fetch_sub(1);
+    }
+    AddUsageMirror(files_[s.file_id].usage_key, -int64_t{s.length}, -1);
+    data_bytes_.fetch_sub(s.length);
+    DropFileBlock(s.file_id);
+    s.file_id = kNoFile;
+    s.pinned = false;
+    s.length = 0;
+    ReleaseSlot(entry.slot);
+  }
+  used_slots_.store(allocator_.used());
+}
+
+void BlockCacheImpl::ReleaseSlot(uint32_t slot) {
+  SlotState& s = slots_.at(slot);
+  s.generation.fetch_add(1);  // readers that looked the old entry up now miss
+  if (s.readers.load() == 0) {
+    allocator_.Free(slot);
+  } else {
+    quarantine_.push_back(slot);  // a reader is still copying the old bytes out
+  }
+}
+
+void BlockCacheImpl::RetryQuarantine() {
+  if (quarantine_.empty()) return;
+  std::vector<uint32_t> still;
+  for (uint32_t slot : quarantine_) {
+    if (slots_.at(slot).readers.load() == 0) {
+      allocator_.Free(slot);
+    } else {
+      still.push_back(slot);
+    }
+  }
+  quarantine_.swap(still);
+  used_slots_.store(allocator_.used());
+}
+
+void BlockCacheImpl::EvictToWatermark() {
+  const uint64_t limit = std::min<uint64_t>(LimitSlots(), std::max<uint64_t>(allocator_.size(), 1));
+  const auto high = static_cast<uint64_t>(static_cast<double>(LimitSlots()) * options_.high_watermark);
+  const auto low = static_cast<uint64_t>(static_cast<double>(LimitSlots()) * options_.low_watermark);
+  if (allocator_.used() <= high && allocator_.used() <= limit) return;
+  while (allocator_.used() > low) {
+    const size_t want = std::min<uint64_t>(kEvictBatch, allocator_.used() - low);
+    if (EvictVictims(want) == 0) break;
+    RetryQuarantine();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery: rebuild slot ownership, eviction order and usage from the index alone.
+
+void BlockCacheImpl::Recover() {
+  pthread_setname_np(pthread_self(), "hoardfs-recover");
+  const auto t0 = std::chrono::steady_clock::now();
+  RecoveryReport report;
+  const uint64_t capacity = store_->capacity_slots();
+  struct Restored {
+    uint64_t sequence;
+    uint32_t slot;
+    bool in_main;
+  };
+  std::vector<Restored> restored;
+  std::vector<uint64_t> slot_sequence(capacity, 0);
+  std::vector<std::string> drop;
+  std::map<std::string, DatasetUsageCounter> usage;
+
+  Status scanned = index_->ScanBlocks("", "", [&](std::string_view key,
+                                                  std::optional<BlockEntry> entry) {
+    auto d = DecodeBlockKey(key);
+    if (!d || !entry || entry->length > options_.block_size) {
+      report.dropped_undecodable++;
+      drop.emplace_back(key);
+      return true;
+    }
+    if (entry->slot >= capacity) {
+      report.dropped_out_of_range++;
+      drop.emplace_back(key);
+      return true;
+    }
+    SlotState& s = slots_.at(entry->slot);
+    if (allocator_.IsUsed(entry->slot)) {
+      report.dropped_duplicate_slot++;
+      if (slot_sequence[entry->slot] >= entry->sequence) {
+        drop.emplace_back(key);
+        return true;
+      }
+      // The newer entry wins the slot (its bytes were written last); drop the older one.
+      drop.push_back(KeyOfSlot(entry->slot));
+      report.entries--;
+      FileInfo& old = files_[s.file_id];
+      usage[old.usage_key].bytes -= s.length;
+      usage[old.usage_key].blocks -= 1;
+      data_bytes_.fetch_sub(s.length);
+      DropFileBlock(s.file_id);
+    }
+    const std::string_view prefix = key.substr(0, key.size() - kBlockIndexBytes);
+    const uint32_t file_id = FileIdFor(prefix, d->remote_id, d->path);
+    FileInfo& f = files_[file_id];
+    f.blocks++;
+    allocator_.MarkUsed(entry->slot);
+    s.generation.store(entry->generation);
+    s.file_id = file_id;
+    s.block = d->block;
+    s.length = entry->length;
+    s.pinned = f.pinned;
+    slot_sequence[entry->slot] = entry->sequence;
+    next_sequence_ = std::max(next_sequence_, entry->sequence + 1);
+    data_bytes_.fetch_add(entry->length);
+    usage[f.usage_key].bytes += entry->length;
+    usage[f.usage_key].blocks += 1;
+    restored.push_back({entry->sequence, entry->slot, (entry->flags & BlockEntry::kFlagInMain) != 0});
+    report.entries++;
+    return true;
+  });
+  if (!scanned.ok()) log_->error("cache recovery scan failed: {}", scanned.ToString());
+
+  if (!drop.empty()) {
+    BlockIndex::Batch ib(index_.get());
+    for (const std::string& key : drop) ib.DeleteBlock(key);
+    Status st = index_->Commit(&ib, /*sync=*/true);
+    log_->warn("cache recovery dropped {} index entries ({} undecodable, {} beyond the data files, "
+               "{} on a shared slot){}",
+               drop.size(), report.dropped_undecodable, report.dropped_out_of_range,
+               report.dropped_duplicate_slot, st.ok() ? "" : ": " + st.ToString());
+  }
+
+  // Eviction order: FIFO by original insert sequence. Pinned blocks stay out of the policy.
+  std::sort(restored.begin(), restored.end(),
+            [](const Restored& a, const Restored& b) { return a.sequence < b.sequence; });
+  uint64_t pinned = 0;
+  for (const Restored& r : restored) {
+    SlotState& s = slots_.at(r.slot);
+    if (s.file_id == kNoFile || slot_sequence[r.slot] != r.sequence) continue;  // lost its slot
+    if (s.pinned) {
+      pinned++;
+    } else {
+      policy_->Restore(r.slot, Hash64(KeyOfSlot(r.slot)), r.in_main);
+    }
+  }
+  pinned_slots_.store(pinned);
+  used_slots_.store(allocator_.used());
+
+  // Usage: the persisted counters must equal what the entries add up to.
+  for (auto it = usage.begin(); it != usage.end();) {
+    it = it->second.blocks == 0 ? usage.erase(it) : std::next(it);
+  }
+  auto persisted = index_->ReadUsage();
+  std::map<std::string, DatasetUsageCounter> persisted_nonzero;
+  if (persisted.ok()) {
+    for (const auto& [k, v] : *persisted) {
+      if (v.blocks != 0 || v.bytes != 0) persisted_nonzero[k] = v;
+    }
+  }
+  auto same = [](const std::map<std::string, DatasetUsageCounter>& a,
+                 const std::map<std::string, DatasetUsageCounter>& b) {
+    if (a.size() != b.size()) return false;
+    for (auto ia = a.begin(), ib = b.begin(); ia != a.end(); ++ia, ++ib) {
+      if (ia->first != ib->first || ia->second.bytes != ib->second.bytes ||
+          ia->second.blocks != ib->second.blocks) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!persisted.ok() || !same(usage, persisted_nonzero)) {
+    report.usage_repaired = true;
+    BlockIndex::Batch ib(index_.get());
+    if (persisted.ok()) {
+      for (const auto& kv : *persisted) ib.DeleteUsage(kv.first);
+    }
+    for (const auto& [k, v] : usage) ib.AddUsage(k, v.bytes, v.blocks);
+    Status st = index_->Commit(&ib, /*sync=*/true);
+    log_->warn("cache usage counters did not match the index entries (dropped entries or "
+               "changed dataset settings); rewritten{}",
+               st.ok() ? "" : ": " + st.ToString());
+  }
+  {
+    std::lock_guard<std::mutex> lock(usage_mu_);
+    usage_ = std::move(usage);
+  }
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  report.index_reset = index_->was_reset();
+  log_->info("cache ready: {} blocks in {} slots ({} pinned), recovered in {:.3f} s",
+             report.entries, allocator_.used(), pinned, report.seconds);
+  std::lock_guard<std::mutex> lock(mu_);
+  recovery_ = report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Administration (writer thread)
+
+Status BlockCacheImpl::DoEvict(uint32_t remote_id, const std::string& prefix,
+                               std::optional<uint64_t> keep, uint64_t* removed) {
+  std::vector<std::pair<std::string, BlockEntry>> victims;
+  Status scan_status;
+  for (const auto& [begin, end] : PathRanges(remote_id, prefix)) {
+    Status st = index_->ScanBlocks(begin, end, [&](std::string_view key,
+                                                   std::optional<BlockEntry> entry) {
+      auto d = DecodeBlockKey(key);
+      if (!d || !entry) return true;
+      if (keep && d->path == prefix && d->version_hash == *keep) return true;
+      const SlotState& s = slots_.at(entry->slot);
+      if (s.generation.load() != entry->generation || s.file_id == kNoFile) return true;
+      victims.emplace_back(std::string(key), *entry);
+      return true;
+    });
+    if (!st.ok()) scan_status = st;
+  }
+  for (size_t i = 0; i < victims.size(); i += 4096) {
+    std::vector<std::pair<std::string, BlockEntry>> chunk(
+        victims.begin() + static_cast<ptrdiff_t>(i),
+        victims.begin() + static_cast<ptrdiff_t>(std::min(victims.size(), i + 4096)));
+    RemoveEntries(chunk, /*from_policy=*/false);
+  }
+  *removed = victims.size();
+  return scan_status;
+}
+
+Result<uint64_t> BlockCacheImpl::Evict(uint32_t remote_id, const std::string& path_prefix,
+                                       std::optional<uint64_t> keep_version) {
+  HOARDFS_RETURN_IF_ERROR(ValidatePath(path_prefix));
+  return RunOnWriter<Result<uint64_t>>([&]() -> Result<uint64_t> {
+    uint64_t removed = 0;
+    HOARDFS_RETURN_IF_ERROR(DoEvict(remote_id, path_prefix, keep_version, &removed));
+    return removed;
+  });
+}
+
+Status BlockCacheImpl::DoPin(uint32_t remote_id, const std::string& prefix, bool pin) {
+  BlockIndex::Batch ib(index_.get());
+  if (pin) {
+    ib.PutMeta(PinKey(remote_id, prefix), "");
+  } else {
+    ib.DeleteMeta(PinKey(remote_id, prefix));
+  }
+  HOARDFS_RETURN_IF_ERROR(index_->Commit(&ib, /*sync=*/true));
+  {
+    std::lock_guard<std::mutex> lock(pins_mu_);
+    auto same = [&](const PinnedPrefix& p) { return p.remote_id == remote_id && p.prefix == prefix; };
+    pins_.erase(std::remove_if(pins_.begin(), pins_.end(), same), pins_.end());
+    if (pin) pins_.push_back({remote_id, prefix});
+  }
+  for (FileInfo& f : files_) {
+    if (!f.prefix.empty() && f.remote() == remote_id && PathHasPrefix(f.path(), prefix)) {
+      f.pinned = CoveredByPin(remote_id, f.path());
+    }
+  }
+  Status status;
+  for (const auto& [begin, end] : PathRanges(remote_id, prefix)) {
+    Status st = index_->ScanBlocks(begin, end, [&](std::string_view key,
+                                                   std::optional<BlockEntry> entry) {
+      if (!entry || !slots_.Contains(entry->slot)) return true;
+      SlotState& s = slots_.at(entry->slot);
+      if (s.file_id == kNoFile || s.generation.load() != entry->generation) return true;
+      const bool want = files_[s.file_id].pinned;
+      if (want == s.pinned) return true;
+      s.pinned = want;
+      if (want) {
+        policy_->Remove(entry->slot);
+        pinned_slots_.fetch_add(1);
+      } else {
+        policy_->Insert(entry->slot, Hash64(key));
+        pinned_slots_.fetch_sub(1);
+      }
+      return true;
+    });
+    if (!st.ok()) status = st;
+  }
+  return status;
+}
+
+Status BlockCacheImpl::Pin(uint32_t remote_id, const std::string& path_prefix) {
+  HOARDFS_RETURN_IF_ERROR(ValidatePath(path_prefix));
+  return RunOnWriter<Status>([&] { return DoPin(remote_id, path_prefix, true); });
+}
+
+Status BlockCacheImpl::Unpin(uint32_t remote_id, const std::string& path_prefix) {
+  HOARDFS_RETURN_IF_ERROR(ValidatePath(path_prefix));
+  return RunOnWriter<Status>([&] { return DoPin(remote_id, path_prefix, false); });
+}
+
+std::vector<PinnedPrefix> BlockCacheImpl::Pins() {
+  std::lock_guard<std::mutex> lock(pins_mu_);
+  return pins_;
+}
+
+Status BlockCacheImpl::SetCapacity(uint64_t capacity_bytes) {
+  if (capacity_bytes < options_.block_size) {
+    return Status::InvalidArgument("cache size must hold at least one block");
+  }
+  return RunOnWriter<Status>([&]() -> Status {
+    capacity_bytes_.store(capacity_bytes);
+    policy_->SetCapacity(LimitSlots());
+    while (allocator_.used() > LimitSlots()) {
+      RetryQuarantine();
+      if (allocator_.used() <= LimitSlots()) break;
+      if (EvictVictims(std::min<uint64_t>(kEvictBatch, allocator_.used() - LimitSlots())) == 0) {
+        if (quarantine_.empty()) {
+          return Status::ResourceExhausted(
+              "cache shrunk, but pinned blocks keep it above the new limit");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    EvictToWatermark();
+    log_->info("cache limit set to {} MiB", capacity_bytes >> 20);
+    return Status::Ok();
+  });
+}
+
+std::vector<DatasetUsage> BlockCacheImpl::Usage() {
+  std::lock_guard<std::mutex> lock(usage_mu_);
+  std::vector<DatasetUsage> out;
+  out.reserve(usage_.size());
+  for (const auto& [key, u] : usage_) {
+    if (key.size() < 4 || u.blocks <= 0) continue;
+    out.push_back({ReadBigEndian32(key.data()), key.substr(4), static_cast<uint64_t>(u.bytes),
+                   static_cast<uint64_t>(u.blocks)});
+  }
+  return out;
+}
+
+BlockCacheStats BlockCacheImpl::Stats() {
+  BlockCacheStats s;
+  s.block_size = options_.block_size;
+  s.capacity_bytes = capacity_bytes_.load();
+  s.used_bytes = used_slots_.load() * options_.block_size;
+  s.data_bytes = data_bytes_.load();
+  s.pinned_bytes = pinned_slots_.load() * options_.block_size;
+  s.store_bytes = store_->capacity_slots() * options_.block_size;
+  s.direct_io = store_->direct_io();
+  s.ready = ready_.load();
+  s.lookups = counters_.lookups.load();
+  s.hits = counters_.hits.load();
+  s.misses = counters_.misses.load();
+  s.crc_failures = counters_.crc_failures.load();
+  s.read_errors = counters_.read_errors.load();
+  s.stale_reads = counters_.stale_reads.load();
+  s.inserts = counters_.inserts.load();
+  s.insert_bytes = counters_.insert_bytes.load();
+  s.insert_duplicates = counters_.insert_duplicates.load();
+  s.inserts_rejected = counters_.inserts_rejected.load();
+  s.write_errors = counters_.write_errors.load();
+  s.evictions = counters_.evictions.load();
+  s.evicted_bytes = counters_.evicted_bytes.load();
+  s.index_disk_bytes = index_->DiskBytes();
+  s.index_memory_bytes = index_->MemoryBytes();
+  return s;
+}
+
+RecoveryReport BlockCacheImpl::Recovery() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return recovery_;
+}
+
+Result<VerifyReport> BlockCacheImpl::DoVerify(bool repair) {
+  VerifyReport report;
+  std::unordered_map<uint32_t, int> slot_uses;
+  std::map<std::string, DatasetUsageCounter> usage;
+  std::vector<std::pair<std::string, BlockEntry>> bad;
+  std::vector<std::pair<std::string, BlockEntry>> chunk;
+  const uint64_t capacity = store_->capacity_slots();
+
+  auto check_chunk = [&] {
+    std::vector<AlignedBuffer> bufs;
+    std::vector<BlockIo> ops(chunk.size());
+    bufs.reserve(chunk.size());
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      bufs.push_back(pool_->Get(chunk[i].second.length));
+      ops[i] = {chunk[i].second.slot, chunk[i].second.length, bufs.back().data(), {}};
+    }
+    store_->Read(ops);
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (!ops[i].status.ok()) {
+        report.read_errors++;
+        bad.push_back(chunk[i]);
+      } else if (Crc32c(ops[i].buf, ops[i].length) != chunk[i].second.crc) {
+        report.crc_failures++;
+        bad.push_back(chunk[i]);
+      } else {
+        report.verified++;
+      }
+      pool_->Put(std::move(bufs[i]));
+    }
+    chunk.clear();
+  };
+
+  HOARDFS_RETURN_IF_ERROR(index_->ScanBlocks("", "", [&](std::string_view key,
+                                                         std::optional<BlockEntry> entry) {
+    report.entries++;
+    auto d = DecodeBlockKey(key);
+    if (!d || !entry) {
+      bad.emplace_back(std::string(key), BlockEntry{});
+      return true;
+    }
+    if (++slot_uses[entry->slot] > 1) report.duplicate_slots++;
+    if (entry->slot >= capacity) {
+      report.out_of_range++;
+      bad.emplace_back(std::string(key), *entry);
+      return true;
+    }
+    DatasetUsageCounter& u = usage[UsageKey(d->remote_id, datasets_.Resolve(d->path))];
+    u.bytes += entry->length;
+    u.blocks += 1;
+    chunk.emplace_back(std::string(key), *entry);
+    if (chunk.size() == 32) check_chunk();
+    return true;
+  }));
+  if (!chunk.empty()) check_chunk();
+
+  HOARDFS_ASSIGN_OR_RETURN(auto persisted, index_->ReadUsage());
+  for (const auto& [k, v] : persisted) {
+    if (v.blocks == 0 && v.bytes == 0) continue;
+    auto it = usage.find(k);
+    if (it == usage.end() || it->second.bytes != v.bytes || it->second.blocks != v.blocks) {
+      report.usage_matches = false;
+    }
+  }
+  for (const auto& [k, v] : usage) {
+    auto it = persisted.find(k);
+    if (it == persisted.end() || it->second.bytes != v.bytes || it->second.blocks != v.blocks) {
+      report.usage_matches = false;
+    }
+  }
+  if (repair && !bad.empty()) {
+    std::vector<std::pair<std::string, BlockEntry>> removable;
+    for (auto& b : bad) {
+      if (slots_.Contains(b.second.slot) && slots_.at(b.second.slot).file_id != kNoFile &&
+          slots_.at(b.second.slot).generation.load() == b.second.generation) {
+        removable.push_back(b);
+      } else {
+        BlockIndex::Batch ib(index_.get());
+        ib.DeleteBlock(b.first);
+        HOARDFS_RETURN_IF_ERROR(index_->Commit(&ib, true));
+      }
+      report.dropped++;
+    }
+    RemoveEntries(removable, /*from_policy=*/false);
+  }
+  return report;
+}
+
+Result<VerifyReport> BlockCacheImpl::Verify(bool repair) {
+  HOARDFS_RETURN_IF_ERROR(WaitUntilReady());
+  return RunOnWriter<Result<VerifyReport>>([&] { return DoVerify(repair); });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlockCache>> BlockCache::Open(const BlockCacheOptions& options) {
+  auto cache = std::make_unique<BlockCacheImpl>(options);
+  HOARDFS_RETURN_IF_ERROR(cache->Init());
+  return std::unique_ptr<BlockCache>(std::move(cache));
+}
+
+}  // namespace hoardfs

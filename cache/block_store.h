@@ -30,21 +30,21 @@
 namespace hoardfs {
 
 struct BlockStoreOptions {
-  std::string dir;                              // REQUIRED: existing, writable directory
-  uint32_t block_size = 1u << 20;               // bytes per slot; multiple of 4096
-  uint64_t slots_per_file = 16384;              // 16 GiB data files at 1 MiB blocks
-  uint64_t grow_step_slots = 256;               // fallocate granularity (256 MiB at 1 MiB)
-  uint64_t free_space_floor_bytes = 1ull << 30; // never grow files if the disk would drop below
-  bool use_direct_io = true;                    // false: buffered I/O (tests, tmpfs)
-  unsigned queue_depth = 64;                    // io_uring entries per ring; >= 1
+  std::string dir;                               // REQUIRED: existing, writable directory
+  uint32_t block_size = 1u << 20;                // bytes per slot; multiple of 4096
+  uint64_t slots_per_file = 16384;               // 16 GiB data files at 1 MiB blocks
+  uint64_t grow_step_slots = 256;                // fallocate granularity (256 MiB at 1 MiB)
+  uint64_t free_space_floor_bytes = 1ull << 30;  // never grow files if the disk would drop below
+  bool use_direct_io = true;                     // false: buffered I/O (tests, tmpfs)
+  unsigned queue_depth = 64;                     // io_uring entries per ring; >= 1
 };
 
 // One block read or write. `buf` must be 4096-aligned and hold AlignUp(length) bytes.
 struct BlockIo {
   uint32_t slot = 0;
-  uint32_t length = 0;   // 1 .. block_size
+  uint32_t length = 0;  // 1 .. block_size
   void* buf = nullptr;
-  Status status;         // set by the store when the operation completes
+  Status status;  // set by the store when the operation completes
 };
 
 class BlockStore {
@@ -59,6 +59,10 @@ class BlockStore {
 
   // Number of slots currently backed by allocated space in the data files (all files together;
   // a file truncated behind our back counts only its remaining whole slots).
+  // Capacity is contiguous from slot 0: at Open, file k counts min(size / block_size,
+  // slots_per_file) slots, and files after the first one that is not full count nothing (their
+  // slots are reused when EnsureCapacity grows the short file). A truncation while the store is
+  // open is not noticed until reopen; reads of the vanished slots fail with kCorruption.
   virtual uint64_t capacity_slots() const = 0;
 
   // Makes slots [0, slots) backed by disk space, growing data files with fallocate in steps.
@@ -69,7 +73,8 @@ class BlockStore {
   // Reads every op in one io_uring batch (split only if larger than the queue depth). As each op
   // completes, its status is set and `on_complete(op)` runs on the calling thread while the
   // other ops may still be in flight (so checksums overlap I/O). Returns when all are done.
-  // REQUIRES: op.slot < capacity_slots() for a successful read.
+  // REQUIRES: op.slot < capacity_slots() for a successful read (else kInvalidArgument, no I/O).
+  // REQUIRES: on_complete does not throw (buffers are still in flight: a throw terminates).
   virtual void Read(std::span<BlockIo> ops,
                     const std::function<void(BlockIo&)>& on_complete = nullptr) = 0;
 
@@ -80,5 +85,12 @@ class BlockStore {
   virtual bool direct_io() const = 0;
   virtual uint32_t block_size() const = 0;
 };
+
+namespace internal {
+// For tests only: while set, stores opened afterwards behave as if the filesystem refused
+// O_DIRECT (as tmpfs did before Linux 6.6), so the buffered fallback can be exercised on machines
+// where every filesystem accepts O_DIRECT. Process-wide; thread-safe.
+void SimulateODirectRefusalForTesting(bool on);
+}  // namespace internal
 
 }  // namespace hoardfs

@@ -41,6 +41,10 @@ class EvictionPolicy {
   virtual void Restore(uint32_t slot, uint64_t key_hash, bool in_main) = 0;
 
   // A cache hit on `slot`. Lock-free for S3-FIFO.
+  // Touch once per logical access of a block: a reader that consumes one block in several smaller
+  // sequential reads (e.g. 128 KiB reads of a 1 MiB block) should touch it once, not per read, or
+  // S3-FIFO takes a one-pass scan for reuse (the first Touch after Insert promotes) and loses its
+  // scan resistance.
   virtual void Touch(uint32_t slot) = 0;
 
   // `slot` leaves the cache for another reason than eviction (explicit evict, pin). No ghost.
@@ -51,6 +55,7 @@ class EvictionPolicy {
   virtual std::optional<uint32_t> Evict() = 0;
 
   // Whether `slot` is currently in the main queue (persisted so Restore() rebuilds the queues).
+  // Always false for LRU, which has a single queue.
   virtual bool InMain(uint32_t slot) const = 0;
 
   virtual uint64_t resident() const = 0;

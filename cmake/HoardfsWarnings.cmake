@@ -2,6 +2,6 @@
 function(hoardfs_set_warnings target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wpedantic -Werror -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-    -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+    -Wcast-align -Wunused -Woverloaded-virtual -Wimplicit-fallthrough
     -Wno-missing-field-initializers)
 endfunction()

@@ -1,0 +1,201 @@
+// BlockCache: the node-local block cache. Blocks of remote files, keyed by (remote, path, version,
+// block index), live in fixed slots of a BlockStore (io_uring, O_DIRECT) and are indexed by a
+// BlockIndex (RocksDB). This is the only class the layers above use.
+//
+// Contracts (docs/architecture.md, "Contracts of the cache"):
+//  - Commit point: a block's index entry is written only after its bytes are durable in the store.
+//    A crash at any moment leaves entries whose bytes verify; slots no entry references are free
+//    again at the next open, found from the index alone (the data files are not read).
+//  - Verification: every hit's CRC32C is checked; a mismatch, an I/O error or a truncated data file
+//    is a miss (counted, the bad entry dropped), never bad bytes and never an error.
+//  - A slot is never reused while an entry points to it or a reader is reading it: the entry is
+//    deleted (and synced) before the slot is freed, and each slot carries a generation that a
+//    reader checks after pinning it.
+//  - Capacity: a hard limit on slots in use (limit / block size). Inserts reserve slots before
+//    writing, so concurrent inserts never exceed it. Between the high and low watermarks the writer
+//    evicts in the background; data files grow only while the disk keeps its free-space floor.
+//    Pinned prefixes are never evicted. SetCapacity() changes the limit at run time.
+//  - Eviction: S3-FIFO (scan-resistant; see cache/eviction_policy.h). A hit costs one relaxed
+//    atomic increment.
+//  - Per-dataset usage (cache/dataset_map.h) is updated in the same atomic index batch as the
+//    entries it counts, so it is exact after any crash; Usage() is O(number of datasets).
+//
+// Threads: Read() runs on the caller's thread: one MultiGet, one io_uring batch, CRC checks
+// overlapping the I/O, no lock held across I/O. Mutations (inserts, evictions, pins, capacity) are
+// queued to one writer thread ("hoardfs-writer"), which group-commits inserts: one store write
+// batch + one fdatasync + one index batch for many blocks. At open, a recovery thread
+// ("hoardfs-recover") scans the index to rebuild slot ownership and eviction order; lookups are
+// served meanwhile, inserts wait until it is done (WaitUntilReady()).
+//
+// Thread-safety: all public methods may be called from any thread concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cache/block_key.h"
+#include "cache/block_store.h"
+#include "common/aligned_buffer.h"
+#include "common/result.h"
+
+namespace hoardfs {
+
+struct BlockCacheOptions {
+  std::string dir;                           // REQUIRED: cache directory (created if missing)
+  uint64_t capacity_bytes = 0;               // REQUIRED: hard limit on block bytes held
+  uint32_t block_size = 1u << 20;            // multiple of 4096; fixed for the life of a cache
+  double high_watermark = 0.95;              // start background eviction above this fraction
+  double low_watermark = 0.90;               // ... and evict down to this fraction
+  uint64_t free_space_floor_bytes = 1ull << 30;  // leave this much free on the cache disk
+  bool use_direct_io = true;                 // O_DIRECT on the data files (falls back on tmpfs)
+  uint64_t slots_per_file = 16384;           // data file size, in slots
+  uint64_t grow_step_slots = 256;            // data files grow by this many slots at a time
+  unsigned queue_depth = 64;                 // io_uring depth per ring
+  std::vector<std::string> dataset_prefixes; // usage is kept per dataset (cache/dataset_map.h)
+  unsigned dataset_depth = 3;
+  size_t index_block_cache_bytes = 64ull << 20;
+  size_t index_write_buffer_bytes = 32ull << 20;
+  size_t max_pending_insert_bytes = 128ull << 20;  // queued, not yet written blocks
+  size_t max_insert_batch_bytes = 32ull << 20;     // one group commit
+  bool reset_if_corrupt = true;       // corrupt index: log, delete, start empty (else fail)
+  bool reset_if_incompatible = false; // other format or block size: fail (else start empty)
+  std::string eviction_policy = "s3fifo";  // or "lru"
+  // Tests: wraps or replaces the store (fault injection). Default: BlockStore::Open.
+  std::function<Result<std::unique_ptr<BlockStore>>(const BlockStoreOptions&)> store_factory;
+};
+
+// A verified cached block. Owns its buffer (returned to the cache's pool when destroyed).
+class CachedBlock {
+ public:
+  CachedBlock(AlignedBuffer buffer, std::function<void(AlignedBuffer)> recycle);
+  ~CachedBlock();
+  CachedBlock(CachedBlock&&) noexcept;
+  CachedBlock& operator=(CachedBlock&&) noexcept;
+  CachedBlock(const CachedBlock&) = delete;
+  CachedBlock& operator=(const CachedBlock&) = delete;
+
+  std::span<const std::byte> bytes() const { return buffer_.span(); }
+  size_t size() const { return buffer_.size(); }
+
+ private:
+  AlignedBuffer buffer_;
+  std::function<void(AlignedBuffer)> recycle_;
+};
+
+struct DatasetUsage {
+  uint32_t remote_id = 0;
+  std::string prefix;
+  uint64_t bytes = 0;   // data bytes held
+  uint64_t blocks = 0;
+};
+
+struct PinnedPrefix {
+  uint32_t remote_id = 0;
+  std::string prefix;
+};
+
+struct BlockCacheStats {
+  // Capacity (bytes are slots * block size unless noted).
+  uint64_t capacity_bytes = 0;
+  uint64_t used_bytes = 0;         // slots in use * block size
+  uint64_t data_bytes = 0;         // sum of block lengths held
+  uint64_t pinned_bytes = 0;
+  uint64_t block_size = 0;
+  uint64_t store_bytes = 0;        // data file space allocated on disk
+  bool direct_io = false;
+  bool ready = false;              // recovery finished; inserts admitted
+  // Counters since open.
+  uint64_t lookups = 0, hits = 0, misses = 0;
+  uint64_t crc_failures = 0;       // hits that failed verification (served as misses)
+  uint64_t read_errors = 0;        // store read errors (served as misses)
+  uint64_t stale_reads = 0;        // slot reused between lookup and read (served as misses)
+  uint64_t inserts = 0, insert_bytes = 0;
+  uint64_t insert_duplicates = 0;  // block already cached
+  uint64_t inserts_rejected = 0;   // dropped: queue full, cache full of pinned data, not ready
+  uint64_t write_errors = 0;
+  uint64_t evictions = 0, evicted_bytes = 0;
+  uint64_t index_disk_bytes = 0, index_memory_bytes = 0;
+};
+
+// What the open-time recovery found and did.
+struct RecoveryReport {
+  uint64_t entries = 0;                 // valid entries kept
+  uint64_t dropped_undecodable = 0;     // values that did not decode
+  uint64_t dropped_out_of_range = 0;    // slot beyond the data files (truncated behind our back)
+  uint64_t dropped_duplicate_slot = 0;  // two entries on one slot: all but the newest dropped
+  bool usage_repaired = false;          // persisted usage differed from the entries and was rewritten
+  bool index_reset = false;             // the index was corrupt/incompatible and started empty
+  double seconds = 0;
+};
+
+// The outcome of Verify(): every entry read back and checked.
+struct VerifyReport {
+  uint64_t entries = 0;
+  uint64_t verified = 0;
+  uint64_t crc_failures = 0;
+  uint64_t read_errors = 0;
+  uint64_t duplicate_slots = 0;
+  uint64_t out_of_range = 0;
+  bool usage_matches = true;  // persisted usage counters == sum over entries
+  uint64_t dropped = 0;       // bad entries removed (repair only)
+};
+
+class BlockCache {
+ public:
+  static Result<std::unique_ptr<BlockCache>> Open(const BlockCacheOptions& options);
+
+  BlockCache() = default;
+  virtual ~BlockCache() = default;
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
+
+  // Looks up and reads blocks `blocks` of `file`. Result i is the verified block blocks[i], or
+  // nullopt (miss). Never an error: a cache fault is a miss.
+  virtual std::vector<std::optional<CachedBlock>> Read(const FileKey& file,
+                                                       std::span<const uint32_t> blocks) = 0;
+  // Which of `blocks` are cached (index only, no data read).
+  virtual std::vector<bool> Contains(const FileKey& file, std::span<const uint32_t> blocks) = 0;
+
+  enum class InsertMode { kWaitForRoom, kDropIfBusy };
+  // Queues block `block` of `file` for writing; `data` is the block's bytes (1..block_size; only
+  // the last block of a file may be short). Returns once queued (kWaitForRoom waits while the queue
+  // is full; kDropIfBusy drops instead and returns kResourceExhausted). A block already cached is
+  // ignored. Errors: kInvalidArgument (bad path/size), kAborted (closing).
+  virtual Status Insert(const FileKey& file, uint32_t block, std::span<const std::byte> data,
+                        InsertMode mode = InsertMode::kWaitForRoom) = 0;
+  // Waits until everything queued before the call has been committed or dropped.
+  virtual Status Flush() = 0;
+
+  // Removes every block under `path_prefix` (a file, all its versions, or a directory tree).
+  // With `keep_version`, blocks of that version of exactly `path_prefix` stay (drops stale
+  // versions of one file). Pinned blocks are removed too. Returns the number of blocks removed.
+  virtual Result<uint64_t> Evict(uint32_t remote_id, const std::string& path_prefix,
+                                 std::optional<uint64_t> keep_version = std::nullopt) = 0;
+
+  // Pins a prefix: its blocks (present and future) are never evicted. Persisted.
+  virtual Status Pin(uint32_t remote_id, const std::string& path_prefix) = 0;
+  virtual Status Unpin(uint32_t remote_id, const std::string& path_prefix) = 0;
+  virtual std::vector<PinnedPrefix> Pins() = 0;
+
+  // Changes the hard limit; shrinking evicts down before returning.
+  virtual Status SetCapacity(uint64_t capacity_bytes) = 0;
+
+  // Bytes held per dataset, O(number of datasets).
+  virtual std::vector<DatasetUsage> Usage() = 0;
+  virtual BlockCacheStats Stats() = 0;
+  virtual RecoveryReport Recovery() = 0;
+
+  // Blocks until the open-time recovery is done (inserts are admitted after it).
+  virtual Status WaitUntilReady() = 0;
+
+  // Reads and checks every entry (fsck). With `repair`, bad entries are dropped and usage
+  // rewritten. Runs on the writer thread: inserts wait meanwhile.
+  virtual Result<VerifyReport> Verify(bool repair) = 0;
+};
+
+}  // namespace hoardfs

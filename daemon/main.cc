@@ -1,0 +1,64 @@
+// hoardfs: the one binary. Subcommands are wired here; each lives in its own file.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "common/log.h"
+#include "daemon/cache_commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hoardfs: a node-local block cache for remote scientific data"};
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->capture_default_str();
+
+  hoardfs::CacheCommandArgs args;
+  CLI::App* cache = app.add_subcommand("cache", "administer a cache directory");
+  cache->require_subcommand(1);
+  auto common = [&](CLI::App* sub) {
+    sub->add_option("--cache-dir", args.cache_dir, "cache directory")->required();
+    sub->add_option("--cache-size", args.cache_size, "cache limit, e.g. 500G")
+        ->capture_default_str();
+    sub->add_option("--block-size", args.block_size, "block size of the cache")
+        ->capture_default_str();
+    sub->add_option("--remote", args.remote_id, "remote id")->capture_default_str();
+    sub->add_option("--dataset-depth", args.dataset_depth, "path depth of a dataset")
+        ->capture_default_str();
+    sub->add_option("--dataset", args.dataset_prefixes, "dataset prefix (repeatable)");
+  };
+  for (const char* name : {"stats", "usage", "pins"}) {
+    CLI::App* sub = cache->add_subcommand(name, std::string("show ") + name);
+    common(sub);
+  }
+  CLI::App* verify = cache->add_subcommand("verify", "read back and check every block");
+  common(verify);
+  verify->add_flag("--repair", args.repair, "drop bad blocks and fix counters");
+  CLI::App* import = cache->add_subcommand("import", "insert a local file's blocks");
+  common(import);
+  import->add_option("file", args.local_file, "local file")->required()->check(CLI::ExistingFile);
+  import->add_option("--as", args.path, "path in the remote (default: /<file name>)");
+  import->add_option("--version", args.version, "version string (default: <size>-<mtime>)");
+  CLI::App* cat = cache->add_subcommand("cat", "write a cached file to stdout");
+  common(cat);
+  cat->add_option("path", args.path, "path in the remote")->required();
+  cat->add_option("--version", args.version, "version string")->required();
+  for (const char* name : {"evict", "pin", "unpin"}) {
+    CLI::App* sub = cache->add_subcommand(name, std::string(name) + " a path prefix");
+    common(sub);
+    sub->add_option("prefix", args.path, "path prefix")->required();
+  }
+  CLI::App* resize = cache->add_subcommand("resize", "change the cache limit");
+  common(resize);
+  resize->add_option("size", args.size, "new limit, e.g. 200G")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  hoardfs::SetLogLevel(spdlog::level::from_str(log_level));
+  for (CLI::App* sub : cache->get_subcommands()) args.command = sub->get_name();
+  try {
+    return hoardfs::RunCacheCommand(args);
+  } catch (const std::exception& e) {
+    std::cerr << "hoardfs: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,640 @@
+#include "cache/block_cache.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "tests/cache/block_data.h"
+#include "tests/cache/fault_injecting_block_store.h"
+#include "tests/cache/test_dir.h"
+
+namespace hoardfs {
+namespace {
+
+using testing::BlockBytes;
+using testing::FaultInjectingBlockStore;
+using testing::TestDir;
+
+constexpr uint32_t kBlock = 64 * 1024;
+
+BlockCacheOptions SmallOptions(const std::string& dir, uint64_t blocks) {
+  BlockCacheOptions o;
+  o.dir = dir;
+  o.block_size = kBlock;
+  o.capacity_bytes = blocks * kBlock;
+  o.slots_per_file = 64;
+  o.grow_step_slots = 16;
+  o.free_space_floor_bytes = 0;
+  o.dataset_depth = 2;
+  o.index_block_cache_bytes = 4 << 20;
+  o.index_write_buffer_bytes = 4 << 20;
+  return o;
+}
+
+std::unique_ptr<BlockCache> OpenOrDie(const BlockCacheOptions& o) {
+  auto r = BlockCache::Open(o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  if (!r.ok()) return nullptr;
+  EXPECT_TRUE((*r)->WaitUntilReady().ok());
+  return std::move(r).value();
+}
+
+FileKey File(const std::string& path, uint64_t version = 1, uint32_t remote = 0) {
+  return FileKey{remote, path, version};
+}
+
+void Put(BlockCache& c, const FileKey& f, uint32_t block, size_t size = kBlock) {
+  auto bytes = BlockBytes(f.path, f.version_hash, block, size);
+  ASSERT_TRUE(c.Insert(f, block, bytes).ok());
+}
+
+// True if the block is cached and its bytes are exactly the expected ones.
+bool HasExact(BlockCache& c, const FileKey& f, uint32_t block, size_t size = kBlock) {
+  uint32_t b = block;
+  auto got = c.Read(f, std::span<const uint32_t>(&b, 1));
+  if (!got[0].has_value()) return false;
+  auto want = BlockBytes(f.path, f.version_hash, block, size);
+  EXPECT_EQ(got[0]->size(), size);
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), got[0]->bytes().begin()));
+  return got[0]->size() == size &&
+         std::equal(want.begin(), want.end(), got[0]->bytes().begin());
+}
+
+TEST(BlockCacheTest, InsertThenReadBackIncludingShortLastBlock) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 64));
+  FileKey f = File("/store/run1/file.root");
+  for (uint32_t b = 0; b < 5; ++b) Put(*cache, f, b);
+  Put(*cache, f, 5, 1234);  // short tail
+  ASSERT_TRUE(cache->Flush().ok());
+  for (uint32_t b = 0; b < 5; ++b) EXPECT_TRUE(HasExact(*cache, f, b));
+  EXPECT_TRUE(HasExact(*cache, f, 5, 1234));
+  std::vector<uint32_t> all = {0, 1, 2, 3, 4, 5, 6};
+  auto got = cache->Read(f, all);
+  EXPECT_FALSE(got[6].has_value());
+  auto stats = cache->Stats();
+  EXPECT_EQ(stats.inserts, 6u);
+  EXPECT_EQ(stats.data_bytes, 5u * kBlock + 1234);
+  EXPECT_EQ(stats.used_bytes, 6u * kBlock);
+  EXPECT_GT(stats.hits, 0u);
+  EXPECT_GT(stats.misses, 0u);
+}
+
+TEST(BlockCacheTest, OtherVersionOrRemoteIsAMiss) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 16));
+  Put(*cache, File("/a/f", 1), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_TRUE(HasExact(*cache, File("/a/f", 1), 0));
+  EXPECT_FALSE(HasExact(*cache, File("/a/f", 2), 0));
+  EXPECT_FALSE(HasExact(*cache, File("/a/f", 1, 7), 0));
+  EXPECT_FALSE(HasExact(*cache, File("/a/f2", 1), 0));
+}
+
+TEST(BlockCacheTest, RejectsBadInput) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 16));
+  std::vector<std::byte> big(kBlock + 1);
+  EXPECT_EQ(cache->Insert(File("/a"), 0, big).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache->Insert(File("/a"), 0, {}).code(), StatusCode::kInvalidArgument);
+  std::vector<std::byte> one(10);
+  EXPECT_EQ(cache->Insert(File("relative"), 0, one).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache->Insert(File(std::string("/a\0b", 4)), 0, one).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache->Evict(0, "no-slash").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(BlockCacheTest, DuplicateInsertIsIgnored) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 16));
+  Put(*cache, File("/a/f"), 0);
+  Put(*cache, File("/a/f"), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  Put(*cache, File("/a/f"), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  auto s = cache->Stats();
+  EXPECT_EQ(s.inserts, 1u);
+  EXPECT_EQ(s.insert_duplicates, 2u);
+  EXPECT_EQ(s.used_bytes, kBlock);
+}
+
+TEST(BlockCacheTest, SurvivesReopen) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 64);
+  {
+    auto cache = OpenOrDie(o);
+    for (uint32_t b = 0; b < 20; ++b) Put(*cache, File("/x/y/z"), b);
+    ASSERT_TRUE(cache->Flush().ok());
+  }
+  auto cache = OpenOrDie(o);
+  for (uint32_t b = 0; b < 20; ++b) EXPECT_TRUE(HasExact(*cache, File("/x/y/z"), b)) << b;
+  RecoveryReport r = cache->Recovery();
+  EXPECT_EQ(r.entries, 20u);
+  EXPECT_EQ(r.dropped_duplicate_slot + r.dropped_out_of_range + r.dropped_undecodable, 0u);
+  EXPECT_FALSE(r.usage_repaired);
+  EXPECT_EQ(cache->Stats().used_bytes, 20u * kBlock);
+  // New inserts after reopen never land on a slot that is in use.
+  for (uint32_t b = 0; b < 20; ++b) Put(*cache, File("/x/y/w"), b);
+  ASSERT_TRUE(cache->Flush().ok());
+  for (uint32_t b = 0; b < 20; ++b) {
+    EXPECT_TRUE(HasExact(*cache, File("/x/y/z"), b));
+    EXPECT_TRUE(HasExact(*cache, File("/x/y/w"), b));
+  }
+}
+
+TEST(BlockCacheTest, HardLimitAndWatermarks) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 40);
+  o.high_watermark = 0.9;
+  o.low_watermark = 0.5;
+  auto cache = OpenOrDie(o);
+  for (uint32_t b = 0; b < 200; ++b) {
+    Put(*cache, File("/scan/f"), b);
+    if (b % 10 == 0) {
+      ASSERT_TRUE(cache->Flush().ok());
+      EXPECT_LE(cache->Stats().used_bytes, o.capacity_bytes);
+    }
+  }
+  ASSERT_TRUE(cache->Flush().ok());
+  auto s = cache->Stats();
+  EXPECT_LE(s.used_bytes, o.capacity_bytes);
+  EXPECT_LE(s.used_bytes, static_cast<uint64_t>(0.9 * static_cast<double>(o.capacity_bytes)));
+  EXPECT_GT(s.evictions, 100u);
+  EXPECT_EQ(s.inserts, 200u);
+  // The most recent block survived.
+  EXPECT_TRUE(HasExact(*cache, File("/scan/f"), 199));
+  auto v = cache->Verify(false);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->entries * kBlock, s.used_bytes);
+  EXPECT_EQ(v->crc_failures, 0u);
+  EXPECT_TRUE(v->usage_matches);
+}
+
+TEST(BlockCacheTest, ConcurrentInsertersNeverExceedTheLimit) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 32);
+  o.max_insert_batch_bytes = 4 * kBlock;
+  auto cache = OpenOrDie(o);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> max_seen{0};
+  std::thread monitor([&] {
+    while (!done.load()) {
+      uint64_t used = cache->Stats().used_bytes;
+      uint64_t prev = max_seen.load();
+      while (used > prev && !max_seen.compare_exchange_weak(prev, used)) {
+      }
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 6; ++t) {
+    writers.emplace_back([&, t] {
+      for (uint32_t b = 0; b < 60; ++b) Put(*cache, File("/w/t" + std::to_string(t)), b);
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_TRUE(cache->Flush().ok());
+  done = true;
+  monitor.join();
+  EXPECT_LE(max_seen.load(), o.capacity_bytes);
+  EXPECT_GT(max_seen.load(), 0u);
+  auto s = cache->Stats();
+  EXPECT_EQ(s.inserts, 360u);
+  auto v = cache->Verify(false);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->duplicate_slots, 0u);
+  EXPECT_EQ(v->crc_failures, 0u);
+}
+
+TEST(BlockCacheTest, ReadersRacingEvictionNeverSeeWrongBytes) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  auto cache = OpenOrDie(o);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> hits{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t));
+      while (!done.load()) {
+        const uint32_t b = rng() % 400;
+        auto got = cache->Read(File("/churn"), std::span<const uint32_t>(&b, 1));
+        if (!got[0]) continue;
+        auto want = BlockBytes("/churn", 1, b, kBlock);
+        ASSERT_TRUE(std::equal(want.begin(), want.end(), got[0]->bytes().begin())) << b;
+        hits++;
+      }
+    });
+  }
+  for (uint32_t round = 0; round < 4; ++round) {
+    for (uint32_t b = 0; b < 400; ++b) Put(*cache, File("/churn"), b);
+  }
+  ASSERT_TRUE(cache->Flush().ok());
+  done = true;
+  for (auto& r : readers) r.join();
+  EXPECT_GT(hits.load(), 0u);
+  EXPECT_EQ(cache->Stats().crc_failures, 0u);
+}
+
+TEST(BlockCacheTest, PinnedPrefixIsNeverEvicted) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 20);
+  {
+    auto cache = OpenOrDie(o);
+    ASSERT_TRUE(cache->Pin(0, "/keep").ok());
+    for (uint32_t b = 0; b < 5; ++b) Put(*cache, File("/keep/f"), b);
+    for (uint32_t b = 0; b < 100; ++b) Put(*cache, File("/keepnot/f"), b);
+    ASSERT_TRUE(cache->Flush().ok());
+    for (uint32_t b = 0; b < 5; ++b) EXPECT_TRUE(HasExact(*cache, File("/keep/f"), b));
+    EXPECT_EQ(cache->Stats().pinned_bytes, 5u * kBlock);
+    ASSERT_EQ(cache->Pins().size(), 1u);
+  }
+  {
+    // Pins persist; blocks cached before a pin become pinned too.
+    auto cache = OpenOrDie(o);
+    ASSERT_EQ(cache->Pins().size(), 1u);
+    EXPECT_EQ(cache->Stats().pinned_bytes, 5u * kBlock);
+    Put(*cache, File("/late/f"), 0);
+    ASSERT_TRUE(cache->Flush().ok());
+    ASSERT_TRUE(cache->Pin(0, "/late").ok());
+    for (uint32_t b = 0; b < 100; ++b) Put(*cache, File("/other/f"), b);
+    ASSERT_TRUE(cache->Flush().ok());
+    EXPECT_TRUE(HasExact(*cache, File("/late/f"), 0));
+    for (uint32_t b = 0; b < 5; ++b) EXPECT_TRUE(HasExact(*cache, File("/keep/f"), b));
+    // Unpinned, they are ordinary blocks again and the churn evicts them.
+    ASSERT_TRUE(cache->Unpin(0, "/keep").ok());
+    ASSERT_TRUE(cache->Unpin(0, "/late").ok());
+    EXPECT_EQ(cache->Stats().pinned_bytes, 0u);
+    for (uint32_t b = 100; b < 200; ++b) Put(*cache, File("/other/f"), b);
+    ASSERT_TRUE(cache->Flush().ok());
+    EXPECT_FALSE(HasExact(*cache, File("/keep/f"), 0));
+  }
+}
+
+TEST(BlockCacheTest, CacheFullOfPinnedDataRejectsInserts) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 4));
+  ASSERT_TRUE(cache->Pin(0, "/").ok());
+  for (uint32_t b = 0; b < 6; ++b) Put(*cache, File("/p"), b);
+  ASSERT_TRUE(cache->Flush().ok());
+  auto s = cache->Stats();
+  EXPECT_EQ(s.used_bytes, 4u * kBlock);
+  EXPECT_EQ(s.inserts_rejected, 2u);
+  EXPECT_EQ(cache->SetCapacity(2 * kBlock).code(), StatusCode::kResourceExhausted);
+}
+
+TEST(BlockCacheTest, SetCapacityShrinksAndGrows) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 40));
+  for (uint32_t b = 0; b < 30; ++b) Put(*cache, File("/s"), b);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_EQ(cache->Stats().used_bytes, 30u * kBlock);
+  ASSERT_TRUE(cache->SetCapacity(10 * kBlock).ok());
+  auto s = cache->Stats();
+  EXPECT_LE(s.used_bytes, 10u * kBlock);
+  EXPECT_EQ(s.capacity_bytes, 10u * kBlock);
+  ASSERT_TRUE(cache->SetCapacity(100 * kBlock).ok());
+  for (uint32_t b = 100; b < 180; ++b) Put(*cache, File("/s"), b);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_GE(cache->Stats().used_bytes, 80u * kBlock);
+  EXPECT_EQ(cache->SetCapacity(1).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(BlockCacheTest, UsagePerDatasetIsIncrementalAndPersisted) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 100);
+  o.dataset_prefixes = {"/special/deep/set"};
+  auto usage_of = [](BlockCache& c, uint32_t remote, const std::string& prefix) {
+    for (const auto& u : c.Usage()) {
+      if (u.remote_id == remote && u.prefix == prefix) return u;
+    }
+    return DatasetUsage{};
+  };
+  {
+    auto cache = OpenOrDie(o);
+    for (uint32_t b = 0; b < 3; ++b) Put(*cache, File("/a/b/c/f1"), b);
+    Put(*cache, File("/a/b/f2"), 0, 100);
+    for (uint32_t b = 0; b < 2; ++b) Put(*cache, File("/a/c/f"), b);
+    Put(*cache, File("/top"), 0, 10);
+    Put(*cache, File("/special/deep/set/x/y"), 0);
+    Put(*cache, File("/a/b/c/f1", 1, 9), 0);  // another remote
+    ASSERT_TRUE(cache->Flush().ok());
+    EXPECT_EQ(usage_of(*cache, 0, "/a/b").bytes, 3u * kBlock + 100);
+    EXPECT_EQ(usage_of(*cache, 0, "/a/b").blocks, 4u);
+    EXPECT_EQ(usage_of(*cache, 0, "/a/c").bytes, 2u * kBlock);
+    EXPECT_EQ(usage_of(*cache, 0, "/").bytes, 10u);
+    EXPECT_EQ(usage_of(*cache, 0, "/special/deep/set").blocks, 1u);
+    EXPECT_EQ(usage_of(*cache, 9, "/a/b").blocks, 1u);
+    auto removed = cache->Evict(0, "/a/b/c");
+    ASSERT_TRUE(removed.ok());
+    EXPECT_EQ(*removed, 3u);
+    EXPECT_EQ(usage_of(*cache, 0, "/a/b").bytes, 100u);
+    EXPECT_EQ(usage_of(*cache, 9, "/a/b").blocks, 1u);
+  }
+  auto cache = OpenOrDie(o);
+  EXPECT_FALSE(cache->Recovery().usage_repaired);
+  EXPECT_EQ(usage_of(*cache, 0, "/a/b").bytes, 100u);
+  EXPECT_EQ(usage_of(*cache, 0, "/a/c").blocks, 2u);
+  auto v = cache->Verify(false);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->usage_matches);
+}
+
+TEST(BlockCacheTest, ChangedDatasetSettingsRepairUsageAtOpen) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 100);
+  {
+    auto cache = OpenOrDie(o);
+    Put(*cache, File("/a/b/c/f"), 0);
+    ASSERT_TRUE(cache->Flush().ok());
+  }
+  o.dataset_depth = 3;
+  auto cache = OpenOrDie(o);
+  EXPECT_TRUE(cache->Recovery().usage_repaired);
+  ASSERT_EQ(cache->Usage().size(), 1u);
+  EXPECT_EQ(cache->Usage()[0].prefix, "/a/b/c");
+  EXPECT_TRUE(cache->Verify(false)->usage_matches);
+}
+
+TEST(BlockCacheTest, EvictIsSegmentAwareAndCanKeepOneVersion) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 100));
+  Put(*cache, File("/d/b", 1), 0);
+  Put(*cache, File("/d/b", 2), 0);
+  Put(*cache, File("/d/b/inner", 1), 0);
+  Put(*cache, File("/d/bc", 1), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  auto r = cache->Evict(0, "/d/b", /*keep_version=*/uint64_t{2});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 2u);  // version 1 of /d/b and /d/b/inner
+  EXPECT_FALSE(HasExact(*cache, File("/d/b", 1), 0));
+  EXPECT_TRUE(HasExact(*cache, File("/d/b", 2), 0));
+  EXPECT_FALSE(HasExact(*cache, File("/d/b/inner", 1), 0));
+  EXPECT_TRUE(HasExact(*cache, File("/d/bc", 1), 0));
+  EXPECT_EQ(*cache->Evict(0, "/"), 2u);
+  EXPECT_EQ(cache->Stats().used_bytes, 0u);
+}
+
+// Flips one byte of slot `slot` in the first data file.
+void CorruptSlot(const std::string& cache_dir, uint32_t slot, uint64_t offset_in_block) {
+  const std::string path = cache_dir + "/data/data-0000.blk";
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  const off_t off = static_cast<off_t>(uint64_t{slot} * kBlock + offset_in_block);
+  unsigned char c = 0;
+  ASSERT_EQ(::pread(fd, &c, 1, off), 1);
+  c ^= 0x5A;
+  ASSERT_EQ(::pwrite(fd, &c, 1, off), 1);
+  ::fsync(fd);
+  ::close(fd);
+}
+
+TEST(BlockCacheTest, FlippedBytesAreDetectedAndServedAsMiss) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  o.use_direct_io = false;  // our pwrite and the cache's reads go through the same page cache
+  auto cache = OpenOrDie(o);
+  Put(*cache, File("/f"), 0);  // slot 0: lowest free slot first
+  Put(*cache, File("/f"), 1);
+  ASSERT_TRUE(cache->Flush().ok());
+  CorruptSlot(dir.path(), 0, 4321);
+  std::vector<uint32_t> both = {0, 1};
+  auto got = cache->Read(File("/f"), both);
+  EXPECT_FALSE(got[0].has_value());
+  ASSERT_TRUE(got[1].has_value());
+  EXPECT_EQ(cache->Stats().crc_failures, 1u);
+  ASSERT_TRUE(cache->Flush().ok());  // the drop runs on the writer
+  EXPECT_FALSE(cache->Contains(File("/f"), both)[0]);
+  EXPECT_EQ(cache->Stats().used_bytes, kBlock);
+  // Refetched, it is good again.
+  Put(*cache, File("/f"), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_TRUE(HasExact(*cache, File("/f"), 0));
+}
+
+TEST(BlockCacheTest, VerifyFindsAndRepairsCorruption) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  o.use_direct_io = false;
+  auto cache = OpenOrDie(o);
+  for (uint32_t b = 0; b < 4; ++b) Put(*cache, File("/v"), b);
+  ASSERT_TRUE(cache->Flush().ok());
+  auto clean = cache->Verify(false);
+  ASSERT_TRUE(clean.ok());
+  EXPECT_EQ(clean->verified, 4u);
+  CorruptSlot(dir.path(), 2, 0);
+  auto found = cache->Verify(false);
+  EXPECT_EQ(found->crc_failures, 1u);
+  EXPECT_EQ(found->verified, 3u);
+  auto repaired = cache->Verify(true);
+  EXPECT_EQ(repaired->dropped, 1u);
+  auto after = cache->Verify(false);
+  EXPECT_EQ(after->entries, 3u);
+  EXPECT_EQ(after->crc_failures, 0u);
+  EXPECT_TRUE(after->usage_matches);
+}
+
+TEST(BlockCacheTest, FailingStoreFallsBackToMiss) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  FaultInjectingBlockStore* faults = nullptr;
+  o.store_factory = [&](const BlockStoreOptions& so) -> Result<std::unique_ptr<BlockStore>> {
+    auto inner = BlockStore::Open(so);
+    if (!inner.ok()) return inner.status();
+    auto wrapped = std::make_unique<FaultInjectingBlockStore>(std::move(inner).value());
+    faults = wrapped.get();
+    return std::unique_ptr<BlockStore>(std::move(wrapped));
+  };
+  auto cache = OpenOrDie(o);
+  ASSERT_NE(faults, nullptr);
+  Put(*cache, File("/f"), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  faults->set_fail_reads(true);
+  EXPECT_FALSE(HasExact(*cache, File("/f"), 0));
+  EXPECT_EQ(cache->Stats().read_errors, 1u);
+  faults->set_fail_reads(false);
+  faults->set_corrupt_reads(true);
+  Put(*cache, File("/f"), 1);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_FALSE(HasExact(*cache, File("/f"), 1));
+  EXPECT_GE(cache->Stats().crc_failures, 1u);
+  faults->set_corrupt_reads(false);
+  // Failing writes: nothing gets indexed, nothing is served.
+  faults->set_fail_writes(true);
+  Put(*cache, File("/g"), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_EQ(cache->Stats().write_errors, 1u);
+  EXPECT_FALSE(cache->Contains(File("/g"), std::vector<uint32_t>{0})[0]);
+  faults->set_fail_writes(false);
+  Put(*cache, File("/g"), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_TRUE(HasExact(*cache, File("/g"), 0));
+}
+
+TEST(BlockCacheTest, DataFileTruncatedBehindOurBack) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 100);
+  {
+    auto cache = OpenOrDie(o);
+    for (uint32_t b = 0; b < 40; ++b) Put(*cache, File("/t"), b);
+    ASSERT_TRUE(cache->Flush().ok());
+    // Live truncation: reads of vanished slots are misses, never garbage.
+    ASSERT_EQ(::truncate((dir.path() + "/data/data-0000.blk").c_str(), 10 * kBlock), 0);
+    uint32_t b = 30;  // slot 30 is gone
+    EXPECT_FALSE(cache->Read(File("/t"), std::span<const uint32_t>(&b, 1))[0].has_value());
+    EXPECT_TRUE(HasExact(*cache, File("/t"), 3));
+  }
+  auto cache = OpenOrDie(o);
+  RecoveryReport r = cache->Recovery();
+  EXPECT_EQ(r.entries, 10u);
+  EXPECT_GE(r.dropped_out_of_range, 29u);  // slots 10..39 (one may have been dropped already)
+  for (uint32_t b = 0; b < 10; ++b) EXPECT_TRUE(HasExact(*cache, File("/t"), b));
+  auto v = cache->Verify(false);
+  EXPECT_EQ(v->crc_failures + v->read_errors + v->out_of_range, 0u);
+  EXPECT_TRUE(v->usage_matches);
+}
+
+TEST(BlockCacheTest, CorruptIndexIsResetOrRefused) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  {
+    auto cache = OpenOrDie(o);
+    Put(*cache, File("/f"), 0);
+    ASSERT_TRUE(cache->Flush().ok());
+  }
+  // Garble every file of the index (MANIFEST, SSTs, WAL).
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/index")) {
+    if (!e.is_regular_file() || e.path().filename() == "LOCK") continue;
+    std::ofstream(e.path(), std::ios::binary | std::ios::trunc) << "garbage, not rocksdb";
+  }
+  auto refused = o;
+  refused.reset_if_corrupt = false;
+  auto r = BlockCache::Open(refused);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("corrupt"), std::string::npos) << r.status().ToString();
+
+  auto cache = OpenOrDie(o);  // default: reset, logged, empty
+  EXPECT_TRUE(cache->Recovery().index_reset);
+  EXPECT_FALSE(HasExact(*cache, File("/f"), 0));
+  Put(*cache, File("/f"), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_TRUE(HasExact(*cache, File("/f"), 0));
+}
+
+TEST(BlockCacheTest, IncompatibleBlockSizeIsAClearError) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  { auto cache = OpenOrDie(o); }
+  auto other = o;
+  other.block_size = 2 * kBlock;
+  other.capacity_bytes = 16 * other.block_size;
+  auto r = BlockCache::Open(other);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("block size"), std::string::npos);
+  other.reset_if_incompatible = true;
+  auto reset = BlockCache::Open(other);
+  ASSERT_TRUE(reset.ok()) << reset.status().ToString();
+}
+
+TEST(BlockCacheTest, SecondOpenOfTheSameDirectoryIsRefused) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  auto first = OpenOrDie(o);
+  auto second = BlockCache::Open(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("another hoardfs"), std::string::npos)
+      << second.status().ToString();
+}
+
+TEST(BlockCacheTest, BadOptionsAndDirectories) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path() + "/c", 16);
+  o.block_size = 1000;
+  EXPECT_EQ(BlockCache::Open(o).status().code(), StatusCode::kInvalidArgument);
+  o = SmallOptions(dir.path() + "/c", 16);
+  o.capacity_bytes = 10;
+  EXPECT_EQ(BlockCache::Open(o).status().code(), StatusCode::kInvalidArgument);
+  o = SmallOptions(dir.path() + "/c", 16);
+  o.eviction_policy = "random";
+  EXPECT_EQ(BlockCache::Open(o).status().code(), StatusCode::kInvalidArgument);
+  o = SmallOptions(dir.path() + "/c", 16);
+  o.low_watermark = 0.99;
+  EXPECT_EQ(BlockCache::Open(o).status().code(), StatusCode::kInvalidArgument);
+
+  // A cache directory below a regular file cannot be created.
+  std::ofstream(dir.Sub("plainfile")) << "x";
+  auto under_file = BlockCache::Open(SmallOptions(dir.Sub("plainfile") + "/cache", 16));
+  ASSERT_FALSE(under_file.ok());
+  EXPECT_NE(under_file.status().message().find("plainfile"), std::string::npos);
+
+  // A limit larger than the disk.
+  auto huge = SmallOptions(dir.path() + "/c", 16);
+  huge.capacity_bytes = uint64_t{1} << 62;
+  auto r = BlockCache::Open(huge);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("does not fit"), std::string::npos) << r.status().ToString();
+}
+
+TEST(BlockCacheTest, ReadOnlyCacheDirectoryIsAClearError) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a read-only tmpfs";
+  TestDir dir;
+  const std::string ro = dir.Sub("ro");
+  std::filesystem::create_directory(ro);
+  if (::mount("tmpfs", ro.c_str(), "tmpfs", MS_RDONLY, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount tmpfs here: " << std::strerror(errno);
+  }
+  auto r = BlockCache::Open(SmallOptions(ro + "/cache", 4));
+  ::umount2(ro.c_str(), MNT_DETACH);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().ToString().find("Read-only"), std::string::npos) << r.status().ToString();
+}
+
+// tmpfs takes O_DIRECT since Linux 6.6; older kernels refuse it and the store falls back to
+// buffered I/O. Either way the cache must work there.
+TEST(BlockCacheTest, WorksOnTmpfs) {
+  if (!std::filesystem::exists("/dev/shm")) GTEST_SKIP() << "no /dev/shm on this machine";
+  char tmpl[] = "/dev/shm/hoardfs-cache-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  {
+    auto cache = OpenOrDie(SmallOptions(tmpl, 16));
+    Put(*cache, File("/shm"), 0);
+    ASSERT_TRUE(cache->Flush().ok());
+    EXPECT_TRUE(HasExact(*cache, File("/shm"), 0));
+    std::printf("tmpfs: %s I/O\n", cache->Stats().direct_io ? "direct" : "buffered (fallback)");
+  }
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(BlockCacheTest, BatchLargerThanTheCacheKeepsTheNewestBlocks) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 8));
+  for (uint32_t b = 0; b < 30; ++b) Put(*cache, File("/big"), b);
+  ASSERT_TRUE(cache->Flush().ok());
+  auto s = cache->Stats();
+  EXPECT_EQ(s.inserts, 30u);
+  EXPECT_EQ(s.inserts_rejected, 0u);
+  EXPECT_LE(s.used_bytes, 8u * kBlock);
+  EXPECT_TRUE(HasExact(*cache, File("/big"), 29));
+}
+
+TEST(BlockCacheTest, LruPolicyIsSelectable) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 8);
+  o.eviction_policy = "lru";
+  auto cache = OpenOrDie(o);
+  for (uint32_t b = 0; b < 30; ++b) Put(*cache, File("/l"), b);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_LE(cache->Stats().used_bytes, 8u * kBlock);
+  EXPECT_TRUE(HasExact(*cache, File("/l"), 29));
+}
+
+}  // namespace
+}  // namespace hoardfs
