@@ -847,9 +847,13 @@ void BlockCacheImpl::Recover() {
   const uint64_t capacity = store_->capacity_slots();
   struct Restored {
     uint64_t sequence;
+    uint64_t key_hash;
     uint32_t slot;
     bool in_main;
   };
+  // Consecutive keys mostly belong to one file: remember the last one to skip the map lookup.
+  std::string last_prefix;
+  uint32_t last_file_id = kNoFile;
   std::vector<Restored> restored;
   std::vector<uint64_t> slot_sequence(capacity, 0);
   std::vector<std::string> drop;
@@ -885,7 +889,11 @@ void BlockCacheImpl::Recover() {
       DropFileBlock(s.file_id);
     }
     const std::string_view prefix = key.substr(0, key.size() - kBlockIndexBytes);
-    const uint32_t file_id = FileIdFor(prefix, d->remote_id, d->path);
+    if (last_file_id == kNoFile || prefix != last_prefix || files_[last_file_id].prefix != prefix) {
+      last_file_id = FileIdFor(prefix, d->remote_id, d->path);
+      last_prefix.assign(prefix);
+    }
+    const uint32_t file_id = last_file_id;
     FileInfo& f = files_[file_id];
     f.blocks++;
     allocator_.MarkUsed(entry->slot);
@@ -899,7 +907,8 @@ void BlockCacheImpl::Recover() {
     data_bytes_.fetch_add(entry->length);
     usage[f.usage_key].bytes += entry->length;
     usage[f.usage_key].blocks += 1;
-    restored.push_back({entry->sequence, entry->slot, (entry->flags & BlockEntry::kFlagInMain) != 0});
+    restored.push_back({entry->sequence, Hash64(key), entry->slot,
+                        (entry->flags & BlockEntry::kFlagInMain) != 0});
     report.entries++;
     return true;
   });
@@ -925,7 +934,7 @@ void BlockCacheImpl::Recover() {
     if (s.pinned) {
       pinned++;
     } else {
-      policy_->Restore(r.slot, Hash64(KeyOfSlot(r.slot)), r.in_main);
+      policy_->Restore(r.slot, r.key_hash, r.in_main);
     }
   }
   pinned_slots_.store(pinned);
