@@ -494,12 +494,12 @@ Status BlockCacheImpl::WaitUntilReady() {
 }
 
 void BlockCacheImpl::WriterMain() {
-  pthread_setname_np(pthread_self(), "hoardfs-writer");
   try {
     Recover();
   } catch (const std::exception& e) {
     log_->critical("cache recovery failed: {}", e.what());
   }
+  pthread_setname_np(pthread_self(), "hoardfs-writer");
   {
     std::lock_guard<std::mutex> lock(mu_);
     ready_.store(true);

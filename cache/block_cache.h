@@ -23,9 +23,9 @@
 // Threads: Read() runs on the caller's thread: one MultiGet, one io_uring batch, CRC checks
 // overlapping the I/O, no lock held across I/O. Mutations (inserts, evictions, pins, capacity) are
 // queued to one writer thread ("hoardfs-writer"), which group-commits inserts: one store write
-// batch + one fdatasync + one index batch for many blocks. At open, a recovery thread
-// ("hoardfs-recover") scans the index to rebuild slot ownership and eviction order; lookups are
-// served meanwhile, inserts wait until it is done (WaitUntilReady()).
+// batch + one fdatasync + one index batch for many blocks. At open, that thread first runs the
+// recovery (named "hoardfs-recover" meanwhile): one scan of the index rebuilds slot ownership and
+// eviction order; lookups are served meanwhile, inserts wait until it is done (WaitUntilReady()).
 //
 // Thread-safety: all public methods may be called from any thread concurrently.
 #pragma once
