@@ -154,6 +154,7 @@ class BlockCacheImpl final : public BlockCache {
   RecoveryReport Recovery() override;
   Status WaitUntilReady() override;
   Result<VerifyReport> Verify(bool repair) override;
+  BlockIndex* index() override { return index_.get(); }
 
  private:
   // --- writer thread ---

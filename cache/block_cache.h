@@ -193,6 +193,10 @@ class BlockCache {
   // Blocks until the open-time recovery is done (inserts are admitted after it).
   virtual Status WaitUntilReady() = 0;
 
+  // The index database, shared with the metadata cache (cache/metadata_cache.h). Valid for the
+  // life of the BlockCache.
+  virtual class BlockIndex* index() = 0;
+
   // Reads and checks every entry (fsck). With `repair`, bad entries are dropped and usage
   // rewritten. Runs on the writer thread: inserts wait meanwhile.
   virtual Result<VerifyReport> Verify(bool repair) = 0;

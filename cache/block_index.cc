@@ -20,6 +20,7 @@ namespace {
 constexpr char kBlocksCf[] = "blocks";
 constexpr char kUsageCf[] = "usage";
 constexpr char kMetaCf[] = "meta";
+constexpr char kFilesCf[] = "files";
 
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
@@ -103,6 +104,12 @@ void BlockIndex::Batch::PutMeta(std::string_view key, std::string_view value) {
 void BlockIndex::Batch::DeleteMeta(std::string_view key) {
   batch_->Delete(index_->meta_, ToSlice(key));
 }
+void BlockIndex::Batch::Put(Table table, std::string_view key, std::string_view value) {
+  batch_->Put(index_->Handle(table), ToSlice(key), ToSlice(value));
+}
+void BlockIndex::Batch::Delete(Table table, std::string_view key) {
+  batch_->Delete(index_->Handle(table), ToSlice(key));
+}
 size_t BlockIndex::Batch::count() const { return static_cast<size_t>(batch_->Count()); }
 
 namespace {
@@ -154,6 +161,7 @@ Result<OpenedDb> OpenDb(const BlockIndexOptions& o, const std::shared_ptr<rocksd
       {kBlocksCf, blocks_cf},
       {kUsageCf, usage_cf},
       {kMetaCf, small_cf},
+      {kFilesCf, small_cf},
   };
   OpenedDb opened;
   rocksdb::DB* raw = nullptr;
@@ -196,6 +204,7 @@ Result<std::unique_ptr<BlockIndex>> BlockIndex::Open(const BlockIndexOptions& op
     index->blocks_ = index->handles_[1];
     index->usage_ = index->handles_[2];
     index->meta_ = index->handles_[3];
+    index->files_ = index->handles_[4];
   };
   adopt(std::move(opened).value());
 
@@ -311,6 +320,30 @@ Result<std::vector<std::pair<std::string, std::string>>> BlockIndex::ScanMeta(
     std::string_view prefix) {
   std::vector<std::pair<std::string, std::string>> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix));
+       it->Next()) {
+    out.emplace_back(std::string(ToView(it->key())), std::string(ToView(it->value())));
+  }
+  HOARDFS_RETURN_IF_ERROR(FromRocks(it->status(), "scan cache metadata"));
+  return out;
+}
+
+rocksdb::ColumnFamilyHandle* BlockIndex::Handle(Table table) const {
+  return table == Table::kMeta ? meta_ : files_;
+}
+
+Result<std::optional<std::string>> BlockIndex::Get(Table table, std::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(table), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "read cache metadata");
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> BlockIndex::Scan(Table table,
+                                                                          std::string_view prefix) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(table)));
   for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix));
        it->Next()) {
     out.emplace_back(std::string(ToView(it->key())), std::string(ToView(it->value())));

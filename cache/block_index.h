@@ -6,7 +6,8 @@
 //   blocks  block key -> BlockEntry         point lookups (bloom filter), range scans by prefix
 //   usage   remote u32 BE | dataset -> (bytes i64, blocks i64), summed by a merge operator, so an
 //           insert or eviction adjusts usage atomically with the entry it adds or removes
-//   meta    "format", "block_size", "datasets", "pin/<remote u32 BE><prefix>" -> small values
+//   meta    "format", "block_size", "pin/<remote u32 BE><prefix>" -> small values
+//   files   the metadata cache (cache/metadata_cache.h): inode numbers, attributes, listings
 //
 // Memory is bounded: one LRU block cache (index, filter and data blocks are charged to it) and a
 // write-buffer manager capping all memtables, both sized from Options.
@@ -59,6 +60,9 @@ struct DatasetUsageCounter {
 
 class BlockIndex {
  public:
+  // Key-value tables besides the block entries.
+  enum class Table { kMeta, kFiles };
+
   // The format tag written into meta; bump when any encoding changes.
   static constexpr std::string_view kFormat = "hoardfs-cache-v1";
 
@@ -83,6 +87,8 @@ class BlockIndex {
     void PutMeta(std::string_view key, std::string_view value);
     void DeleteMeta(std::string_view key);
     void DeleteUsage(std::string_view usage_key);
+    void Put(Table table, std::string_view key, std::string_view value);
+    void Delete(Table table, std::string_view key);
     size_t count() const;
 
    private:
@@ -110,6 +116,11 @@ class BlockIndex {
   // All meta entries whose key starts with `prefix`.
   Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(std::string_view prefix);
 
+  Result<std::optional<std::string>> Get(Table table, std::string_view key);
+  // All entries of `table` whose key starts with `prefix`, in key order.
+  Result<std::vector<std::pair<std::string, std::string>>> Scan(Table table,
+                                                                std::string_view prefix);
+
   // Bytes of SST files and live WAL on disk (for the bytes-per-block figure).
   uint64_t DiskBytes() const;
   // Approximate memory used by RocksDB (block cache + memtables + table readers).
@@ -125,6 +136,8 @@ class BlockIndex {
   rocksdb::ColumnFamilyHandle* blocks_ = nullptr;
   rocksdb::ColumnFamilyHandle* usage_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* files_ = nullptr;
+  rocksdb::ColumnFamilyHandle* Handle(Table table) const;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool was_reset_ = false;
   std::atomic<uint64_t> decode_errors_{0};

@@ -1,0 +1,329 @@
+#include "cache/fetcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cache/block_key.h"
+#include "common/log.h"
+
+namespace hoardfs {
+
+Fetcher::Fetcher(BlockCache* cache, const FetcherOptions& options)
+    : cache_(cache),
+      options_(options),
+      block_size_(static_cast<uint32_t>(cache->Stats().block_size)) {
+  const unsigned n = std::max(1u, options_.threads);
+  for (unsigned i = 0; i < n; ++i) {
+    workers_.emplace_back([this] { WorkerMain(); });
+  }
+}
+
+Fetcher::~Fetcher() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    stopping_ = true;
+    tasks_.clear();  // unfulfilled promises break: waiters get kAborted
+  }
+  pool_cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void Fetcher::WorkerMain() {
+  pthread_setname_np(pthread_self(), "hoardfs-fetch");
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(pool_mu_);
+      pool_cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+      if (stopping_) return;
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    try {
+      task();
+    } catch (const std::exception& e) {
+      Logger("cache")->error("prefetch task failed: {}", e.what());
+    }
+  }
+}
+
+void Fetcher::Submit(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    tasks_.push_back(std::move(task));
+  }
+  pool_cv_.notify_one();
+}
+
+void Fetcher::Remember(const std::string& key, Block block) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = blocks_.find(key);
+  if (it == blocks_.end()) {
+    std::promise<Result<Block>> p;
+    p.set_value(Result<Block>(std::move(block)));
+    it = blocks_.emplace(key, Pending{p.get_future().share(), block_size_, true}).first;
+    memory_bytes_ += block_size_;
+  }
+  it->second.done = true;
+  recent_.push_back(key);
+  while (memory_bytes_ > options_.max_memory_bytes && !recent_.empty()) {
+    auto old = blocks_.find(recent_.front());
+    recent_.pop_front();
+    if (old != blocks_.end() && old->second.done) {
+      memory_bytes_ -= old->second.bytes;
+      blocks_.erase(old);
+    }
+  }
+}
+
+void Fetcher::Forget(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = blocks_.find(key);
+  if (it != blocks_.end()) {
+    memory_bytes_ -= it->second.bytes;
+    blocks_.erase(it);
+  }
+}
+
+std::vector<std::shared_future<Result<Fetcher::Block>>> Fetcher::Acquire(
+    const RemoteFile& file, std::span<const uint32_t> blocks, bool prefetch) {
+  std::vector<std::shared_future<Result<Block>>> futures(blocks.size());
+  std::vector<uint32_t> owned;
+  std::vector<std::promise<Result<Block>>> promises;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string key = BlockKey(file.key, 0);
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      SetBlockIndex(&key, blocks[i]);
+      if (auto it = blocks_.find(key); it != blocks_.end()) {
+        futures[i] = it->second.future;
+        continue;
+      }
+      promises.emplace_back();
+      futures[i] = promises.back().get_future().share();
+      blocks_.emplace(key, Pending{futures[i], block_size_, false});
+      memory_bytes_ += block_size_;
+      owned.push_back(blocks[i]);
+    }
+  }
+  // Contiguous runs of owned blocks, each split into requests of at most max_request_bytes.
+  const uint32_t per_request =
+      std::max<uint32_t>(1, static_cast<uint32_t>(options_.max_request_bytes / block_size_));
+  size_t i = 0;
+  while (i < owned.size()) {
+    size_t j = i + 1;
+    while (j < owned.size() && owned[j] == owned[j - 1] + 1 && j - i < per_request) ++j;
+    const uint32_t first = owned[i];
+    const auto count = static_cast<uint32_t>(j - i);
+    std::vector<std::promise<Result<Block>>> run;
+    run.reserve(count);
+    for (size_t k = i; k < j; ++k) run.push_back(std::move(promises[k]));
+    if (prefetch) {
+      stats_.prefetch_requests.fetch_add(1, std::memory_order_relaxed);
+      auto shared_run = std::make_shared<std::vector<std::promise<Result<Block>>>>(std::move(run));
+      Submit([this, file, first, count, shared_run] { FetchRun(file, first, count, *shared_run); });
+    } else {
+      FetchRun(file, first, count, run);
+    }
+    i = j;
+  }
+  return futures;
+}
+
+void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
+                       std::vector<std::promise<Result<Block>>>& promises) {
+  const uint64_t offset = uint64_t{first} * block_size_;
+  const uint64_t end = std::min<uint64_t>(offset + uint64_t{count} * block_size_, file.ref.size);
+  auto fail = [&](const Status& status) {
+    stats_.remote_errors.fetch_add(1, std::memory_order_relaxed);
+    std::string key = BlockKey(file.key, 0);
+    for (uint32_t k = 0; k < count; ++k) {
+      SetBlockIndex(&key, first + k);
+      Forget(key);  // the next reader tries again
+      promises[k].set_value(Result<Block>(status));
+    }
+  };
+  if (end <= offset) {
+    fail(Status::InvalidArgument("read beyond the end of " + file.ref.path));
+    return;
+  }
+  auto buffer = std::make_shared<std::vector<std::byte>>(end - offset);
+  Result<size_t> got = file.source->Read(file.ref, offset, *buffer);
+  stats_.remote_requests.fetch_add(1, std::memory_order_relaxed);
+  if (!got.ok()) {
+    fail(got.status());
+    return;
+  }
+  stats_.remote_bytes.fetch_add(*got, std::memory_order_relaxed);
+  if (*got != buffer->size()) {
+    // The remote holds fewer bytes than the size it reported at open: it changed or it lies.
+    fail(Status::Corruption(file.ref.path + ": remote returned " + std::to_string(*got) +
+                            " bytes at offset " + std::to_string(offset) + ", expected " +
+                            std::to_string(buffer->size())));
+    return;
+  }
+  std::string key = BlockKey(file.key, 0);
+  for (uint32_t k = 0; k < count; ++k) {
+    const uint64_t b_off = uint64_t{k} * block_size_;
+    const size_t b_len = static_cast<size_t>(std::min<uint64_t>(block_size_, buffer->size() - b_off));
+    Block block{std::shared_ptr<const std::byte>(buffer, buffer->data() + b_off), b_len};
+    SetBlockIndex(&key, first + k);
+    promises[k].set_value(Result<Block>(block));
+    Remember(key, block);
+    // Queued for the cache; never waited for. A full queue drops it (it is refetched later).
+    (void)cache_->Insert(file.key, first + k, std::span<const std::byte>(block.data.get(), b_len),
+                         BlockCache::InsertMode::kDropIfBusy);
+  }
+}
+
+Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<std::byte> out,
+                             ReadStream* stream) {
+  const uint64_t size = file.ref.size;
+  if (offset >= size || out.empty()) return size_t{0};
+  const size_t length = static_cast<size_t>(std::min<uint64_t>(out.size(), size - offset));
+  const uint32_t first = static_cast<uint32_t>(offset / block_size_);
+  const uint32_t last = static_cast<uint32_t>((offset + length - 1) / block_size_);
+  const size_t n = last - first + 1;
+  std::vector<std::optional<Block>> got(n);
+  std::vector<std::shared_future<Result<Block>>> waits(n);
+
+  // 1. In memory (in flight or recent).
+  std::vector<uint32_t> need;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string key = BlockKey(file.key, 0);
+    for (uint32_t b = first; b <= last; ++b) {
+      SetBlockIndex(&key, b);
+      auto it = blocks_.find(key);
+      if (it != blocks_.end()) {
+        waits[b - first] = it->second.future;
+        if (it->second.done) {
+          stats_.memory_hit_bytes.fetch_add(it->second.bytes, std::memory_order_relaxed);
+        }
+      } else {
+        need.push_back(b);
+      }
+    }
+  }
+  // 2. The block cache.
+  if (!need.empty()) {
+    std::vector<std::optional<CachedBlock>> hits = cache_->Read(file.key, need);
+    std::vector<uint32_t> misses;
+    std::string key = BlockKey(file.key, 0);
+    for (size_t i = 0; i < need.size(); ++i) {
+      if (!hits[i]) {
+        misses.push_back(need[i]);
+        continue;
+      }
+      auto owner = std::make_shared<CachedBlock>(std::move(*hits[i]));
+      Block block{std::shared_ptr<const std::byte>(owner, owner->bytes().data()), owner->size()};
+      got[need[i] - first] = block;
+      stats_.cache_hit_bytes.fetch_add(block.size, std::memory_order_relaxed);
+      SetBlockIndex(&key, need[i]);
+      Remember(key, block);  // later reads of the same block (smaller requests) stay in memory
+    }
+    // 3. The remote, for what is still missing.
+    if (!misses.empty()) {
+      auto futures = Acquire(file, misses, /*prefetch=*/false);
+      for (size_t i = 0; i < misses.size(); ++i) waits[misses[i] - first] = futures[i];
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (got[i] || !waits[i].valid()) continue;
+    Result<Block> r = Status::Aborted("fetch abandoned");
+    try {
+      r = waits[i].get();
+    } catch (const std::future_error&) {
+      r = Status::Aborted("fetch abandoned at shutdown");
+    }
+    if (!r.ok()) return r.status();
+    got[i] = *r;
+  }
+
+  // Copy out.
+  size_t copied = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t block_start = uint64_t{first + static_cast<uint32_t>(i)} * block_size_;
+    const uint64_t from = std::max<uint64_t>(offset, block_start);
+    const uint64_t to = std::min<uint64_t>(offset + length, block_start + got[i]->size);
+    if (to <= from) {
+      return Status::Corruption(file.ref.path + ": block " + std::to_string(first + i) +
+                                " is shorter than the file size says");
+    }
+    std::memcpy(out.data() + copied, got[i]->data.get() + (from - block_start), to - from);
+    copied += to - from;
+  }
+  if (stream != nullptr) ScheduleReadahead(file, offset, copied, stream);
+  return copied;
+}
+
+void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,
+                                ReadStream* stream) {
+  uint64_t from = 0, to = 0;
+  {
+    std::lock_guard<std::mutex> lock(stream->mu);
+    const uint64_t end = offset + length;
+    const bool sequential = offset == stream->next_offset ||
+                            (offset < stream->next_offset && end > stream->next_offset);
+    if (sequential) {
+      stream->window = stream->window == 0
+                           ? options_.readahead_initial
+                           : std::min(stream->window * 2, options_.readahead_max);
+    } else {
+      stream->window = 0;
+      stream->prefetched_to = 0;
+    }
+    stream->next_offset = std::max(end, sequential ? stream->next_offset : end);
+    if (stream->window == 0) return;
+    from = std::max(end, stream->prefetched_to);
+    to = std::min(end + stream->window, file.ref.size);
+    if (to <= from) return;
+    stream->prefetched_to = to;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (memory_bytes_ + (to - from) > options_.max_memory_bytes) {
+      stats_.prefetch_dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  const auto b_first = static_cast<uint32_t>(from / block_size_);
+  const auto b_last = static_cast<uint32_t>((to - 1) / block_size_);
+  std::vector<uint32_t> candidates;
+  for (uint32_t b = b_first; b <= b_last; ++b) candidates.push_back(b);
+  std::vector<bool> cached = cache_->Contains(file.key, candidates);
+  std::vector<uint32_t> wanted;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (!cached[i]) wanted.push_back(candidates[i]);
+  }
+  if (!wanted.empty()) (void)Acquire(file, wanted, /*prefetch=*/true);
+}
+
+uint64_t Fetcher::CachedBytes(const RemoteFile& file) {
+  if (file.ref.size == 0) return 0;
+  const auto blocks = static_cast<uint32_t>((file.ref.size + block_size_ - 1) / block_size_);
+  std::vector<uint32_t> all(blocks);
+  for (uint32_t b = 0; b < blocks; ++b) all[b] = b;
+  std::vector<bool> present = cache_->Contains(file.key, all);
+  uint64_t bytes = 0;
+  for (uint32_t b = 0; b < blocks; ++b) {
+    if (present[b]) {
+      bytes += std::min<uint64_t>(block_size_, file.ref.size - uint64_t{b} * block_size_);
+    }
+  }
+  return bytes;
+}
+
+FetcherStats Fetcher::Stats() const {
+  FetcherStats s;
+  s.remote_requests = stats_.remote_requests.load();
+  s.remote_bytes = stats_.remote_bytes.load();
+  s.remote_errors = stats_.remote_errors.load();
+  s.memory_hit_bytes = stats_.memory_hit_bytes.load();
+  s.cache_hit_bytes = stats_.cache_hit_bytes.load();
+  s.prefetch_requests = stats_.prefetch_requests.load();
+  s.prefetch_dropped = stats_.prefetch_dropped.load();
+  return s;
+}
+
+}  // namespace hoardfs

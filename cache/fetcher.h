@@ -1,0 +1,134 @@
+// Fetcher: the read path of a remote file through the block cache (architecture.md, "The read
+// path", steps 3-6).
+//
+//   Read(file, offset, out):
+//     1. blocks held in memory (just fetched, or just read) are copied at once;
+//     2. the rest are looked up in the BlockCache in one batch (one MultiGet, one io_uring batch);
+//     3. misses are fetched from the remote: concurrent misses of one block collapse into one
+//        fetch (single flight), neighbouring misses become one ranged read (up to
+//        max_request_bytes), the reader is answered as soon as the bytes arrive and the blocks are
+//        queued for the cache (never waited for);
+//     4. a sequential stream grows a readahead window (doubling from readahead_initial up to
+//        readahead_max per stream), prefetched by a pool of threads in parallel requests; the
+//        bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
+//
+// A cache fault is a miss; only the remote's failure reaches the caller (as its Status).
+//
+// Thread-safety: Read() may be called from any number of threads; a ReadStream belongs to one open
+// file and may be shared by the threads reading it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/block_cache.h"
+#include "common/result.h"
+#include "remote/object_source.h"
+
+namespace hoardfs {
+
+// One version of one remote file, as fixed at open.
+struct RemoteFile {
+  ObjectSource* source = nullptr;  // REQUIRED: outlives the Fetcher
+  ObjectRef ref;                   // path, version, size
+  FileKey key;                     // remote_id, path, Hash64(version)
+};
+
+// Sequential-access state of one open file.
+struct ReadStream {
+  std::mutex mu;
+  uint64_t next_offset = 0;    // where a sequential reader reads next
+  uint64_t window = 0;         // current readahead window in bytes (0: not sequential)
+  uint64_t prefetched_to = 0;  // prefetch has been scheduled up to this offset
+};
+
+struct FetcherOptions {
+  uint64_t max_request_bytes = 8ull << 20;    // one remote read at most
+  uint64_t readahead_initial = 4ull << 20;    // first window of a sequential stream
+  uint64_t readahead_max = 64ull << 20;       // per stream
+  uint64_t max_memory_bytes = 256ull << 20;   // blocks in flight + recently used, all streams
+  unsigned threads = 8;                       // prefetch workers
+};
+
+struct FetcherStats {
+  uint64_t remote_requests = 0, remote_bytes = 0, remote_errors = 0;
+  uint64_t memory_hit_bytes = 0, cache_hit_bytes = 0;
+  uint64_t prefetch_requests = 0, prefetch_dropped = 0;
+};
+
+class Fetcher {
+ public:
+  // REQUIRES: cache outlives the Fetcher.
+  Fetcher(BlockCache* cache, const FetcherOptions& options);
+  ~Fetcher();
+  Fetcher(const Fetcher&) = delete;
+  Fetcher& operator=(const Fetcher&) = delete;
+
+  // Reads up to out.size() bytes at `offset`; short only at the end of the file.
+  Result<size_t> Read(const RemoteFile& file, uint64_t offset, std::span<std::byte> out,
+                      ReadStream* stream);
+
+  // Bytes of `file` present in the block cache (index only).
+  uint64_t CachedBytes(const RemoteFile& file);
+
+  FetcherStats Stats() const;
+
+ private:
+  // A block's bytes; `data` may alias a larger buffer (one remote read split into blocks).
+  struct BlockData {
+    std::shared_ptr<const std::byte> data;
+    size_t size = 0;
+  };
+  using Block = BlockData;
+  struct Pending {
+    std::shared_future<Result<Block>> future;
+    size_t bytes = 0;
+    bool done = false;
+  };
+
+  // Fetches blocks [first, last] of `file` that nobody else is fetching; returns futures for all.
+  std::vector<std::shared_future<Result<Block>>> Acquire(const RemoteFile& file,
+                                                         std::span<const uint32_t> blocks,
+                                                         bool prefetch);
+  void FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
+                std::vector<std::promise<Result<Block>>>& promises);
+  void Remember(const std::string& key, Block block);
+  void Forget(const std::string& key);
+  void ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,
+                         ReadStream* stream);
+  void Submit(std::function<void()> task);
+  void WorkerMain();
+
+  BlockCache* cache_;
+  const FetcherOptions options_;
+  const uint32_t block_size_;
+
+  std::mutex mu_;
+  std::unordered_map<std::string, Pending> blocks_;  // GUARDED_BY(mu_): in flight or recent
+  std::deque<std::string> recent_;                   // GUARDED_BY(mu_): completed, oldest first
+  uint64_t memory_bytes_ = 0;                        // GUARDED_BY(mu_)
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::deque<std::function<void()>> tasks_;  // GUARDED_BY(pool_mu_)
+  bool stopping_ = false;                    // GUARDED_BY(pool_mu_)
+  std::vector<std::thread> workers_;
+
+  mutable struct {
+    std::atomic<uint64_t> remote_requests{0}, remote_bytes{0}, remote_errors{0},
+        memory_hit_bytes{0}, cache_hit_bytes{0}, prefetch_requests{0}, prefetch_dropped{0};
+  } stats_;
+};
+
+}  // namespace hoardfs

@@ -1,0 +1,246 @@
+#include "cache/metadata_cache.h"
+
+#include "cache/block_key.h"
+#include "common/log.h"
+
+namespace hoardfs {
+namespace {
+
+constexpr uint64_t kFirstIno = 2;  // FUSE's root inode is 1; the filesystem maps it itself
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    result |= uint64_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+void PutString(std::string* out, std::string_view s) {
+  PutVarint(out, s.size());
+  out->append(s);
+}
+
+bool GetString(std::string_view* in, std::string* s) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  s->assign(in->substr(0, n));
+  in->remove_prefix(n);
+  return true;
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string RemotePathKey(char tag, uint32_t remote_id, std::string_view path) {
+  std::string k(1, tag);
+  AppendBigEndian32(&k, remote_id);
+  k.append(path);
+  return k;
+}
+
+std::string InoKey(uint64_t ino) {
+  std::string k(1, 'I');
+  AppendBigEndian64(&k, ino);
+  return k;
+}
+
+template <typename T>
+std::optional<Cached<T>> Freshness(T value, int64_t fetched_ns, std::chrono::seconds max_age) {
+  Cached<T> c;
+  c.value = std::move(value);
+  c.fetched_at = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(fetched_ns)));
+  const int64_t age = NowNs() - fetched_ns;
+  c.fresh = age >= 0 && age < std::chrono::duration_cast<std::chrono::nanoseconds>(max_age).count();
+  return c;
+}
+
+}  // namespace
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+std::string ParentPath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+
+void EncodeObjectInfo(const ObjectInfo& info, std::string* out) {
+  out->push_back(static_cast<char>(info.type));
+  PutVarint(out, info.size);
+  PutVarint(out, static_cast<uint64_t>(info.mtime_ns));
+  PutVarint(out, info.mode);
+  PutString(out, info.name);
+  PutString(out, info.version);
+  PutString(out, info.symlink_target);
+}
+
+bool DecodeObjectInfo(std::string_view* in, ObjectInfo* info) {
+  if (in->empty()) return false;
+  const auto type = static_cast<uint8_t>(in->front());
+  if (type > static_cast<uint8_t>(ObjectType::kSymlink)) return false;
+  info->type = static_cast<ObjectType>(type);
+  in->remove_prefix(1);
+  uint64_t mtime = 0, mode = 0;
+  if (!GetVarint(in, &info->size) || !GetVarint(in, &mtime) || !GetVarint(in, &mode)) return false;
+  info->mtime_ns = static_cast<int64_t>(mtime);
+  info->mode = static_cast<uint32_t>(mode);
+  return GetString(in, &info->name) && GetString(in, &info->version) &&
+         GetString(in, &info->symlink_target);
+}
+
+Result<std::unique_ptr<MetadataCache>> MetadataCache::Open(BlockIndex* index) {
+  std::unique_ptr<MetadataCache> m(new MetadataCache(index));
+  HOARDFS_ASSIGN_OR_RETURN(std::optional<std::string> next, index->Get(BlockIndex::Table::kFiles, "N"));
+  m->next_ino_ = kFirstIno;
+  if (next.has_value() && next->size() == 8) m->next_ino_ = ReadBigEndian64(next->data());
+  return m;
+}
+
+MetadataCache::~MetadataCache() = default;
+
+Result<uint64_t> MetadataCache::InodeOf(uint32_t remote_id, const std::string& path) {
+  const std::string pkey = RemotePathKey('P', remote_id, path);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = by_path_.find(pkey); it != by_path_.end()) return it->second;
+  HOARDFS_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                           index_->Get(BlockIndex::Table::kFiles, pkey));
+  uint64_t ino = 0;
+  if (stored.has_value() && stored->size() == 8) {
+    ino = ReadBigEndian64(stored->data());
+  } else {
+    ino = next_ino_++;
+    BlockIndex::Batch b(index_);
+    std::string ino_value, next_value, path_value;
+    AppendBigEndian64(&ino_value, ino);
+    AppendBigEndian64(&next_value, next_ino_);
+    AppendBigEndian32(&path_value, remote_id);
+    path_value += path;
+    b.Put(BlockIndex::Table::kFiles, pkey, ino_value);
+    b.Put(BlockIndex::Table::kFiles, InoKey(ino), path_value);
+    b.Put(BlockIndex::Table::kFiles, "N", next_value);
+    HOARDFS_RETURN_IF_ERROR(index_->Commit(&b, /*sync=*/false));
+  }
+  by_path_.emplace(pkey, ino);
+  by_ino_.emplace(ino, InodePath{remote_id, path});
+  return ino;
+}
+
+std::optional<InodePath> MetadataCache::PathOf(uint64_t ino) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = by_ino_.find(ino); it != by_ino_.end()) return it->second;
+  }
+  auto stored = index_->Get(BlockIndex::Table::kFiles, InoKey(ino));
+  if (!stored.ok() || !stored->has_value() || (*stored)->size() < 4) return std::nullopt;
+  InodePath p{ReadBigEndian32((*stored)->data()), (*stored)->substr(4)};
+  std::lock_guard<std::mutex> lock(mu_);
+  by_ino_.emplace(ino, p);
+  by_path_.emplace(RemotePathKey('P', p.remote_id, p.path), ino);
+  return p;
+}
+
+std::optional<Cached<std::optional<ObjectInfo>>> MetadataCache::LookupAttr(
+    uint32_t remote_id, const std::string& path, std::chrono::seconds max_age) {
+  auto stored = index_->Get(BlockIndex::Table::kFiles, RemotePathKey('A', remote_id, path));
+  if (!stored.ok() || !stored->has_value()) return std::nullopt;
+  std::string_view in(**stored);
+  uint64_t fetched = 0;
+  if (!GetVarint(&in, &fetched) || in.empty()) return std::nullopt;
+  const bool negative = in.front() == 'n';
+  in.remove_prefix(1);
+  if (negative) {
+    return Freshness<std::optional<ObjectInfo>>(std::nullopt, static_cast<int64_t>(fetched),
+                                                max_age);
+  }
+  ObjectInfo info;
+  if (!DecodeObjectInfo(&in, &info)) return std::nullopt;
+  return Freshness<std::optional<ObjectInfo>>(std::move(info), static_cast<int64_t>(fetched),
+                                              max_age);
+}
+
+Status MetadataCache::PutAttr(uint32_t remote_id, const std::string& path,
+                              const ObjectInfo& info) {
+  std::string v;
+  PutVarint(&v, static_cast<uint64_t>(NowNs()));
+  v.push_back('a');
+  EncodeObjectInfo(info, &v);
+  BlockIndex::Batch b(index_);
+  b.Put(BlockIndex::Table::kFiles, RemotePathKey('A', remote_id, path), v);
+  return index_->Commit(&b, /*sync=*/false);
+}
+
+Status MetadataCache::PutNegative(uint32_t remote_id, const std::string& path) {
+  std::string v;
+  PutVarint(&v, static_cast<uint64_t>(NowNs()));
+  v.push_back('n');
+  BlockIndex::Batch b(index_);
+  b.Put(BlockIndex::Table::kFiles, RemotePathKey('A', remote_id, path), v);
+  return index_->Commit(&b, /*sync=*/false);
+}
+
+std::optional<Cached<std::vector<ObjectInfo>>> MetadataCache::LookupListing(
+    uint32_t remote_id, const std::string& dir, std::chrono::seconds max_age) {
+  auto stored = index_->Get(BlockIndex::Table::kFiles, RemotePathKey('L', remote_id, dir));
+  if (!stored.ok() || !stored->has_value()) return std::nullopt;
+  std::string_view in(**stored);
+  uint64_t fetched = 0, count = 0;
+  if (!GetVarint(&in, &fetched) || !GetVarint(&in, &count)) return std::nullopt;
+  std::vector<ObjectInfo> entries;
+  entries.reserve(std::min<uint64_t>(count, 1 << 20));
+  for (uint64_t i = 0; i < count; ++i) {
+    ObjectInfo info;
+    if (!DecodeObjectInfo(&in, &info)) return std::nullopt;
+    entries.push_back(std::move(info));
+  }
+  return Freshness(std::move(entries), static_cast<int64_t>(fetched), max_age);
+}
+
+Status MetadataCache::PutListing(uint32_t remote_id, const std::string& dir,
+                                 const std::vector<ObjectInfo>& entries) {
+  const uint64_t now = static_cast<uint64_t>(NowNs());
+  std::string v;
+  PutVarint(&v, now);
+  PutVarint(&v, entries.size());
+  BlockIndex::Batch b(index_);
+  std::string attr;
+  for (const ObjectInfo& e : entries) {
+    EncodeObjectInfo(e, &v);
+    attr.clear();
+    PutVarint(&attr, now);
+    attr.push_back('a');
+    EncodeObjectInfo(e, &attr);
+    b.Put(BlockIndex::Table::kFiles, RemotePathKey('A', remote_id, JoinPath(dir, e.name)), attr);
+  }
+  b.Put(BlockIndex::Table::kFiles, RemotePathKey('L', remote_id, dir), v);
+  return index_->Commit(&b, /*sync=*/false);
+}
+
+Status MetadataCache::Forget(uint32_t remote_id, const std::string& path) {
+  BlockIndex::Batch b(index_);
+  b.Delete(BlockIndex::Table::kFiles, RemotePathKey('A', remote_id, path));
+  b.Delete(BlockIndex::Table::kFiles, RemotePathKey('L', remote_id, path));
+  return index_->Commit(&b, /*sync=*/false);
+}
+
+}  // namespace hoardfs

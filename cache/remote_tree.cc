@@ -1,0 +1,108 @@
+#include "cache/remote_tree.h"
+
+#include "common/hash.h"
+#include "common/log.h"
+
+namespace hoardfs {
+namespace {
+
+bool Transient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kIOError ||
+         s.code() == StatusCode::kCorruption;
+}
+
+}  // namespace
+
+RemoteTree::RemoteTree(MetadataCache* metadata, Fetcher* fetcher, BlockCache* cache,
+                       ObjectSource* source, uint32_t remote_id, const RemoteTreeOptions& options)
+    : metadata_(metadata),
+      fetcher_(fetcher),
+      cache_(cache),
+      source_(source),
+      remote_id_(remote_id),
+      options_(options) {}
+
+RemoteFile RemoteTree::MakeFile(const std::string& path, const ObjectInfo& info) const {
+  RemoteFile f;
+  f.source = source_;
+  f.ref = ObjectRef{path, info.version, info.size};
+  f.key = FileKey{remote_id_, path, Hash64(info.version)};
+  return f;
+}
+
+Result<ObjectInfo> RemoteTree::Revalidate(const std::string& path,
+                                          const std::optional<ObjectInfo>& previous) {
+  Result<ObjectInfo> fresh = source_->Stat(path);
+  if (fresh.ok()) {
+    fresh->name = path == "/" ? "" : path.substr(path.rfind('/') + 1);
+    (void)metadata_->PutAttr(remote_id_, path, *fresh);
+    if (previous && previous->type == ObjectType::kFile && fresh->type == ObjectType::kFile &&
+        previous->version != fresh->version) {
+      // A new version: blocks of the old ones can never be read again.
+      Logger("cache")->info("{}{} changed (version {} -> {}); evicting the old blocks",
+                            source_->Describe(), path, previous->version, fresh->version);
+      (void)cache_->Evict(remote_id_, path, Hash64(fresh->version));
+    }
+    return fresh;
+  }
+  if (fresh.status().code() == StatusCode::kNotFound) {
+    (void)metadata_->PutNegative(remote_id_, path);
+  }
+  return fresh.status();
+}
+
+Result<ObjectInfo> RemoteTree::Stat(const std::string& path) {
+  auto cached = metadata_->LookupAttr(remote_id_, path, options_.attr_ttl);
+  if (cached) {
+    if (!cached->value) {  // negative entry: its own TTL
+      const auto age = std::chrono::system_clock::now() - cached->fetched_at;
+      if (age < options_.negative_ttl) return Status::NotFound(path);
+    } else if (cached->fresh) {
+      return *cached->value;
+    }
+  }
+  std::optional<ObjectInfo> previous;
+  if (cached && cached->value) previous = *cached->value;
+  Result<ObjectInfo> r = Revalidate(path, previous);
+  if (!r.ok() && Transient(r.status()) && previous) {
+    Logger("cache")->debug("{}{}: remote unavailable ({}); serving cached attributes",
+                           source_->Describe(), path, r.status().ToString());
+    return *previous;
+  }
+  return r;
+}
+
+Result<std::vector<ObjectInfo>> RemoteTree::List(const std::string& dir) {
+  auto cached = metadata_->LookupListing(remote_id_, dir, options_.dir_ttl);
+  if (cached && cached->fresh) return std::move(cached->value);
+  std::vector<ObjectInfo> all;
+  std::string token;
+  Status status;
+  do {
+    Result<ListPage> page = source_->List(dir, token);
+    if (!page.ok()) {
+      status = page.status();
+      break;
+    }
+    for (ObjectInfo& e : page->entries) all.push_back(std::move(e));
+    token = std::move(page->next_token);
+  } while (!token.empty());
+  if (status.ok()) {
+    (void)metadata_->PutListing(remote_id_, dir, all);
+    return all;
+  }
+  if (cached && Transient(status)) {
+    Logger("cache")->debug("{}{}: remote unavailable ({}); serving the cached listing",
+                           source_->Describe(), dir, status.ToString());
+    return std::move(cached->value);
+  }
+  return status;
+}
+
+Result<RemoteFile> RemoteTree::Open(const std::string& path) {
+  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, Stat(path));
+  if (info.type == ObjectType::kDirectory) return Status::InvalidArgument(path + " is a directory");
+  return MakeFile(path, info);
+}
+
+}  // namespace hoardfs

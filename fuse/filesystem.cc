@@ -1,0 +1,176 @@
+#include "fuse/filesystem.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace hoardfs {
+namespace {
+
+constexpr const char* kXattrVersion = "user.hoardfs.version";
+constexpr const char* kXattrCachedBytes = "user.hoardfs.cached_bytes";
+constexpr const char* kXattrRemote = "user.hoardfs.remote";
+constexpr const char* kXattrStats = "user.hoardfs.stats";
+
+}  // namespace
+
+Filesystem::Filesystem(RemoteTree* tree, BlockCache* cache, const FilesystemOptions& options)
+    : tree_(tree), cache_(cache), options_(options) {}
+
+Result<std::string> Filesystem::PathOf(uint64_t ino) {
+  if (ino == kRootIno) return std::string("/");
+  auto p = tree_->PathOf(ino);
+  if (!p) return Status::NotFound("unknown inode " + std::to_string(ino));
+  return std::move(*p);
+}
+
+Result<uint64_t> Filesystem::InodeOf(const std::string& path) {
+  if (path == "/") return kRootIno;
+  return tree_->InodeOf(path);
+}
+
+struct stat Filesystem::ToStat(uint64_t ino, const ObjectInfo& info) const {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_uid = options_.uid;
+  st.st_gid = options_.gid;
+  st.st_blksize = 1 << 20;
+  const uint32_t perms = info.mode & 0555;
+  switch (info.type) {
+    case ObjectType::kDirectory:
+      st.st_mode = S_IFDIR | (perms != 0 ? perms : 0555);
+      st.st_nlink = 2;
+      break;
+    case ObjectType::kSymlink:
+      st.st_mode = S_IFLNK | 0777;
+      st.st_nlink = 1;
+      st.st_size = static_cast<off_t>(info.symlink_target.size());
+      break;
+    case ObjectType::kFile:
+      st.st_mode = S_IFREG | (perms != 0 ? perms : 0444);
+      st.st_nlink = 1;
+      st.st_size = static_cast<off_t>(info.size);
+      break;
+  }
+  st.st_blocks = (st.st_size + 511) / 512;
+  st.st_mtim.tv_sec = info.mtime_ns / 1000000000;
+  st.st_mtim.tv_nsec = info.mtime_ns % 1000000000;
+  st.st_ctim = st.st_mtim;
+  st.st_atim = st.st_mtim;
+  return st;
+}
+
+Result<Filesystem::Entry> Filesystem::Lookup(uint64_t parent, const std::string& name) {
+  if (name.empty() || name.find('/') != std::string::npos || name.size() > 255) {
+    return Status::InvalidArgument("bad name");
+  }
+  HOARDFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
+  const std::string path = JoinPath(dir, name);
+  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
+  HOARDFS_ASSIGN_OR_RETURN(uint64_t ino, InodeOf(path));
+  return Entry{ino, ToStat(ino, info)};
+}
+
+Result<struct stat> Filesystem::GetAttr(uint64_t ino) {
+  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
+  return ToStat(ino, info);
+}
+
+Result<std::string> Filesystem::ReadLink(uint64_t ino) {
+  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
+  if (info.type != ObjectType::kSymlink) return Status::InvalidArgument(path + " is not a link");
+  return info.symlink_target;
+}
+
+Result<std::unique_ptr<Filesystem::OpenDir>> Filesystem::OpenDirectory(uint64_t ino) {
+  HOARDFS_ASSIGN_OR_RETURN(std::string dir, PathOf(ino));
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listing, tree_->List(dir));
+  auto open = std::make_unique<OpenDir>();
+  open->entries.reserve(listing.size() + 2);
+  ObjectInfo dot;
+  dot.type = ObjectType::kDirectory;
+  open->entries.push_back({".", ino, ToStat(ino, dot)});
+  const uint64_t parent_ino = dir == "/" ? kRootIno : InodeOf(ParentPath(dir)).value();
+  open->entries.push_back({"..", parent_ino, ToStat(parent_ino, dot)});
+  for (const ObjectInfo& e : listing) {
+    if (e.name.empty() || e.name == "." || e.name == "..") continue;
+    HOARDFS_ASSIGN_OR_RETURN(uint64_t child, InodeOf(JoinPath(dir, e.name)));
+    open->entries.push_back({e.name, child, ToStat(child, e)});
+  }
+  return open;
+}
+
+Result<std::unique_ptr<Filesystem::OpenFile>> Filesystem::Open(uint64_t ino) {
+  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  HOARDFS_ASSIGN_OR_RETURN(RemoteFile file, tree_->Open(path));
+  auto open = std::make_unique<OpenFile>();
+  open->file = std::move(file);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = open_versions_.try_emplace(ino, open->file.ref.version);
+  open->keep_cache = !inserted && it->second == open->file.ref.version;
+  it->second = open->file.ref.version;
+  return open;
+}
+
+Result<size_t> Filesystem::Read(OpenFile& file, uint64_t offset, std::span<std::byte> out) {
+  return tree_->Read(file.file, offset, out, &file.stream);
+}
+
+Result<struct statvfs> Filesystem::StatFs() {
+  const BlockCacheStats s = cache_->Stats();
+  struct statvfs v {};
+  v.f_bsize = s.block_size;
+  v.f_frsize = s.block_size;
+  v.f_blocks = s.capacity_bytes / s.block_size;
+  v.f_bfree = s.capacity_bytes > s.used_bytes ? (s.capacity_bytes - s.used_bytes) / s.block_size : 0;
+  v.f_bavail = v.f_bfree;
+  v.f_files = 1u << 30;
+  v.f_ffree = 1u << 29;
+  v.f_favail = v.f_ffree;
+  v.f_namemax = 255;
+  v.f_flag = ST_RDONLY;
+  return v;
+}
+
+Result<std::string> Filesystem::GetXattr(uint64_t ino, const std::string& name) {
+  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  if (name == kXattrRemote) return tree_->Describe() + (path == "/" ? "" : path);
+  if (name == kXattrStats && ino == kRootIno) {
+    const BlockCacheStats s = cache_->Stats();
+    const FetcherStats f = tree_->FetchStats();
+    return "{\"remote_requests\":" + std::to_string(f.remote_requests) +
+           ",\"remote_bytes\":" + std::to_string(f.remote_bytes) +
+           ",\"remote_errors\":" + std::to_string(f.remote_errors) +
+           ",\"cache_hit_bytes\":" + std::to_string(f.cache_hit_bytes) +
+           ",\"memory_hit_bytes\":" + std::to_string(f.memory_hit_bytes) +
+           ",\"used_bytes\":" + std::to_string(s.used_bytes) +
+           ",\"data_bytes\":" + std::to_string(s.data_bytes) +
+           ",\"capacity_bytes\":" + std::to_string(s.capacity_bytes) +
+           ",\"crc_failures\":" + std::to_string(s.crc_failures) + "}";
+  }
+  if (name == kXattrVersion || name == kXattrCachedBytes) {
+    HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
+    if (info.type != ObjectType::kFile) return Status::NotFound("no such attribute");
+    if (name == kXattrVersion) return info.version;
+    HOARDFS_ASSIGN_OR_RETURN(RemoteFile file, tree_->Open(path));
+    return std::to_string(tree_->CachedBytes(file));
+  }
+  return Status::NotFound("no such attribute");
+}
+
+Result<std::vector<std::string>> Filesystem::ListXattr(uint64_t ino) {
+  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  std::vector<std::string> names = {kXattrRemote};
+  if (ino == kRootIno) names.emplace_back(kXattrStats);
+  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
+  if (info.type == ObjectType::kFile) {
+    names.emplace_back(kXattrVersion);
+    names.emplace_back(kXattrCachedBytes);
+  }
+  return names;
+}
+
+}  // namespace hoardfs

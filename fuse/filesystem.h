@@ -1,0 +1,101 @@
+// Filesystem: the POSIX semantics of a read-only hoardfs mount, independent of libfuse. The FUSE
+// trampolines (fuse/fuse_server.cc) decode a request, call one method here, and make the single
+// reply; errors come back as Status and become errno only there.
+//
+// Names: inode 1 is the remote's root "/"; every other (remote, path) gets a persistent inode
+// number from the MetadataCache, stable across restarts.
+//
+// Consistency (the trade-off, plainly): attributes and listings are cached for attr_ttl / dir_ttl
+// and a missing name for negative_ttl, in the daemon (persisted) and in the kernel (the same
+// timeouts). Within a TTL a changed or new remote file may not be seen. A file's version (size +
+// mtime, or the remote's checksum/ETag) is fixed when it is opened: an open file never returns
+// bytes of two versions. When revalidation finds a new version, the old version's blocks are
+// evicted. When the remote is unreachable, stale attributes and listings are served (and logged),
+// cached blocks stay readable, and reads of uncached blocks fail with EIO after the remote timeout.
+//
+// Thread-safety: all methods may be called concurrently (the FUSE loop is multi-threaded).
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/block_cache.h"
+#include "cache/remote_tree.h"
+#include "common/result.h"
+
+namespace hoardfs {
+
+struct FilesystemOptions {
+  double entry_timeout = 60;     // kernel caching of names (seconds); = the tree's dir/attr TTL
+  double attr_timeout = 60;      // kernel caching of attributes (seconds)
+  double negative_timeout = 10;  // kernel caching of missing names (seconds)
+  uid_t uid = 0;                 // owner shown for every file
+  gid_t gid = 0;
+};
+
+class Filesystem {
+ public:
+  static constexpr uint64_t kRootIno = 1;
+
+  struct Entry {
+    uint64_t ino = 0;
+    struct stat attr {};
+  };
+  struct DirEntry {
+    std::string name;
+    uint64_t ino = 0;
+    struct stat attr {};
+  };
+  // A directory as listed at opendir (a stable snapshot for the readdir offsets).
+  struct OpenDir {
+    std::vector<DirEntry> entries;  // ".", ".." first
+  };
+  // A file as opened: its version is fixed for the life of the handle.
+  struct OpenFile {
+    RemoteFile file;
+    ReadStream stream;
+    bool keep_cache = false;  // same version as the previous open: keep the kernel's pages
+  };
+
+  // REQUIRES: every pointer outlives the Filesystem.
+  Filesystem(RemoteTree* tree, BlockCache* cache, const FilesystemOptions& options);
+
+  Result<Entry> Lookup(uint64_t parent, const std::string& name);
+  Result<struct stat> GetAttr(uint64_t ino);
+  Result<std::string> ReadLink(uint64_t ino);
+  Result<std::unique_ptr<OpenDir>> OpenDirectory(uint64_t ino);
+  // REQUIRES: read-only `flags` (the trampoline answers EROFS otherwise).
+  Result<std::unique_ptr<OpenFile>> Open(uint64_t ino);
+  Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<std::byte> out);
+  Result<struct statvfs> StatFs();
+  // Extended attributes: user.hoardfs.{version,cached_bytes,remote} on files and
+  // user.hoardfs.stats (JSON counters) on the root.
+  Result<std::string> GetXattr(uint64_t ino, const std::string& name);
+  Result<std::vector<std::string>> ListXattr(uint64_t ino);
+
+  const FilesystemOptions& options() const { return options_; }
+
+ private:
+  Result<std::string> PathOf(uint64_t ino);
+  Result<uint64_t> InodeOf(const std::string& path);
+  struct stat ToStat(uint64_t ino, const ObjectInfo& info) const;
+
+  RemoteTree* tree_;
+  BlockCache* cache_;
+  const FilesystemOptions options_;
+
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::string> open_versions_;  // GUARDED_BY(mu_): ino -> version
+};
+
+}  // namespace hoardfs

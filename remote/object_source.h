@@ -1,0 +1,106 @@
+// ObjectSource: read-only access to one remote storage tree (an XRootD export, an S3 bucket prefix,
+// a WebDAV collection, a local directory). The cache and the filesystem see remote data only
+// through this interface.
+//
+// Paths are absolute within the source's root ("/" is the root; "/a/b.root"), '/'-separated,
+// without a trailing '/'. Every method is blocking, bounded in time by RemoteOptions (timeouts,
+// bounded retries with backoff on transient errors only), and returns errors as kinds:
+//   kNotFound          the object does not exist
+//   kPermissionDenied  credentials refused (never retried)
+//   kUnavailable       server unreachable, timed out, connection dropped (retried, then returned)
+//   kCorruption        the server answered nonsense (garbage, sizes that lie, short bodies)
+//   kInvalidArgument   a bad path or request from the caller
+//
+// Versions: ObjectInfo::version identifies one immutable state of a file (an ETag, a checksum, or
+// "<size>-<mtime_ns>"). Read() takes the ObjectRef fixed at open; a backend that can tell that the
+// object changed since (size shrank, ETag differs) returns kFailedPrecondition instead of bytes of
+// another version.
+//
+// Thread-safety: implementations are thread-safe; any number of threads may call any method.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace hoardfs {
+
+enum class ObjectType : uint8_t { kFile, kDirectory, kSymlink };
+
+struct ObjectInfo {
+  std::string name;        // last path component ("" for the root)
+  ObjectType type = ObjectType::kFile;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;    // modification time, ns since the epoch (0 if unknown)
+  uint32_t mode = 0;       // permission bits (0 if unknown; the filesystem picks read-only defaults)
+  std::string version;     // files: see above; directories: may be empty
+  std::string symlink_target;  // kSymlink only
+};
+
+// A file as of one version.
+struct ObjectRef {
+  std::string path;
+  std::string version;
+  uint64_t size = 0;  // size at that version: reads are clamped to it
+};
+
+struct ListPage {
+  std::vector<ObjectInfo> entries;  // names only, no "." or ".."
+  std::string next_token;           // empty: last page
+};
+
+// One range of a vector read.
+struct ReadRange {
+  uint64_t offset = 0;
+  std::span<std::byte> out;  // bytes to fill
+  size_t bytes_read = 0;     // set by ReadV (short only at end of file)
+  Status status;             // set by ReadV
+};
+
+struct RemoteOptions {
+  std::chrono::milliseconds timeout{30000};      // one request
+  unsigned max_attempts = 3;                     // attempts per request on transient errors
+  std::chrono::milliseconds initial_backoff{200};  // doubles per retry, with jitter
+  unsigned max_open_files = 256;                 // handles kept open for reuse (XRootD, file://)
+  unsigned list_page_size = 1000;                // entries per List page where the backend pages
+                                                 // (file://); XRootD returns a directory at once
+};
+
+class ObjectSource {
+ public:
+  ObjectSource() = default;
+  virtual ~ObjectSource() = default;
+  ObjectSource(const ObjectSource&) = delete;
+  ObjectSource& operator=(const ObjectSource&) = delete;
+
+  virtual Result<ObjectInfo> Stat(const std::string& path) = 0;
+
+  // One page of a directory listing with each entry's attributes (one round trip per page; never
+  // one stat per entry). `page_token` is "" for the first page, then the previous next_token.
+  virtual Result<ListPage> List(const std::string& dir, const std::string& page_token) = 0;
+
+  // Reads up to out.size() bytes at `offset` of `ref`. Returns the count read: short only at the
+  // end of the file (ref.size). kFailedPrecondition if the object changed since `ref` was taken.
+  virtual Result<size_t> Read(const ObjectRef& ref, uint64_t offset, std::span<std::byte> out) = 0;
+
+  // Several ranges of one file in as few requests as the protocol allows (XRootD vector read,
+  // HTTP multi-range). Each range gets its own status. Returns non-OK only if nothing was tried.
+  virtual Status ReadV(const ObjectRef& ref, std::span<ReadRange> ranges) = 0;
+
+  // For logs and metrics: the URL without credentials ("root://host:1094//store").
+  virtual std::string Describe() const = 0;
+};
+
+// Opens a source for `url`: root://host[:port]//path, file:///path (later: s3://, davs://, https://).
+// A malformed URL or an unknown scheme is kInvalidArgument naming the URL; an unreachable server
+// is not an error here (see ObjectSource::Stat("/") for a reachability check).
+Result<std::unique_ptr<ObjectSource>> OpenObjectSource(const std::string& url,
+                                                       const RemoteOptions& options);
+
+}  // namespace hoardfs

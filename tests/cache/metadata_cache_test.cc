@@ -1,0 +1,131 @@
+#include "cache/metadata_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "cache/block_cache.h"
+#include "tests/cache/test_dir.h"
+
+namespace hoardfs {
+namespace {
+
+using std::chrono::seconds;
+
+BlockCacheOptions Options(const std::string& dir) {
+  BlockCacheOptions o;
+  o.dir = dir;
+  o.block_size = 64 * 1024;
+  o.capacity_bytes = 16 * o.block_size;
+  o.free_space_floor_bytes = 0;
+  return o;
+}
+
+ObjectInfo File(const std::string& name, uint64_t size, const std::string& version) {
+  ObjectInfo i;
+  i.name = name;
+  i.type = ObjectType::kFile;
+  i.size = size;
+  i.mtime_ns = 1700000000123456789;
+  i.mode = 0644;
+  i.version = version;
+  return i;
+}
+
+TEST(MetadataCacheTest, InodesAreStableAcrossRestarts) {
+  testing::TestDir dir;
+  uint64_t a = 0, b = 0, c = 0;
+  {
+    auto cache = BlockCache::Open(Options(dir.path()));
+    ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+    auto m = MetadataCache::Open((*cache)->index());
+    ASSERT_TRUE(m.ok());
+    a = *(*m)->InodeOf(0, "/a");
+    b = *(*m)->InodeOf(0, "/a/b ü");
+    c = *(*m)->InodeOf(1, "/a");  // another remote
+    EXPECT_EQ(*(*m)->InodeOf(0, "/a"), a);
+    EXPECT_NE(a, b);
+    EXPECT_NE(a, c);
+    EXPECT_GE(a, 2u);  // 1 is FUSE's root
+  }
+  auto cache = BlockCache::Open(Options(dir.path()));
+  ASSERT_TRUE(cache.ok());
+  auto m = MetadataCache::Open((*cache)->index());
+  ASSERT_TRUE(m.ok());
+  auto p = (*m)->PathOf(b);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->path, "/a/b ü");
+  EXPECT_EQ(p->remote_id, 0u);
+  EXPECT_EQ(*(*m)->InodeOf(0, "/a"), a);
+  const uint64_t d = *(*m)->InodeOf(0, "/new");
+  EXPECT_GT(d, std::max({a, b, c}));  // never reused
+  EXPECT_FALSE((*m)->PathOf(999999).has_value());
+}
+
+TEST(MetadataCacheTest, AttributesNegativesAndFreshness) {
+  testing::TestDir dir;
+  auto cache = BlockCache::Open(Options(dir.path()));
+  ASSERT_TRUE(cache.ok());
+  auto m = std::move(MetadataCache::Open((*cache)->index())).value();
+  EXPECT_FALSE(m->LookupAttr(0, "/x", seconds(60)).has_value());
+  ASSERT_TRUE(m->PutAttr(0, "/x", File("x", 42, "v1")).ok());
+  auto got = m->LookupAttr(0, "/x", seconds(60));
+  ASSERT_TRUE(got.has_value() && got->value.has_value());
+  EXPECT_TRUE(got->fresh);
+  EXPECT_EQ(got->value->size, 42u);
+  EXPECT_EQ(got->value->version, "v1");
+  EXPECT_EQ(got->value->mtime_ns, 1700000000123456789);
+  EXPECT_FALSE(m->LookupAttr(0, "/x", seconds(0))->fresh);  // stale, still returned
+  ASSERT_TRUE(m->PutNegative(0, "/gone").ok());
+  auto neg = m->LookupAttr(0, "/gone", seconds(60));
+  ASSERT_TRUE(neg.has_value());
+  EXPECT_FALSE(neg->value.has_value());
+  ASSERT_TRUE(m->Forget(0, "/x").ok());
+  EXPECT_FALSE(m->LookupAttr(0, "/x", seconds(60)).has_value());
+}
+
+TEST(MetadataCacheTest, ListingStoresEntryAttributes) {
+  testing::TestDir dir;
+  auto cache = BlockCache::Open(Options(dir.path()));
+  ASSERT_TRUE(cache.ok());
+  auto m = std::move(MetadataCache::Open((*cache)->index())).value();
+  std::vector<ObjectInfo> entries;
+  for (int i = 0; i < 20000; ++i) entries.push_back(File("f" + std::to_string(i), i, "v"));
+  ObjectInfo sub;
+  sub.name = "sub dir";
+  sub.type = ObjectType::kDirectory;
+  entries.push_back(sub);
+  ASSERT_TRUE(m->PutListing(0, "/big", entries).ok());
+  auto l = m->LookupListing(0, "/big", seconds(60));
+  ASSERT_TRUE(l.has_value());
+  ASSERT_EQ(l->value.size(), entries.size());
+  EXPECT_EQ(l->value[12345].name, "f12345");
+  EXPECT_EQ(l->value[12345].size, 12345u);
+  EXPECT_EQ(l->value.back().type, ObjectType::kDirectory);
+  auto a = m->LookupAttr(0, "/big/f777", seconds(60));
+  ASSERT_TRUE(a.has_value() && a->value.has_value());
+  EXPECT_EQ(a->value->size, 777u);
+  EXPECT_FALSE(m->LookupListing(0, "/other", seconds(60)).has_value());
+  EXPECT_FALSE(m->LookupListing(1, "/big", seconds(60)).has_value());
+}
+
+TEST(MetadataCacheTest, EncodingRejectsTruncatedInput) {
+  std::string enc;
+  EncodeObjectInfo(File("name", 1ull << 40, "etag-123"), &enc);
+  for (size_t cut = 0; cut < enc.size(); ++cut) {
+    std::string_view in(enc.data(), cut);
+    ObjectInfo out;
+    EXPECT_FALSE(DecodeObjectInfo(&in, &out)) << cut;
+  }
+  std::string_view in(enc);
+  ObjectInfo out;
+  ASSERT_TRUE(DecodeObjectInfo(&in, &out));
+  EXPECT_EQ(out.size, 1ull << 40);
+  EXPECT_EQ(JoinPath("/", "a"), "/a");
+  EXPECT_EQ(JoinPath("/a", "b"), "/a/b");
+  EXPECT_EQ(ParentPath("/a/b"), "/a");
+  EXPECT_EQ(ParentPath("/a"), "/");
+}
+
+}  // namespace
+}  // namespace hoardfs
