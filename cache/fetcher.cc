@@ -66,7 +66,12 @@ void Fetcher::Remember(const std::string& key, Block block) {
   }
   it->second.done = true;
   recent_.push_back(key);
-  while (memory_bytes_ > options_.max_memory_bytes && !recent_.empty()) {
+  // Recently used blocks may take half the budget; the other half is for fetches in flight.
+  TrimRecentLocked(options_.max_memory_bytes / 2);
+}
+
+void Fetcher::TrimRecentLocked(uint64_t target) {
+  while (memory_bytes_ > target && !recent_.empty()) {
     auto old = blocks_.find(recent_.front());
     recent_.pop_front();
     if (old != blocks_.end() && old->second.done) {
@@ -121,13 +126,43 @@ std::vector<std::shared_future<Result<Fetcher::Block>>> Fetcher::Acquire(
     if (prefetch) {
       stats_.prefetch_requests.fetch_add(1, std::memory_order_relaxed);
       auto shared_run = std::make_shared<std::vector<std::promise<Result<Block>>>>(std::move(run));
-      Submit([this, file, first, count, shared_run] { FetchRun(file, first, count, *shared_run); });
+      Submit([this, file, first, count, shared_run] { PrefetchRun(file, first, count, *shared_run); });
     } else {
       FetchRun(file, first, count, run);
     }
     i = j;
   }
   return futures;
+}
+
+void Fetcher::PrefetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
+                          std::vector<std::promise<Result<Block>>>& promises) {
+  // Blocks already in the cache are read from it (one io_uring batch: the disk stays busy ahead
+  // of the reader); the rest come from the remote in contiguous runs.
+  std::vector<uint32_t> blocks(count);
+  for (uint32_t k = 0; k < count; ++k) blocks[k] = first + k;
+  std::vector<std::optional<CachedBlock>> hits = cache_->Read(file.key, blocks);
+  std::string key = BlockKey(file.key, 0);
+  uint32_t k = 0;
+  while (k < count) {
+    if (hits[k]) {
+      auto owner = std::make_shared<CachedBlock>(std::move(*hits[k]));
+      Block block{std::shared_ptr<const std::byte>(owner, owner->bytes().data()), owner->size()};
+      stats_.cache_hit_bytes.fetch_add(block.size, std::memory_order_relaxed);
+      SetBlockIndex(&key, first + k);
+      promises[k].set_value(Result<Block>(block));
+      Remember(key, block);
+      ++k;
+      continue;
+    }
+    uint32_t j = k + 1;
+    while (j < count && !hits[j]) ++j;
+    std::vector<std::promise<Result<Block>>> run;
+    run.reserve(j - k);
+    for (uint32_t m = k; m < j; ++m) run.push_back(std::move(promises[m]));
+    FetchRun(file, first + k, j - k, run);
+    k = j;
+  }
 }
 
 void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
@@ -263,8 +298,11 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
   {
     std::lock_guard<std::mutex> lock(stream->mu);
     const uint64_t end = offset + length;
-    const bool sequential = offset == stream->next_offset ||
-                            (offset < stream->next_offset && end > stream->next_offset);
+    // Multi-threaded FUSE delivers a sequential stream slightly out of order: anything within a
+    // window (at least two blocks) of where the stream is counts as sequential.
+    const uint64_t slack = std::max<uint64_t>(stream->window, 2ull * block_size_);
+    const bool sequential = offset + slack >= stream->next_offset &&
+                            offset <= stream->next_offset + slack;
     if (sequential) {
       stream->window = stream->window == 0
                            ? options_.readahead_initial
@@ -273,8 +311,11 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
       stream->window = 0;
       stream->prefetched_to = 0;
     }
-    stream->next_offset = std::max(end, sequential ? stream->next_offset : end);
+    stream->next_offset = sequential ? std::max(end, stream->next_offset) : end;
     if (stream->window == 0) return;
+    // Top the window up in large steps: only when less than half of it is still ahead, so each
+    // prefetch is a few large remote requests rather than one block per read.
+    if (stream->prefetched_to > end && stream->prefetched_to - end >= stream->window / 2) return;
     from = std::max(end, stream->prefetched_to);
     to = std::min(end + stream->window, file.ref.size);
     if (to <= from) return;
@@ -283,20 +324,18 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (memory_bytes_ + (to - from) > options_.max_memory_bytes) {
+      TrimRecentLocked(options_.max_memory_bytes - std::min(options_.max_memory_bytes, to - from));
+    }
+    if (memory_bytes_ + (to - from) > options_.max_memory_bytes) {
       stats_.prefetch_dropped.fetch_add(1, std::memory_order_relaxed);
       return;
     }
   }
   const auto b_first = static_cast<uint32_t>(from / block_size_);
   const auto b_last = static_cast<uint32_t>((to - 1) / block_size_);
-  std::vector<uint32_t> candidates;
-  for (uint32_t b = b_first; b <= b_last; ++b) candidates.push_back(b);
-  std::vector<bool> cached = cache_->Contains(file.key, candidates);
   std::vector<uint32_t> wanted;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    if (!cached[i]) wanted.push_back(candidates[i]);
-  }
-  if (!wanted.empty()) (void)Acquire(file, wanted, /*prefetch=*/true);
+  for (uint32_t b = b_first; b <= b_last; ++b) wanted.push_back(b);
+  (void)Acquire(file, wanted, /*prefetch=*/true);
 }
 
 uint64_t Fetcher::CachedBytes(const RemoteFile& file) {

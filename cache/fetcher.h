@@ -9,7 +9,8 @@
 //        max_request_bytes), the reader is answered as soon as the bytes arrive and the blocks are
 //        queued for the cache (never waited for);
 //     4. a sequential stream grows a readahead window (doubling from readahead_initial up to
-//        readahead_max per stream), prefetched by a pool of threads in parallel requests; the
+//        readahead_max per stream), prefetched by a pool of threads in parallel requests (from
+//        the cache when the blocks are there, so the disk stays busy too); the
 //        bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
 //
 // A cache fault is a miss; only the remote's failure reaches the caller (as its Status).
@@ -103,8 +104,13 @@ class Fetcher {
                                                          bool prefetch);
   void FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
                 std::vector<std::promise<Result<Block>>>& promises);
+  // A prefetch: cache hits first, remote for the rest.
+  void PrefetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
+                   std::vector<std::promise<Result<Block>>>& promises);
   void Remember(const std::string& key, Block block);
   void Forget(const std::string& key);
+  // Drops the oldest completed blocks until memory_bytes_ <= target. REQUIRES: mu_ held.
+  void TrimRecentLocked(uint64_t target);
   void ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,
                          ReadStream* stream);
   void Submit(std::function<void()> task);

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <fstream>
 #include <new>
+#include <sstream>
+#include <climits>
 
 #include "common/log.h"
 
@@ -45,6 +47,7 @@ fuse_entry_param EntryParam(const Filesystem::Entry& e, const FilesystemOptions&
 void OpInit(void* userdata, fuse_conn_info* conn) {
   (void)userdata;
   conn->max_readahead = 1u << 20;
+  conn->max_read = 1u << 20;  // must equal the max_read mount option
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
   if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO) conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
@@ -273,12 +276,22 @@ const fuse_lowlevel_ops kOps = [] {
   return ops;
 }();
 
-// Raises the FUSE mount's bdi readahead (root only; best effort).
+// Raises the FUSE mount's bdi readahead (root only; best effort). The device number comes from
+// /proc/self/mountinfo: a stat() of the mount point would ask our own, not yet running, session.
 void RaiseReadahead(const std::string& mountpoint, unsigned kb) {
-  struct stat st {};
-  if (kb == 0 || ::stat(mountpoint.c_str(), &st) != 0) return;
-  const std::string path = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
-                           std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+  if (kb == 0) return;
+  char resolved[PATH_MAX];
+  if (realpath(mountpoint.c_str(), resolved) == nullptr) return;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, device;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mnt;
+    fields >> id >> parent >> dev >> root >> mnt;
+    if (mnt == resolved) device = dev;  // the last match is the newest mount
+  }
+  if (device.empty()) return;
+  const std::string path = "/sys/class/bdi/" + device + "/read_ahead_kb";
   std::ofstream f(path);
   if (f) f << kb;
   if (!f) Logger("fuse")->debug("could not set {} (not root?)", path);
