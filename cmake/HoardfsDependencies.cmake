@@ -13,3 +13,22 @@ endif()
 if(HOARDFS_BUILD_BENCH)
   find_package(benchmark CONFIG REQUIRED)
 endif()
+# XRootD client (remote/ only). Its CMake config file sets variables, not targets: wrap them in an
+# imported target, whose include directories are then SYSTEM (XrdCl headers are not -Wshadow clean).
+find_package(XRootD CONFIG REQUIRED PATHS /usr/share/xrootd/cmake)
+if(NOT TARGET XRootD::XrdCl)
+  set(_hoardfs_xrootd_includes "")
+  foreach(dir IN LISTS XROOTD_INCLUDE_DIRS)  # it lists .../private, which Debian does not ship
+    if(EXISTS "${dir}")
+      list(APPEND _hoardfs_xrootd_includes "${dir}")
+    endif()
+  endforeach()
+  add_library(XRootD::XrdCl INTERFACE IMPORTED)
+  set_target_properties(XRootD::XrdCl PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${_hoardfs_xrootd_includes}"
+    INTERFACE_LINK_LIBRARIES "${XROOTD_CLIENT_LIBRARIES};${XROOTD_UTILS_LIBRARIES}")
+endif()
+# OpenSSL's libcrypto: SHA-256 of the test datasets (tests/support).
+if(HOARDFS_BUILD_TESTS)
+  find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+endif()

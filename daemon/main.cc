@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "daemon/cache_commands.h"
+#include "daemon/mount_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"hoardfs: a node-local block cache for remote scientific data"};
@@ -52,10 +53,34 @@ int main(int argc, char** argv) {
   common(resize);
   resize->add_option("size", args.size, "new limit, e.g. 200G")->required();
 
+  hoardfs::MountArgs m;
+  CLI::App* mount = app.add_subcommand("mount", "mount a remote read-only at a path");
+  mount->add_option("url", m.url, "root://host[:port]//path or file:///path")->required();
+  mount->add_option("mountpoint", m.mountpoint, "an existing directory")->required();
+  mount->add_option("--cache-dir", m.cache_dir, "cache directory")->capture_default_str();
+  mount->add_option("--cache-size", m.cache_size, "cache limit, e.g. 500G")->capture_default_str();
+  mount->add_option("--block-size", m.block_size, "cache block size")->capture_default_str();
+  mount->add_flag("-f,--foreground", m.foreground, "stay in the foreground");
+  mount->add_option("-o", m.fuse_options, "mount options (allow_other, ...)")->delimiter(',');
+  mount->add_option("--attr-ttl", m.attr_ttl, "seconds attributes are trusted")
+      ->capture_default_str();
+  mount->add_option("--dir-ttl", m.dir_ttl, "seconds listings are trusted")->capture_default_str();
+  mount->add_option("--negative-ttl", m.negative_ttl, "seconds a missing name is trusted")
+      ->capture_default_str();
+  mount->add_option("--remote-timeout", m.remote_timeout, "seconds per remote request")
+      ->capture_default_str();
+  mount->add_option("--remote-attempts", m.remote_attempts, "attempts on transient errors")
+      ->capture_default_str();
+  mount->add_option("--dataset-depth", m.dataset_depth, "path depth of a dataset")
+      ->capture_default_str();
+  mount->add_option("--log-file", m.log_file, "daemon log file (background mode)");
+  mount->add_flag("--debug-fuse", m.debug_fuse, "trace FUSE requests");
+
   CLI11_PARSE(app, argc, argv);
   hoardfs::SetLogLevel(spdlog::level::from_str(log_level));
   for (CLI::App* sub : cache->get_subcommands()) args.command = sub->get_name();
   try {
+    if (mount->parsed()) return hoardfs::RunMount(m);
     return hoardfs::RunCacheCommand(args);
   } catch (const std::exception& e) {
     std::cerr << "hoardfs: " << e.what() << "\n";

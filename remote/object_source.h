@@ -36,7 +36,7 @@ enum class ObjectType : uint8_t { kFile, kDirectory, kSymlink };
 struct ObjectInfo {
   std::string name;        // last path component ("" for the root)
   ObjectType type = ObjectType::kFile;
-  uint64_t size = 0;
+  uint64_t size = 0;       // files: bytes; symlinks: length of the target; directories: 0
   int64_t mtime_ns = 0;    // modification time, ns since the epoch (0 if unknown)
   uint32_t mode = 0;       // permission bits (0 if unknown; the filesystem picks read-only defaults)
   std::string version;     // files: see above; directories: may be empty
@@ -90,7 +90,9 @@ class ObjectSource {
   virtual Result<size_t> Read(const ObjectRef& ref, uint64_t offset, std::span<std::byte> out) = 0;
 
   // Several ranges of one file in as few requests as the protocol allows (XRootD vector read,
-  // HTTP multi-range). Each range gets its own status. Returns non-OK only if nothing was tried.
+  // HTTP multi-range). Each range gets its own status. Returns non-OK only if nothing was tried
+  // (bad path, the file could not be opened or has another version, the server is unreachable);
+  // every range then carries that status too, so callers may look at the ranges alone.
   virtual Status ReadV(const ObjectRef& ref, std::span<ReadRange> ranges) = 0;
 
   // For logs and metrics: the URL without credentials ("root://host:1094//store").

@@ -3,13 +3,14 @@
 # what is missing (apt-get update first, as a fresh machine needs).
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build pkg-config git python3 bc
+  build-essential cmake ninja-build pkg-config git python3 bc attr
   liburing-dev librocksdb-dev libspdlog-dev libfmt-dev libisal-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libfuse3-dev fuse3
-  libxrootd-client-dev xrootd-server xrootd-client
+  libxrootd-client-dev xrootd-server xrootd-client libssl-dev
   libcurl4-openssl-dev libexpat1-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   clang-format clang-tidy
+  sqlite3 tar
 )
 missing=()
 for p in "${packages[@]}"; do

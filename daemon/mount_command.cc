@@ -1,0 +1,197 @@
+#include "daemon/mount_command.h"
+
+#include <fcntl.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cache/block_cache.h"
+#include "cache/fetcher.h"
+#include "cache/metadata_cache.h"
+#include "cache/remote_tree.h"
+#include "common/log.h"
+#include "daemon/byte_size.h"
+#include "fuse/filesystem.h"
+#include "fuse/fuse_server.h"
+#include "remote/object_source.h"
+
+namespace hoardfs {
+namespace {
+
+// True if `path` is a mount point listed in /proc/self/mountinfo.
+bool IsMountPoint(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (realpath(path.c_str(), resolved) == nullptr) return false;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mnt;
+    fields >> id >> parent >> dev >> root >> mnt;
+    if (mnt == resolved) return true;
+  }
+  return false;
+}
+
+Status CheckMountpoint(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOTCONN) {
+      return Status::FailedPrecondition(path + " is a stale mount (transport endpoint not "
+                                               "connected); run: fusermount3 -u " + path);
+    }
+    return Status::FromErrno(errno, "mount point " + path);
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument("mount point " + path + " is not a directory");
+  if (IsMountPoint(path)) return Status::FailedPrecondition(path + " is already mounted");
+  return Status::Ok();
+}
+
+// Everything after the fork: open, mount, report readiness on `ready_fd` (-1 in foreground), serve.
+int Serve(const MountArgs& a, int ready_fd) {
+  auto report = [&](const Status& s) {
+    if (ready_fd >= 0) {
+      const std::string msg = s.ok() ? "ok" : s.ToString();
+      (void)!::write(ready_fd, msg.data(), msg.size());
+      ::close(ready_fd);
+      ready_fd = -1;
+    } else if (!s.ok()) {
+      std::cerr << "hoardfs: " << s.ToString() << "\n";
+    }
+  };
+  auto fail = [&](const Status& s) {
+    report(s);
+    return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
+  };
+
+  RemoteOptions ro;
+  ro.timeout = std::chrono::seconds(a.remote_timeout);
+  ro.max_attempts = a.remote_attempts;
+  auto source = OpenObjectSource(a.url, ro);
+  if (!source.ok()) return fail(source.status());
+  Result<ObjectInfo> root = (*source)->Stat("/");
+  if (!root.ok()) {
+    return fail(root.status().WithContext("cannot read the root of " + (*source)->Describe()));
+  }
+  if (root->type != ObjectType::kDirectory) {
+    return fail(Status::InvalidArgument((*source)->Describe() + " is not a directory"));
+  }
+
+  BlockCacheOptions co;
+  co.dir = a.cache_dir;
+  auto size = ParseByteSize(a.cache_size);
+  if (!size.ok()) return fail(size.status());
+  co.capacity_bytes = *size;
+  auto bs = ParseByteSize(a.block_size);
+  if (!bs.ok()) return fail(bs.status());
+  co.block_size = static_cast<uint32_t>(*bs);
+  co.dataset_depth = a.dataset_depth;
+  auto cache = BlockCache::Open(co);
+  if (!cache.ok()) return fail(cache.status());
+  auto metadata = MetadataCache::Open((*cache)->index());
+  if (!metadata.ok()) return fail(metadata.status());
+  Fetcher fetcher(cache->get(), FetcherOptions{});
+  RemoteTreeOptions to;
+  to.attr_ttl = std::chrono::seconds(a.attr_ttl);
+  to.dir_ttl = std::chrono::seconds(a.dir_ttl);
+  to.negative_ttl = std::chrono::seconds(a.negative_ttl);
+  RemoteTree tree(metadata->get(), &fetcher, cache->get(), source->get(), /*remote_id=*/0, to);
+  FilesystemOptions fo;
+  fo.attr_timeout = a.attr_ttl;
+  fo.entry_timeout = std::min(a.attr_ttl, a.dir_ttl);
+  fo.negative_timeout = a.negative_ttl;
+  fo.uid = ::getuid();
+  fo.gid = ::getgid();
+  Filesystem fs(&tree, cache->get(), fo);
+
+  FuseOptions fuse;
+  fuse.mountpoint = a.mountpoint;
+  fuse.fsname = "hoardfs";
+  for (const std::string& o : a.fuse_options) {
+    if (o == "allow_other") {
+      fuse.allow_other = true;
+    } else {
+      fuse.extra_options.push_back(o);
+    }
+  }
+  fuse.debug = a.debug_fuse;
+  auto server = FuseServer::Mount(&fs, fuse);
+  if (!server.ok()) return fail(server.status());
+  Logger("daemon")->info("mounted {} at {} (cache {} , {})", (*source)->Describe(), a.mountpoint,
+                         a.cache_dir, FormatByteSize(co.capacity_bytes));
+  report(Status::Ok());
+  Status run = (*server)->Run();
+  server->reset();  // unmount before the caches close
+  Logger("daemon")->info("unmounted {}", a.mountpoint);
+  if (!run.ok()) {
+    Logger("daemon")->error("{}", run.ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RunMount(const MountArgs& a) {
+  if (Status s = CheckMountpoint(a.mountpoint); !s.ok()) {
+    std::cerr << "hoardfs: " << s.ToString() << "\n";
+    return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (a.foreground) return Serve(a, -1);
+
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+    std::perror("hoardfs: pipe");
+    return 1;
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("hoardfs: fork");
+    return 1;
+  }
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    ::setsid();
+    if (!a.log_file.empty()) {
+      spdlog::set_default_logger(spdlog::basic_logger_mt("hoardfs", a.log_file));
+    }
+    // Detach stdio (logs go to stderr until here; after, to the log file or nowhere).
+    const int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::dup2(devnull, STDOUT_FILENO);
+      if (a.log_file.empty()) ::dup2(devnull, STDERR_FILENO);
+      ::close(devnull);
+    }
+    if (!a.log_file.empty()) {
+      const int fd = ::open(a.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+      if (fd >= 0) {
+        ::dup2(fd, STDERR_FILENO);
+        ::close(fd);
+      }
+    }
+    ::_exit(Serve(a, pipefd[1]));
+  }
+  ::close(pipefd[1]);
+  std::string msg;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0) msg.append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  if (msg == "ok") {
+    std::cout << "hoardfs: " << a.url << " mounted at " << a.mountpoint << " (pid " << pid << ")\n";
+    return 0;
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::cerr << "hoardfs: " << (msg.empty() ? "the daemon exited before mounting" : msg) << "\n";
+  return WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : 1;
+}
+
+}  // namespace hoardfs

@@ -1,0 +1,35 @@
+// `hoardfs mount URL MOUNTPOINT ...`: the main job. Opens the remote, checks that its root can be
+// read, opens the cache, mounts read-only and serves until unmounted or signalled.
+//
+// Without --foreground the command forks before anything else starts (no threads, no XrdCl yet:
+// XrdCl and fork() do not mix), the child mounts, and the parent exits only when the mount is up
+// (status 0) or failed (one line on stderr, non-zero status, nothing left mounted).
+//
+// Thread-safety: not applicable (runs once per process).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hoardfs {
+
+struct MountArgs {
+  std::string url;
+  std::string mountpoint;
+  std::string cache_dir = "/var/cache/hoardfs";
+  std::string cache_size = "10G";
+  std::string block_size = "1M";
+  bool foreground = false;
+  std::vector<std::string> fuse_options;  // -o a,b
+  unsigned attr_ttl = 60, dir_ttl = 60, negative_ttl = 10;  // seconds
+  unsigned remote_timeout = 30;                             // seconds per request
+  unsigned remote_attempts = 3;
+  unsigned dataset_depth = 3;
+  std::string log_file;  // daemon mode: log here (default: syslog-less stderr to /dev/null)
+  bool debug_fuse = false;
+};
+
+int RunMount(const MountArgs& args);
+
+}  // namespace hoardfs

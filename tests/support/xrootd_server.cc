@@ -1,0 +1,338 @@
+#include "tests/support/xrootd_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "tests/support/scratch_dir.h"
+
+extern char** environ;
+
+namespace hoardfs::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::stringstream ss(dirs);
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = dir;
+    candidate += '/';
+    candidate += name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+bool TcpConnects(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// posix_spawn() of argv with `envp`, stdin from /dev/null, stdout+stderr appended to `output`
+// ("" = /dev/null), working directory `cwd` ("" = ours), descriptors above 2 closed, signals reset.
+Result<pid_t> SpawnProcess(const std::vector<std::string>& argv, char* const* envp,
+                           const std::string& output, const std::string& cwd) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  const std::string out = output.empty() ? "/dev/null" : output;
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  sigset_t none;
+  sigset_t defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}) {
+    sigaddset(&defaults, sig);
+  }
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);  // its own process group: a ^C to the test is ours
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int err = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return Status::FromErrno(err, "posix_spawn " + argv[0]);
+  return pid;
+}
+
+// Waits up to `timeout` for `pid` to exit; returns its wait status, or nullopt if still running.
+std::optional<int> WaitFor(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return 0;  // not our child any more: treat as gone
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Every directory from `dir` up to "/" must be traversable by others (the server runs as
+// nobody), and `dir` itself readable.
+Status CheckTraversable(const std::string& dir) {
+  std::string d = dir;
+  while (!d.empty()) {
+    struct stat st {};
+    if (::stat(d.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + d);
+    if ((st.st_mode & S_IXOTH) == 0 || (d == dir && (st.st_mode & S_IROTH) == 0)) {
+      std::ostringstream msg;
+      msg << "xrootd runs as nobody and cannot read or traverse " << d << " (mode " << std::oct
+          << (st.st_mode & 07777) << "): chmod 755 it";
+      return Status::FailedPrecondition(msg.str());
+    }
+    if (d == "/") break;
+    const size_t slash = d.rfind('/');
+    d = slash == 0 ? "/" : d.substr(0, slash);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<uint16_t> PickFreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::FromErrno(errno, "socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status::FromErrno(err, "bind port 0");
+  }
+  ::close(fd);
+  return static_cast<uint16_t>(ntohs(addr.sin_port));
+}
+
+std::string XRootDServer::FindBinary() { return FindOnPath("xrootd"); }
+
+XRootDServer::XRootDServer(XRootDServerOptions options, std::string binary, std::string work_dir)
+    : options_(std::move(options)), binary_(std::move(binary)), work_dir_(std::move(work_dir)) {}
+
+XRootDServer::~XRootDServer() {
+  (void)Stop();
+  if (!work_dir_.empty()) (void)RemoveTree(work_dir_);
+}
+
+std::string XRootDServer::RootUrl() const { return "root://127.0.0.1:" + std::to_string(port_); }
+
+std::string XRootDServer::HttpUrl() const {
+  return "http://127.0.0.1:" + std::to_string(http_port_);
+}
+
+Result<std::unique_ptr<XRootDServer>> XRootDServer::Start(const XRootDServerOptions& options) {
+  const std::string binary = FindBinary();
+  if (binary.empty()) return Status::NotFound("xrootd is not installed (no xrootd on $PATH)");
+  if (options.data_dir.empty() || options.data_dir.front() != '/') {
+    return Status::InvalidArgument("XRootDServer: data_dir must be an absolute path");
+  }
+  const bool root = ::geteuid() == 0;
+  if (root) HOARDFS_RETURN_IF_ERROR(CheckTraversable(options.data_dir));
+
+  HOARDFS_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create("hoardfs-xrootd-"));
+  // The server's own files go in var/, which it must be able to write (it runs as nobody).
+  const std::string var = scratch.Sub("var");
+  if (::mkdir(var.c_str(), 0755) != 0) return Status::FromErrno(errno, "mkdir " + var);
+  if (root) {
+    const passwd* nobody = ::getpwnam("nobody");
+    if (nobody == nullptr) return Status::NotFound("no user 'nobody' to run xrootd as");
+    if (::chown(var.c_str(), nobody->pw_uid, nobody->pw_gid) != 0) {
+      return Status::FromErrno(errno, "chown nobody " + var);
+    }
+  }
+  // From here the server object owns (and finally removes) the work directory.
+  std::unique_ptr<XRootDServer> server(new XRootDServer(options, binary, scratch.Release()));
+
+  // A port picked by bind(0) can be taken by someone else before xrootd binds it: try again.
+  Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    HOARDFS_ASSIGN_OR_RETURN(server->port_, PickFreePort());
+    if (options.http) {
+      HOARDFS_ASSIGN_OR_RETURN(server->http_port_, PickFreePort());
+      if (server->http_port_ == server->port_) continue;
+    }
+    HOARDFS_RETURN_IF_ERROR(server->WriteConfig());
+    last = server->Spawn();
+    if (last.ok()) last = server->WaitReady();
+    if (last.ok()) return server;
+    const bool port_taken = server->LogTail(200).find("in use") != std::string::npos;
+    (void)server->Stop();
+    if (!port_taken) break;
+  }
+  return last;
+}
+
+Status XRootDServer::WriteConfig() const {
+  std::ofstream cfg(work_dir_ + "/xrootd.cfg");
+  cfg << "# written by hoardfs tests/support/xrootd_server.cc\n"
+      << "xrd.port " << port_ << "\n"
+      << "all.export /\n"
+      << "oss.localroot " << options_.data_dir << "\n"
+      << "all.adminpath " << work_dir_ << "/var/admin\n"
+      << "all.pidpath " << work_dir_ << "/var/run\n";
+  if (options_.http) {
+    cfg << "xrd.protocol XrdHttp:" << http_port_ << " libXrdHttp.so\n"
+        << "http.listingdeny no\n"
+        << "http.desthttps false\n";
+  }
+  cfg.close();
+  if (!cfg) return Status::IOError("write " + work_dir_ + "/xrootd.cfg");
+  return Status::Ok();
+}
+
+Status XRootDServer::Spawn() {
+  std::vector<std::string> argv = {binary_};
+  if (::geteuid() == 0) argv.insert(argv.end(), {"-R", "nobody"});
+  argv.insert(argv.end(), {"-c", work_dir_ + "/xrootd.cfg", "-l", work_dir_ + "/var/xrootd.log"});
+  HOARDFS_ASSIGN_OR_RETURN(
+      pid_, SpawnProcess(argv, environ, work_dir_ + "/output.log", work_dir_ + "/var"));
+  return Status::Ok();
+}
+
+Status XRootDServer::WaitReady() {
+  const auto deadline = Clock::now() + options_.ready_timeout;
+  const std::string xrdfs = FindOnPath("xrdfs");
+  // xrdfs must not hang on a server that is not up yet: fail fast, we poll.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  for (const char* s : {"XRD_CONNECTIONRETRY=1", "XRD_REQUESTTIMEOUT=3", "XRD_CONNECTIONWINDOW=3",
+                        "XRD_TIMEOUTRESOLUTION=1"}) {
+    env_strings.emplace_back(s);
+  }
+  std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  bool tcp_ready = false;
+  while (Clock::now() < deadline) {
+    if (auto exited = WaitFor(pid_, std::chrono::milliseconds(0))) {
+      pid_ = -1;
+      return Status::Unavailable("xrootd exited during start-up (status " +
+                                 std::to_string(*exited) + "):\n" + LogTail());
+    }
+    if (!tcp_ready) {
+      tcp_ready = TcpConnects(port_) && (!options_.http || TcpConnects(http_port_));
+    }
+    if (tcp_ready) {
+      if (xrdfs.empty()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        return Status::Ok();
+      }
+      Result<pid_t> probe = SpawnProcess({xrdfs, RootUrl(), "stat", "/"}, envp.data(), "", "");
+      if (!probe.ok()) return probe.status();
+      std::optional<int> status = WaitFor(*probe, std::chrono::seconds(5));
+      if (!status) {
+        ::kill(*probe, SIGKILL);
+        (void)WaitFor(*probe, std::chrono::seconds(5));
+      } else if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
+        return Status::Ok();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Status::Unavailable("xrootd not ready on port " + std::to_string(port_) + " within " +
+                             std::to_string(options_.ready_timeout.count()) + " s:\n" + LogTail());
+}
+
+Status XRootDServer::Stop() {
+  if (pid_ <= 0) return Status::Ok();
+  const pid_t pid = std::exchange(pid_, -1);
+  ::kill(pid, SIGCONT);  // a Pause()d server could not act on SIGTERM
+  if (::kill(pid, SIGTERM) != 0 && errno == ESRCH) {
+    (void)WaitFor(pid, std::chrono::milliseconds(100));
+    return Status::Ok();
+  }
+  if (WaitFor(pid, std::chrono::seconds(3))) return Status::Ok();
+  ::kill(pid, SIGKILL);
+  if (WaitFor(pid, std::chrono::seconds(5))) return Status::Ok();
+  return Status::Internal("xrootd pid " + std::to_string(pid) + " survived SIGKILL");
+}
+
+Status XRootDServer::Restart() {
+  HOARDFS_RETURN_IF_ERROR(Stop());
+  Status status;
+  // The old listening socket may linger for a moment: retry a bind failure briefly.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    HOARDFS_RETURN_IF_ERROR(Spawn());
+    status = WaitReady();
+    if (status.ok()) return status;
+    (void)Stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return status;
+}
+
+Status XRootDServer::Pause() {
+  if (pid_ <= 0) return Status::FailedPrecondition("xrootd is not running");
+  if (::kill(pid_, SIGSTOP) != 0) return Status::FromErrno(errno, "SIGSTOP xrootd");
+  return Status::Ok();
+}
+
+Status XRootDServer::Resume() {
+  if (pid_ <= 0) return Status::FailedPrecondition("xrootd is not running");
+  if (::kill(pid_, SIGCONT) != 0) return Status::FromErrno(errno, "SIGCONT xrootd");
+  return Status::Ok();
+}
+
+std::string XRootDServer::LogTail(size_t lines) const {
+  std::string out;
+  for (const char* name : {"/var/xrootd.log", "/output.log"}) {
+    std::ifstream in(work_dir_ + name);
+    std::deque<std::string> tail;
+    std::string line;
+    while (std::getline(in, line)) {
+      tail.push_back(line);
+      if (tail.size() > lines) tail.pop_front();
+    }
+    out += std::string("--- ") + name + "\n";
+    for (const std::string& l : tail) out += l + "\n";
+  }
+  return out;
+}
+
+}  // namespace hoardfs::testing
