@@ -1,6 +1,7 @@
 #include "daemon/mount_command.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -157,6 +158,10 @@ int RunMount(const MountArgs& a) {
   }
   if (pid == 0) {
     ::close(pipefd[0]);
+    // A daemon keeps no descriptor of its caller's (a pipe held open would block a shell reading
+    // our output), only stdio (redirected below) and the readiness pipe.
+    if (pipefd[1] > 3) ::close_range(3, static_cast<unsigned>(pipefd[1]) - 1, 0);
+    ::close_range(static_cast<unsigned>(pipefd[1]) + 1, ~0U, 0);
     ::setsid();
     if (!a.log_file.empty()) {
       spdlog::set_default_logger(spdlog::basic_logger_mt("hoardfs", a.log_file));
