@@ -57,6 +57,7 @@
 
 #include "cache/eviction_policy.h"
 #include "common/chunked_array.h"
+#include "common/hash.h"
 
 namespace hoardfs {
 namespace {
@@ -69,14 +70,6 @@ constexpr uint8_t kPromoteFreq = 1;  // S -> M when touched at least this often 
 constexpr uint8_t kMaxStale = std::numeric_limits<uint8_t>::max();
 constexpr uint64_t kCompactSlack = 4096;
 
-uint64_t Mix64(uint64_t x) {  // splitmix64 finalizer: callers' hashes may be weak in some bits
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 struct SlotState {
   std::atomic<uint8_t> bits{0};  // freq | kResident | kInMain; Touch() and writer

@@ -37,6 +37,7 @@
 #include "cache/block_cache.h"
 #include "common/hash.h"
 #include "tests/cache/block_data.h"
+#include "tests/cache/crash_spec.h"
 #include "tests/cache/test_dir.h"
 
 #ifndef CRASH_CHILD_PATH
@@ -52,80 +53,7 @@ using testing::BlockBytes;
 using testing::TestDir;
 using Clock = std::chrono::steady_clock;
 
-// ---- Key space: keep in sync with crash_child.cc (checked through SpecFingerprint). ----
-struct CrashFile {
-  const char* path;
-  uint32_t blocks[2];  // blocks of version kVersions[0] / kVersions[1]
-  uint32_t tail[2];    // bytes in the last block (block_size = full)
-};
-constexpr uint64_t kVersions[2] = {1001, 2002};
-
-struct CrashSpec {
-  uint32_t block_size;
-  uint64_t capacity_blocks;  // at open
-  uint64_t min_capacity_blocks;
-  uint64_t max_capacity_blocks;  // the largest limit the child ever sets
-  uint64_t slots_per_file;
-  uint64_t grow_step_slots;
-  size_t max_insert_batch_bytes;
-  size_t max_pending_insert_bytes;
-  uint32_t max_run;  // longest run of consecutive blocks inserted at once
-  std::vector<CrashFile> files;
-};
-
-CrashSpec SmallSpec() {
-  constexpr uint32_t kB = 64 * 1024;
-  return {kB,
-          48,
-          24,
-          64,
-          16,
-          8,
-          8 * kB,
-          32 * kB,
-          12,
-          {{"/store/run1/a.root", {40, 37}, {kB, 1234}},
-           {"/store/run1/b.root", {40, 40}, {1, kB - 1}},
-           {"/store/run2/c.root", {33, 40}, {4096, 40000}},
-           {"/store/run2/d.root", {40, 21}, {kB - 4096, kB}},
-           {"/user/x/e.root", {40, 40}, {77, 5000}},
-           {"/user/y/f.root", {1, 40}, {100, 61440}}}};
-}
-
-CrashSpec LargeSpec() {
-  constexpr uint32_t kB = 1024 * 1024;
-  return {kB,
-          48,
-          32,
-          80,
-          16,
-          8,
-          16 * kB,
-          64 * kB,
-          24,
-          {{"/store/big/a.root", {24, 20}, {kB, 300000}},
-           {"/store/big/b.root", {24, 24}, {12345, kB - 4096}},
-           {"/data/set1/c.root", {17, 24}, {1, kB}},
-           {"/data/set2/d.root", {24, 9}, {700000, 65536}}}};
-}
-
-uint64_t SpecFingerprint(const CrashSpec& s) {
-  std::string t = std::to_string(s.block_size) + "/" + std::to_string(s.capacity_blocks) + "/" +
-                  std::to_string(s.min_capacity_blocks) + "/" +
-                  std::to_string(s.max_capacity_blocks) + "/" + std::to_string(kVersions[0]) + "/" +
-                  std::to_string(kVersions[1]);
-  for (const CrashFile& f : s.files) {
-    t += std::string(";") + f.path;
-    for (int v = 0; v < 2; ++v)
-      t += "," + std::to_string(f.blocks[v]) + "," + std::to_string(f.tail[v]);
-  }
-  return Hash64(t);
-}
-
-uint32_t BlockLength(const CrashSpec& s, const CrashFile& f, int v, uint32_t block) {
-  return block + 1 == f.blocks[v] ? f.tail[v] : s.block_size;
-}
-// ---- end of the shared key space ----
+using namespace hoardfs::crash;  // NOLINT(google-build-using-namespace): test key space
 
 // The options the child uses, except the limit: the test opens with twice the largest limit the
 // child ever sets, so nothing is evicted between Verify() and the reads that follow it.
