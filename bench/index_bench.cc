@@ -48,6 +48,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "cache/block_cache.h"
 #include "cache/block_entry.h"
 #include "cache/block_index.h"
@@ -63,39 +64,6 @@ constexpr uint32_t kBlockSize = 4096;
 constexpr uint32_t kRemote = 1;
 constexpr unsigned kDatasetDepth = 4;  // /store/data/Run2024/<dataset>
 constexpr size_t kCommitEntries = 20000;
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-[[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "index_bench: %s\n", msg.c_str());
-  std::exit(1);
-}
-
-std::string Fmt(const char* format, auto... args) {
-  const int n = std::snprintf(nullptr, 0, format, args...);
-  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
-  std::snprintf(out.data(), out.size() + 1, format, args...);
-  return out;
-}
-
-std::string LoadAvg() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-bool DropPageCache() {
-  if (geteuid() != 0) return false;
-  sync();
-  const int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = write(fd, "3", 1) == 1;
-  close(fd);
-  return ok;
-}
 
 // Reads every file of `dir` once (puts the SST files in the page cache).
 void ReadAllFiles(const std::string& dir) {
@@ -558,17 +526,6 @@ void ParseCacheResult(const std::string& out, Result1* r) {
   if (!any) r->cache_error = "the BlockCache phase (child process) failed; see its output above";
 }
 
-std::string RunCommand(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
 std::string g_self;  // this binary (for the --phase=cache child)
 
 Result1 RunOne(uint64_t entries, uint32_t bpf, size_t samples, const std::string& base) {
@@ -714,6 +671,7 @@ std::string Markdown(const std::vector<Result1>& results, uint32_t bpf, size_t s
 }
 
 int Main(int argc, char** argv) {
+  g_program = "index_bench";
   std::vector<uint64_t> entries = {1'000'000, 10'000'000};
   size_t samples = 100000;
   uint32_t bpf = 1000;

@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "cache/block_cache.h"
 #include "cache/block_key.h"
 #include "common/aligned_buffer.h"
@@ -47,71 +48,7 @@ namespace {
 constexpr uint64_t kBlock = uint64_t{1} << 20;
 constexpr uint32_t kBlocksPerFile = 1000;
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-[[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "insert_bench: %s\n", msg.c_str());
-  std::exit(1);
-}
-
-std::string Fmt(const char* format, auto... args) {
-  const int n = std::snprintf(nullptr, 0, format, args...);
-  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
-  std::snprintf(out.data(), out.size() + 1, format, args...);
-  return out;
-}
-
-std::string LoadAvg() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-bool DropPageCache() {
-  if (geteuid() != 0) return false;
-  sync();
-  const int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = write(fd, "3", 1) == 1;
-  close(fd);
-  return ok;
-}
-
-std::string RunCommand(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
 // dd's summary line: "<bytes> bytes (...) copied, <seconds> s, <rate>".
-bool ParseDd(const std::string& out, double* bytes, double* seconds) {
-  const size_t pos = out.rfind(" copied, ");
-  if (pos == std::string::npos) return false;
-  size_t line = out.rfind('\n', pos);
-  line = line == std::string::npos ? 0 : line + 1;
-  *bytes = std::strtod(out.c_str() + line, nullptr);
-  *seconds = std::strtod(out.c_str() + pos + 9, nullptr);
-  return *bytes > 0 && *seconds > 0;
-}
-
-struct Spread {
-  double median = 0, min = 0, max = 0;
-};
-Spread Summarize(std::vector<double> v) {
-  if (v.empty()) return {};
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  const double med = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  return {med, v.front(), v.back()};
-}
 
 struct CacheRun {
   double gbps = 0;         // committed bytes / time to Flush
@@ -258,6 +195,7 @@ CacheRun MeasureCache(const std::string& dir, uint64_t total_mib, uint64_t capac
 }
 
 int Main(int argc, char** argv) {
+  g_program = "insert_bench";
   uint64_t total_mib = 8192, capacity_mib = 2048;
   unsigned threads = 2, rounds = 2;
   const char* env_dir = std::getenv("HOARDFS_BENCH_DIR");
