@@ -66,8 +66,9 @@ void Fetcher::Remember(const std::string& key, Block block) {
   }
   it->second.done = true;
   recent_.push_back(key);
-  // Recently used blocks may take half the budget; the other half is for fetches in flight.
-  TrimRecentLocked(options_.max_memory_bytes / 2);
+  // Completed blocks stay until the budget is needed: readahead trims the oldest ones to make
+  // room (ScheduleReadahead), so prefetched blocks are not dropped before the reader gets to them.
+  TrimRecentLocked(options_.max_memory_bytes);
 }
 
 void Fetcher::TrimRecentLocked(uint64_t target) {
@@ -126,7 +127,8 @@ std::vector<std::shared_future<Result<Fetcher::Block>>> Fetcher::Acquire(
     if (prefetch) {
       stats_.prefetch_requests.fetch_add(1, std::memory_order_relaxed);
       auto shared_run = std::make_shared<std::vector<std::promise<Result<Block>>>>(std::move(run));
-      Submit([this, file, first, count, shared_run] { PrefetchRun(file, first, count, *shared_run); });
+      Submit(
+          [this, file, first, count, shared_run] { PrefetchRun(file, first, count, *shared_run); });
     } else {
       FetchRun(file, first, count, run);
     }
@@ -200,7 +202,8 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
   std::string key = BlockKey(file.key, 0);
   for (uint32_t k = 0; k < count; ++k) {
     const uint64_t b_off = uint64_t{k} * block_size_;
-    const size_t b_len = static_cast<size_t>(std::min<uint64_t>(block_size_, buffer->size() - b_off));
+    const size_t b_len =
+        static_cast<size_t>(std::min<uint64_t>(block_size_, buffer->size() - b_off));
     Block block{std::shared_ptr<const std::byte>(buffer, buffer->data() + b_off), b_len};
     SetBlockIndex(&key, first + k);
     promises[k].set_value(Result<Block>(block));
@@ -301,12 +304,11 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
     // Multi-threaded FUSE delivers a sequential stream slightly out of order: anything within a
     // window (at least two blocks) of where the stream is counts as sequential.
     const uint64_t slack = std::max<uint64_t>(stream->window, 2ull * block_size_);
-    const bool sequential = offset + slack >= stream->next_offset &&
-                            offset <= stream->next_offset + slack;
+    const bool sequential =
+        offset + slack >= stream->next_offset && offset <= stream->next_offset + slack;
     if (sequential) {
-      stream->window = stream->window == 0
-                           ? options_.readahead_initial
-                           : std::min(stream->window * 2, options_.readahead_max);
+      stream->window = stream->window == 0 ? options_.readahead_initial
+                                           : std::min(stream->window * 2, options_.readahead_max);
     } else {
       stream->window = 0;
       stream->prefetched_to = 0;
@@ -319,17 +321,25 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
     from = std::max(end, stream->prefetched_to);
     to = std::min(end + stream->window, file.ref.size);
     if (to <= from) return;
-    stream->prefetched_to = to;
   }
   {
+    // Fit the step into the memory budget (shrink it rather than drop it); record it as scheduled
+    // only once it is.
     std::lock_guard<std::mutex> lock(mu_);
     if (memory_bytes_ + (to - from) > options_.max_memory_bytes) {
       TrimRecentLocked(options_.max_memory_bytes - std::min(options_.max_memory_bytes, to - from));
     }
-    if (memory_bytes_ + (to - from) > options_.max_memory_bytes) {
+    const uint64_t room =
+        options_.max_memory_bytes > memory_bytes_ ? options_.max_memory_bytes - memory_bytes_ : 0;
+    if (to - from > room) to = from + room / block_size_ * block_size_;
+    if (to <= from) {
       stats_.prefetch_dropped.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+  }
+  {
+    std::lock_guard<std::mutex> lock(stream->mu);
+    stream->prefetched_to = std::max(stream->prefetched_to, to);
   }
   const auto b_first = static_cast<uint32_t>(from / block_size_);
   const auto b_last = static_cast<uint32_t>((to - 1) / block_size_);

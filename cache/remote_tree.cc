@@ -1,5 +1,8 @@
 #include "cache/remote_tree.h"
 
+#include <string_view>
+#include <unordered_map>
+
 #include "common/hash.h"
 #include "common/log.h"
 
@@ -88,6 +91,7 @@ Result<std::vector<ObjectInfo>> RemoteTree::List(const std::string& dir) {
     token = std::move(page->next_token);
   } while (!token.empty());
   if (status.ok()) {
+    EvictChangedVersions(dir, cached ? &cached->value : nullptr, all);
     (void)metadata_->PutListing(remote_id_, dir, all);
     return all;
   }
@@ -97,6 +101,37 @@ Result<std::vector<ObjectInfo>> RemoteTree::List(const std::string& dir) {
     return std::move(cached->value);
   }
   return status;
+}
+
+void RemoteTree::EvictChangedVersions(const std::string& dir,
+                                      const std::vector<ObjectInfo>* previous,
+                                      const std::vector<ObjectInfo>& listing) {
+  // What each file's version was: the previous listing, else each file's cached attributes.
+  std::unordered_map<std::string_view, std::string_view> before;
+  if (previous != nullptr) {
+    for (const ObjectInfo& e : *previous) {
+      if (e.type == ObjectType::kFile) before.emplace(e.name, e.version);
+    }
+  }
+  for (const ObjectInfo& e : listing) {
+    if (e.type != ObjectType::kFile) continue;
+    const std::string path = JoinPath(dir, e.name);
+    std::string old_version;
+    if (previous != nullptr) {
+      auto it = before.find(e.name);
+      if (it == before.end()) continue;
+      old_version = it->second;
+    } else {
+      auto attr = metadata_->LookupAttr(remote_id_, path, options_.attr_ttl);
+      if (!attr || !attr->value || attr->value->type != ObjectType::kFile) continue;
+      old_version = attr->value->version;
+    }
+    if (old_version != e.version) {
+      Logger("cache")->info("{}{} changed (version {} -> {}); evicting the old blocks",
+                            source_->Describe(), path, old_version, e.version);
+      (void)cache_->Evict(remote_id_, path, Hash64(e.version));
+    }
+  }
 }
 
 Result<RemoteFile> RemoteTree::Open(const std::string& path) {

@@ -65,6 +65,9 @@ class RemoteTree {
   Result<ObjectInfo> Revalidate(const std::string& path,
                                 const std::optional<ObjectInfo>& previous);
   RemoteFile MakeFile(const std::string& path, const ObjectInfo& info) const;
+  // A fresh listing may show new versions of files: evict the blocks of the old ones.
+  void EvictChangedVersions(const std::string& dir, const std::vector<ObjectInfo>* previous,
+                            const std::vector<ObjectInfo>& listing);
 
   MetadataCache* metadata_;
   Fetcher* fetcher_;

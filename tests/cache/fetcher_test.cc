@@ -1,0 +1,689 @@
+// Fetcher: the read path through a real BlockCache (RocksDB + io_uring in a temp dir, 64 KiB
+// blocks) over a FakeSource (style: fakes, not mocks). Remote requests are counted by the fake.
+#include "cache/fetcher.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "cache/block_cache.h"
+#include "common/hash.h"
+#include "remote/fake_source.h"
+#include "tests/cache/test_dir.h"
+
+namespace hoardfs {
+namespace {
+
+using testing::TestDir;
+
+constexpr uint32_t kBlock = 64 * 1024;
+constexpr uint32_t kRemoteId = 1;
+
+// Deterministic bytes that differ from block to block and from seed to seed, so a read from the
+// wrong offset, block or file never compares equal by accident.
+std::string Contents(uint64_t seed, size_t size) {
+  std::string s(size, '\0');
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t i = 0; i < size; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    s[i] = static_cast<char>(x >> 56);
+  }
+  return s;
+}
+
+// What a correct read of [offset, offset + len) returns: the bytes, short at the end of the file.
+std::string Expected(const std::string& contents, uint64_t offset, size_t len) {
+  if (offset >= contents.size()) return "";
+  return contents.substr(offset, len);
+}
+
+BlockCacheOptions CacheOptions(const std::string& dir) {
+  BlockCacheOptions o;
+  o.dir = dir;
+  o.block_size = kBlock;
+  o.capacity_bytes = 1024ull * kBlock;
+  o.slots_per_file = 256;
+  o.grow_step_slots = 64;
+  o.free_space_floor_bytes = 0;
+  o.index_block_cache_bytes = 4 << 20;
+  o.index_write_buffer_bytes = 4 << 20;
+  return o;
+}
+
+FetcherOptions SmallFetcherOptions() {
+  FetcherOptions o;
+  o.max_request_bytes = 1 << 20;
+  o.readahead_initial = 256 << 10;
+  o.readahead_max = 1 << 20;
+  o.max_memory_bytes = 64 << 20;
+  o.threads = 4;
+  return o;
+}
+
+// An ObjectSource that forwards to another and records, for its Read calls, the largest sum of
+// bytes requested by calls in flight at once (the remote's share of the fetcher's memory) and
+// which thread made each call (demand fetches run on the reader's thread, prefetches on the
+// fetcher's pool).
+class TrackingSource final : public ObjectSource {
+ public:
+  explicit TrackingSource(ObjectSource* inner) : inner_(inner) {}
+  Result<ObjectInfo> Stat(const std::string& path) override { return inner_->Stat(path); }
+  Result<ListPage> List(const std::string& dir, const std::string& token) override {
+    return inner_->List(dir, token);
+  }
+  Result<size_t> Read(const ObjectRef& ref, uint64_t offset, std::span<std::byte> out) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      callers_.emplace_back(ref.path, std::this_thread::get_id());
+    }
+    const uint64_t now = in_flight_.fetch_add(out.size()) + out.size();
+    uint64_t peak = peak_.load();
+    while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
+    }
+    Result<size_t> r = inner_->Read(ref, offset, out);
+    in_flight_.fetch_sub(out.size());
+    return r;
+  }
+  Status ReadV(const ObjectRef& ref, std::span<ReadRange> ranges) override {
+    return inner_->ReadV(ref, ranges);
+  }
+  std::string Describe() const override { return inner_->Describe(); }
+
+  uint64_t peak() const { return peak_.load(); }
+  // Read calls for `path` made by thread `id`.
+  uint64_t ReadsBy(const std::string& path, std::thread::id id) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<uint64_t>(
+        std::count(callers_.begin(), callers_.end(), std::make_pair(path, id)));
+  }
+  void ClearCallers() {
+    std::lock_guard<std::mutex> lock(mu_);
+    callers_.clear();
+  }
+
+ private:
+  ObjectSource* inner_;
+  std::atomic<uint64_t> in_flight_{0};
+  std::atomic<uint64_t> peak_{0};
+  mutable std::mutex mu_;
+  std::vector<std::pair<std::string, std::thread::id>> callers_;  // GUARDED_BY(mu_)
+};
+
+// An ObjectSource that answers every non-empty Read one byte short with an OK status: a remote
+// that loses the tail of a body without saying so (the FakeSource itself reports kCorruption).
+class ShortReadSource final : public ObjectSource {
+ public:
+  explicit ShortReadSource(ObjectSource* inner) : inner_(inner) {}
+  Result<ObjectInfo> Stat(const std::string& path) override { return inner_->Stat(path); }
+  Result<ListPage> List(const std::string& dir, const std::string& token) override {
+    return inner_->List(dir, token);
+  }
+  Result<size_t> Read(const ObjectRef& ref, uint64_t offset, std::span<std::byte> out) override {
+    Result<size_t> r = inner_->Read(ref, offset, out);
+    if (!r.ok() || *r == 0) return r;
+    return *r - 1;
+  }
+  Status ReadV(const ObjectRef& ref, std::span<ReadRange> ranges) override {
+    return inner_->ReadV(ref, ranges);
+  }
+  std::string Describe() const override { return inner_->Describe(); }
+
+ private:
+  ObjectSource* inner_;
+};
+
+class FetcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    OpenCache();
+    StartFetcher(SmallFetcherOptions());
+  }
+
+  void OpenCache() {
+    fetcher_.reset();
+    cache_.reset();
+    auto r = BlockCache::Open(CacheOptions(dir_.path()));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    cache_ = std::move(r).value();
+    ASSERT_TRUE(cache_->WaitUntilReady().ok());
+  }
+
+  void StartFetcher(const FetcherOptions& options) {
+    fetcher_.reset();
+    fetcher_ = std::make_unique<Fetcher>(cache_.get(), options);
+  }
+
+  // The file as the fake reports it now (size lies included), read through `source`.
+  RemoteFile FileOf(const std::string& path, ObjectSource* source = nullptr) {
+    Result<ObjectInfo> info = fake_.Peek(path);
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    RemoteFile f;
+    f.source = source != nullptr ? source : &fake_;
+    f.ref = ObjectRef{path, info.ok() ? info->version : "", info.ok() ? info->size : 0};
+    f.key = FileKey{kRemoteId, path, Hash64(f.ref.version)};
+    return f;
+  }
+
+  RemoteFile Add(const std::string& path, const std::string& contents) {
+    fake_.AddFile(path, contents);
+    return FileOf(path);
+  }
+
+  Result<std::string> Read(const RemoteFile& file, uint64_t offset, size_t len,
+                           ReadStream* stream = nullptr) {
+    std::string buf(len, '\0');
+    Result<size_t> n =
+        fetcher_->Read(file, offset, std::as_writable_bytes(std::span(buf.data(), len)), stream);
+    if (!n.ok()) return n.status();
+    EXPECT_LE(*n, len);
+    buf.resize(*n);
+    return buf;
+  }
+
+  // Reads and compares with the source bytes; on a mismatch says where.
+  void ExpectRead(const RemoteFile& file, const std::string& contents, uint64_t offset, size_t len,
+                  ReadStream* stream = nullptr) {
+    Result<std::string> got = Read(file, offset, len, stream);
+    ASSERT_TRUE(got.ok()) << "read " << offset << "+" << len << ": " << got.status().ToString();
+    const std::string want = Expected(contents, offset, len);
+    EXPECT_EQ(got->size(), want.size()) << "read " << offset << "+" << len;
+    EXPECT_TRUE(*got == want) << "wrong bytes for read " << offset << "+" << len;
+  }
+
+  uint64_t Requests() const {
+    FakeSource::Counters c = fake_.counters();
+    return c.reads + c.readvs;
+  }
+  uint64_t BytesServed() const { return fake_.counters().bytes_read; }
+
+  std::vector<bool> Present(const RemoteFile& file) {
+    const auto blocks = static_cast<uint32_t>((file.ref.size + kBlock - 1) / kBlock);
+    std::vector<uint32_t> all(blocks);
+    for (uint32_t b = 0; b < blocks; ++b) all[b] = b;
+    return cache_->Contains(file.key, all);
+  }
+
+  // Destroyed in reverse order: the fetcher before the cache, the fake after both.
+  TestDir dir_;
+  FakeSource fake_;
+  std::unique_ptr<BlockCache> cache_;
+  std::unique_ptr<Fetcher> fetcher_;
+};
+
+TEST_F(FetcherTest, AnyRangeReturnsExactlyTheSourceBytes) {
+  const uint64_t size = 5ull * kBlock + 1234;  // a short last block
+  const std::string contents = Contents(1, size);
+  struct Case {
+    uint64_t offset;
+    size_t len;
+  };
+  const std::vector<Case> cases = {
+      {0, 1},
+      {0, kBlock},                 // one aligned block
+      {0, size},                   // the whole file
+      {100, 1000},                 // inside one block
+      {kBlock - 1, 2},             // across a block boundary
+      {kBlock - 100, 3 * kBlock},  // spanning four blocks, unaligned both ends
+      {2 * kBlock, kBlock},        // aligned middle block
+      {5 * kBlock, 1234},          // exactly the short last block
+      {5 * kBlock + 1000, 1000},   // past EOF: short (234 bytes)
+      {size - 1, 10},              // the last byte only
+      {4 * kBlock + 7, 1 << 20},   // much longer than what is left
+      {size, 10},                  // at EOF: 0
+      {size + 1, 10},              // beyond EOF: 0
+      {100ull * kBlock, kBlock},   // far beyond EOF: 0
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    // A file of its own per case, so every case starts cold (nothing in memory or cache).
+    const std::string path = "/any/case" + std::to_string(i);
+    const RemoteFile file = Add(path, contents);
+    SCOPED_TRACE(path);
+    ExpectRead(file, contents, cases[i].offset, cases[i].len);
+    // And warm (memory), now with a stream.
+    ReadStream stream;
+    ExpectRead(file, contents, cases[i].offset, cases[i].len, &stream);
+  }
+  // Random ranges over one file: a mix of remote, memory and cache hits, with and without a
+  // stream.
+  const RemoteFile file = Add("/any/random", contents);
+  std::mt19937_64 rng(42);
+  ReadStream stream;
+  for (int i = 0; i < 300; ++i) {
+    const uint64_t offset = rng() % (size + 2 * kBlock);
+    const size_t len = 1 + rng() % (3 * kBlock);
+    ExpectRead(file, contents, offset, len, i % 2 == 0 ? &stream : nullptr);
+  }
+  // An empty buffer reads nothing.
+  Result<size_t> n = fetcher_->Read(file, 10, {}, nullptr);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+}
+
+TEST_F(FetcherTest, EmptyFileReadsZeroBytesWithoutRemoteRequests) {
+  const RemoteFile file = Add("/empty", "");
+  EXPECT_EQ(file.ref.size, 0u);
+  fake_.ResetCounters();
+  ReadStream stream;
+  for (uint64_t offset : {0ull, 1ull, 1ull << 20}) {
+    Result<std::string> got = Read(file, offset, 4096, &stream);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(got->size(), 0u);
+  }
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_EQ(fetcher_->CachedBytes(file), 0u);
+}
+
+TEST_F(FetcherTest, SecondReadOfARangeCostsNoRemoteRequest) {
+  const std::string contents = Contents(2, 8ull * kBlock + 999);
+  const RemoteFile file = Add("/again/f", contents);
+  ExpectRead(file, contents, kBlock + 17, 2 * kBlock + 100);  // blocks 1..3
+  EXPECT_EQ(Requests(), 1u);
+  fake_.ResetCounters();
+  ExpectRead(file, contents, kBlock + 17, 2 * kBlock + 100);  // same range
+  ExpectRead(file, contents, 2 * kBlock + 5, 10);             // a piece of it
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_GT(fetcher_->Stats().memory_hit_bytes, 0u);
+}
+
+TEST_F(FetcherTest, SecondReadIsServedByTheCacheWhenMemoryHoldsNothing) {
+  FetcherOptions o = SmallFetcherOptions();
+  o.max_memory_bytes = kBlock / 2;  // smaller than one block: no completed block stays in memory
+  StartFetcher(o);
+  const std::string contents = Contents(3, 8ull * kBlock);
+  const RemoteFile file = Add("/again/g", contents);
+  ExpectRead(file, contents, 3, 6 * kBlock);  // blocks 0..6
+  ASSERT_TRUE(cache_->Flush().ok());
+  fake_.ResetCounters();
+  ExpectRead(file, contents, 3, 6 * kBlock);
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_EQ(fetcher_->Stats().cache_hit_bytes, 7ull * kBlock);
+}
+
+TEST_F(FetcherTest, RestartedFetcherReadsFromTheCacheWithoutRemoteBytes) {
+  const uint64_t size = 20ull * kBlock + 4321;
+  const std::string contents = Contents(4, size);
+  const RemoteFile file = Add("/restart/f", contents);
+  for (uint64_t off = 0; off < size; off += 100000) ExpectRead(file, contents, off, 100000);
+  ASSERT_TRUE(cache_->Flush().ok());
+  EXPECT_EQ(fetcher_->CachedBytes(file), size);
+
+  // A new Fetcher over the same cache: nothing in memory any more.
+  StartFetcher(SmallFetcherOptions());
+  fake_.ResetCounters();
+  for (uint64_t off = 0; off < size; off += 70000) ExpectRead(file, contents, off, 70000);
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_EQ(BytesServed(), 0u);
+  EXPECT_EQ(fetcher_->Stats().remote_bytes, 0u);
+  EXPECT_EQ(fetcher_->Stats().cache_hit_bytes, size);  // every block read from disk once
+
+  // A real restart: the cache is closed and reopened too.
+  OpenCache();
+  StartFetcher(SmallFetcherOptions());
+  fake_.ResetCounters();
+  ReadStream stream;  // readahead from the cache must not go remote either
+  ExpectRead(file, contents, 0, size, &stream);
+  EXPECT_EQ(BytesServed(), 0u);
+  EXPECT_EQ(Requests(), 0u);
+}
+
+TEST_F(FetcherTest, ConcurrentMissesOfOneBlockCauseOneRemoteRequest) {
+  const std::string contents = Contents(5, 8ull * kBlock);
+  const RemoteFile file = Add("/flight/f", contents);
+  fake_.ResetCounters();
+  fake_.SetDelay(std::chrono::milliseconds(200));  // the first fetch is still in flight for all
+  constexpr int kThreads = 16;
+  std::latch start(kThreads);
+  std::vector<std::string> got(kThreads);
+  std::vector<Status> status(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Different pieces of block 3, so the requests are not identical.
+      const uint64_t offset = 3ull * kBlock + static_cast<uint64_t>(t) * 1000;
+      start.arrive_and_wait();
+      Result<std::string> r = Read(file, offset, 2000);
+      if (r.ok()) {
+        got[t] = *r;
+      } else {
+        status[t] = r.status();
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  fake_.SetDelay(std::chrono::milliseconds(0));
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_TRUE(status[t].ok()) << t << ": " << status[t].ToString();
+    EXPECT_TRUE(got[t] == Expected(contents, 3ull * kBlock + static_cast<uint64_t>(t) * 1000, 2000))
+        << "thread " << t;
+  }
+  EXPECT_EQ(fake_.ReadCount("/flight/f"), 1u);
+  EXPECT_EQ(Requests(), 1u);
+  EXPECT_EQ(BytesServed(), kBlock);
+}
+
+TEST_F(FetcherTest, NeighbouringMissesOfOneReadAreOneRemoteRequest) {
+  const std::string contents = Contents(6, 16ull * kBlock);
+  const RemoteFile file = Add("/runs/f", contents);
+  fake_.ResetCounters();
+  ExpectRead(file, contents, 2ull * kBlock + 100, 3 * kBlock);  // blocks 2..5, all missing
+  EXPECT_EQ(Requests(), 1u);
+  EXPECT_EQ(BytesServed(), 4ull * kBlock);
+
+  // Blocks 0..7 with 2..5 held: two runs of misses (0-1, 6-7), two requests, only the misses.
+  fake_.ResetCounters();
+  ExpectRead(file, contents, 0, 8 * kBlock);
+  EXPECT_EQ(Requests(), 2u);
+  EXPECT_EQ(BytesServed(), 4ull * kBlock);
+
+  // A run longer than max_request_bytes is split: 8 blocks in requests of at most 3 blocks.
+  FetcherOptions o = SmallFetcherOptions();
+  o.max_request_bytes = 3 * kBlock;
+  StartFetcher(o);
+  const RemoteFile other = Add("/runs/g", contents);
+  fake_.ResetCounters();
+  ExpectRead(other, contents, 0, 8 * kBlock);
+  EXPECT_EQ(Requests(), 3u);
+  EXPECT_EQ(BytesServed(), 8ull * kBlock);
+}
+
+TEST_F(FetcherTest, SequentialStreamIsPrefetchedInFewLargeRequests) {
+  const uint64_t size = 64ull * kBlock;
+  const std::string contents = Contents(7, size);
+  const RemoteFile file = Add("/seq/f", contents);
+  fake_.ResetCounters();
+  ReadStream stream;
+  for (uint64_t off = 0; off < size; off += kBlock)
+    ExpectRead(file, contents, off, kBlock, &stream);
+  const FetcherStats stats = fetcher_->Stats();
+  const uint64_t requests = Requests();
+  RecordProperty("remote_requests", std::to_string(requests));
+  EXPECT_LE(requests, 16u) << "64 sequential block reads should need far fewer than 64 requests";
+  EXPECT_GT(stats.prefetch_requests, 0u);
+  EXPECT_EQ(stats.prefetch_dropped, 0u);
+  // Every byte fetched exactly once (readahead never fetches a block twice nor past EOF).
+  EXPECT_EQ(BytesServed(), size);
+  EXPECT_EQ(stats.remote_bytes, size);
+  EXPECT_EQ(stats.remote_requests, requests);
+  // The first read is a demand fetch; later blocks arrive in requests far larger than one block.
+  EXPECT_LE(requests * 4 * kBlock, size);
+}
+
+TEST_F(FetcherTest, RandomReadsDoNotTriggerReadahead) {
+  const std::string contents = Contents(8, 64ull * kBlock);
+  const RemoteFile file = Add("/random/f", contents);
+  fake_.ResetCounters();
+  ReadStream stream;
+  // Each read lands far (> 2 blocks) from where the previous one ended, none near offset 0.
+  const std::vector<uint32_t> blocks = {40, 10, 55, 25, 5, 33, 48, 17};
+  uint64_t touched = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    // Odd reads straddle a block boundary (two blocks), even reads sit inside one block.
+    const uint64_t offset = uint64_t{blocks[i]} * kBlock + (i % 2 == 0 ? 777 : kBlock - 300);
+    ExpectRead(file, contents, offset, 1000, &stream);
+    touched += (i % 2 == 0 ? 1 : 2) * uint64_t{kBlock};
+  }
+  // Give a (wrongly) scheduled prefetch time to show up in the counters.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
+  EXPECT_EQ(Requests(), blocks.size());
+  EXPECT_EQ(BytesServed(), touched);
+}
+
+TEST_F(FetcherTest, RemoteErrorIsReturnedAndTheNextReadSucceeds) {
+  const std::string contents = Contents(9, 6ull * kBlock);
+  const RemoteFile file = Add("/err/f", contents);
+  fake_.FailNext(1, Status::Unavailable("fake: server went away"), FakeSource::kReadOp);
+  Result<std::string> got = Read(file, 100, 2 * kBlock);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kUnavailable) << got.status().ToString();
+  EXPECT_EQ(fetcher_->Stats().remote_errors, 1u);
+  // The failed blocks left no in-flight or cached entry behind: the same read goes remote again
+  // and succeeds.
+  fake_.ResetCounters();
+  ExpectRead(file, contents, 100, 2 * kBlock);
+  EXPECT_EQ(Requests(), 1u);
+  ASSERT_TRUE(cache_->Flush().ok());
+  EXPECT_EQ(fetcher_->CachedBytes(file), 3ull * kBlock);
+}
+
+TEST_F(FetcherTest, FailedSharedFetchFailsItsWaitersAndDoesNotPoisonTheBlock) {
+  const std::string contents = Contents(10, 4ull * kBlock);
+  const RemoteFile file = Add("/err/shared", contents);
+  fake_.SetDelay(std::chrono::milliseconds(200));
+  fake_.FailNext(1, Status::Unavailable("fake: timeout"), FakeSource::kReadOp);
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::vector<Result<std::string>> results(kThreads, Status::Aborted("not run"));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      results[t] = Read(file, kBlock + 10, 500);
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  fake_.SetDelay(std::chrono::milliseconds(0));
+  int failed = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    if (results[t].ok()) {
+      EXPECT_TRUE(*results[t] == Expected(contents, kBlock + 10, 500)) << "thread " << t;
+    } else {
+      ++failed;
+      EXPECT_EQ(results[t].status().code(), StatusCode::kUnavailable) << t;
+    }
+  }
+  EXPECT_GE(failed, 1);
+  ExpectRead(file, contents, kBlock + 10, 500);
+}
+
+TEST_F(FetcherTest, FailedPrefetchDoesNotPoisonLaterReads) {
+  const uint64_t size = 32ull * kBlock;
+  const std::string contents = Contents(11, size);
+  const RemoteFile file = Add("/err/prefetch", contents);
+  ReadStream stream;
+  // The first read is fetched on demand (delayed); its readahead request then sleeps in the
+  // fake's delay while we arm the failure, so the prefetch (not the demand read) fails.
+  fake_.SetDelay(std::chrono::milliseconds(100));
+  ExpectRead(file, contents, 0, kBlock, &stream);
+  fake_.FailNext(1, Status::Unavailable("fake: prefetch lost"), FakeSource::kReadOp);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (fetcher_->Stats().remote_errors == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(fetcher_->Stats().remote_errors, 1u);
+  // The error is counted just before the failed blocks are released; let that finish.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  fake_.SetDelay(std::chrono::milliseconds(0));
+  // Every later read succeeds with the right bytes (the failed blocks are fetched again).
+  for (uint64_t off = kBlock; off < size; off += kBlock) {
+    ExpectRead(file, contents, off, kBlock, &stream);
+  }
+  ExpectRead(file, contents, 0, size);
+}
+
+TEST_F(FetcherTest, RemoteThatLiesAboutTheSizeIsCorruptionNeverShortOrWrongBytes) {
+  const uint64_t real = 3ull * kBlock + 500;
+  const std::string contents = Contents(12, real);
+  fake_.AddFile("/lie/f", contents);
+  fake_.SetSizeLie("/lie/f", 5000);  // reports 4500 bytes more than it has
+  const RemoteFile file = FileOf("/lie/f");
+  ASSERT_EQ(file.ref.size, real + 5000);
+
+  for (const auto& [offset, len] : std::vector<std::pair<uint64_t, size_t>>{
+           {0, real + 5000},      // the whole file as reported
+           {real - 10, 20},       // the last real bytes and some invented ones
+           {real + 100, 100},     // only invented bytes
+           {3ull * kBlock, 100},  // the last block (partly invented), real bytes asked for
+       }) {
+    Result<std::string> got = Read(file, offset, len);
+    ASSERT_FALSE(got.ok()) << "read " << offset << "+" << len << " returned " << got->size()
+                           << " bytes of a file that lies about its size";
+    EXPECT_EQ(got.status().code(), StatusCode::kCorruption) << got.status().ToString();
+  }
+  // Blocks wholly inside the real bytes are fine.
+  ExpectRead(file, contents, 10, 2 * kBlock);
+  ASSERT_TRUE(cache_->Flush().ok());
+  const std::vector<bool> present = Present(file);
+  EXPECT_FALSE(present[3]) << "a block that failed must not be cached";
+
+  // A remote that answers one byte short with an OK status: the fetcher itself must notice.
+  const std::string other = Contents(13, 4ull * kBlock);
+  fake_.AddFile("/lie/short", other);
+  ShortReadSource short_source(&fake_);
+  const RemoteFile shorted = FileOf("/lie/short", &short_source);
+  Result<std::string> got = Read(shorted, 0, kBlock);
+  ASSERT_FALSE(got.ok()) << "a short body returned " << got->size() << " bytes";
+  EXPECT_EQ(got.status().code(), StatusCode::kCorruption) << got.status().ToString();
+  got = Read(shorted, kBlock + 5, 2 * kBlock);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kCorruption);
+  ASSERT_TRUE(cache_->Flush().ok());
+  EXPECT_EQ(fetcher_->CachedBytes(shorted), 0u);
+
+  // A size that is too small is indistinguishable from a shorter file: reads stop at it.
+  const std::string third = Contents(14, 2ull * kBlock);
+  fake_.AddFile("/lie/small", third);
+  fake_.SetSizeLie("/lie/small", -1000);
+  const RemoteFile small = FileOf("/lie/small");
+  ExpectRead(small, third.substr(0, third.size() - 1000), 0, third.size());
+}
+
+// Silent corruption by the remote (wrong bytes with an OK status) cannot be detected by the
+// fetcher: it has no checksum of the remote's data (only a backend that verifies, e.g. against an
+// XRootD checksum or an S3 ETag, could). The cache's CRC32C protects what was written locally, not
+// what the remote sent. What the fetcher does guarantee is consistency: the bytes it caches are
+// exactly the bytes it served, so a later read (from memory or disk) returns the same bytes.
+TEST_F(FetcherTest, GarbageFromTheRemoteIsUndetectedButCachedExactlyAsServed) {
+  const uint64_t size = 6ull * kBlock + 77;
+  const std::string contents = Contents(15, size);
+  const RemoteFile file = Add("/garbage/f", contents);
+  fake_.SetGarbage("/garbage/f", true);
+  Result<std::string> served = Read(file, 0, size);
+  ASSERT_TRUE(served.ok()) << served.status().ToString();
+  ASSERT_EQ(served->size(), size);
+  std::string garbled = contents;
+  for (char& c : garbled) c = static_cast<char>(c ^ 0x5A);
+  EXPECT_TRUE(*served == garbled) << "the fake's garbage is served as is (undetectable)";
+  fake_.SetGarbage("/garbage/f", false);
+  ASSERT_TRUE(cache_->Flush().ok());
+  EXPECT_EQ(fetcher_->CachedBytes(file), size);
+
+  // Memory and, after a restart of the fetcher, the cache both give back what was served.
+  ExpectRead(file, garbled, 1000, 2 * kBlock);
+  StartFetcher(SmallFetcherOptions());
+  fake_.ResetCounters();
+  ExpectRead(file, garbled, 0, size);
+  EXPECT_EQ(Requests(), 0u);
+}
+
+// The fetcher does not expose how many bytes it holds (FetcherStats has no memory gauge), so the
+// bound on max_memory_bytes is checked where it is observable: the bytes the remote is asked for
+// concurrently (in-flight fetches are part of the bound) never exceed it, save one demand block.
+TEST_F(FetcherTest, SequentialReadOfALargeFileKeepsFetchesInFlightWithinTheMemoryBound) {
+  FetcherOptions o = SmallFetcherOptions();
+  o.max_memory_bytes = 8ull * kBlock;
+  o.readahead_initial = 2ull * kBlock;
+  o.readahead_max = 32ull * kBlock;  // would exceed the bound if the window were not limited
+  o.max_request_bytes = 4ull * kBlock;
+  StartFetcher(o);
+  const uint64_t size = 96ull * kBlock;
+  const std::string contents = Contents(16, size);
+  fake_.AddFile("/big/f", contents);
+  TrackingSource tracking(&fake_);
+  const RemoteFile file = FileOf("/big/f", &tracking);
+  fake_.SetDelay(std::chrono::milliseconds(2));  // fetches overlap the reader
+  ReadStream stream;
+  for (uint64_t off = 0; off < size; off += kBlock)
+    ExpectRead(file, contents, off, kBlock, &stream);
+  fake_.SetDelay(std::chrono::milliseconds(0));
+  RecordProperty("peak_in_flight_bytes", std::to_string(tracking.peak()));
+  RecordProperty("prefetch_requests", std::to_string(fetcher_->Stats().prefetch_requests));
+  RecordProperty("prefetch_dropped", std::to_string(fetcher_->Stats().prefetch_dropped));
+  RecordProperty("remote_requests", std::to_string(Requests()));
+  EXPECT_LE(tracking.peak(), o.max_memory_bytes + kBlock);
+  EXPECT_GT(tracking.peak(), 0u);
+}
+
+// A readahead shrunk or dropped for lack of memory must not count as scheduled: once memory is free again,
+// the stream is prefetched from where it is, and its reader never waits on one-block demand
+// fetches for the range whose prefetch was dropped.
+TEST_F(FetcherTest, DroppedPrefetchIsNotMistakenForAScheduledOne) {
+  FetcherOptions o = SmallFetcherOptions();
+  o.max_memory_bytes = 16ull * kBlock;
+  o.readahead_initial = 4ull * kBlock;
+  o.readahead_max = 8ull * kBlock;
+  o.max_request_bytes = 8ull * kBlock;
+  StartFetcher(o);
+  const std::string b_contents = Contents(18, 16ull * kBlock);
+  const std::string c_contents = Contents(19, 14ull * kBlock);
+  fake_.AddFile("/drop/b", b_contents);
+  fake_.AddFile("/drop/c", c_contents);
+  TrackingSource tracking(&fake_);
+  const RemoteFile b = FileOf("/drop/b", &tracking);
+  const RemoteFile c = FileOf("/drop/c", &tracking);
+  // Blocks 0 and 1 of b are held (memory and cache) before the stream starts.
+  ExpectRead(b, b_contents, 0, 2 * kBlock);
+  ASSERT_TRUE(cache_->Flush().ok());
+
+  // Memory pressure: another reader's 14-block fetch is stuck in flight.
+  fake_.SetReadsPaused(true);
+  const uint64_t reads_before = fake_.counters().reads;
+  std::thread other([&] { ExpectRead(c, c_contents, 0, c_contents.size()); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (fake_.counters().reads == reads_before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // The stream on b starts; its first readahead (blocks 1..4) does not fit: it is shrunk to
+  // what fits (or dropped), and only what was really scheduled counts as prefetched.
+  ReadStream stream;
+  ExpectRead(b, b_contents, 0, kBlock, &stream);
+  fake_.SetReadsPaused(false);
+  other.join();
+
+  // Memory is free again: the rest of b is read sequentially.
+  tracking.ClearCallers();
+  for (uint64_t off = kBlock; off < b_contents.size(); off += kBlock) {
+    ExpectRead(b, b_contents, off, kBlock, &stream);
+  }
+  EXPECT_GT(fetcher_->Stats().prefetch_requests, 0u);
+  EXPECT_EQ(tracking.ReadsBy("/drop/b", std::this_thread::get_id()), 0u)
+      << "blocks of the dropped readahead were fetched one by one on the reader's thread";
+}
+
+TEST_F(FetcherTest, CachedBytesCountsExactlyTheCachedBytes) {
+  const uint64_t size = 10ull * kBlock + 1000;
+  const std::string contents = Contents(17, size);
+  const RemoteFile file = Add("/count/f", contents);
+  EXPECT_EQ(fetcher_->CachedBytes(file), 0u);
+  ExpectRead(file, contents, 2ull * kBlock + 5, 1);  // block 2
+  ExpectRead(file, contents, size - 1, 1);           // the short last block (10)
+  ASSERT_TRUE(cache_->Flush().ok());
+  EXPECT_EQ(fetcher_->CachedBytes(file), uint64_t{kBlock} + 1000);
+  std::vector<bool> present = Present(file);
+  for (uint32_t b = 0; b < present.size(); ++b) EXPECT_EQ(present[b], b == 2 || b == 10) << b;
+
+  ExpectRead(file, contents, 0, size);
+  ASSERT_TRUE(cache_->Flush().ok());
+  EXPECT_EQ(fetcher_->CachedBytes(file), size);
+  // Another version of the same path has nothing cached.
+  RemoteFile other = file;
+  other.ref.version = "other";
+  other.key.version_hash = Hash64("other");
+  EXPECT_EQ(fetcher_->CachedBytes(other), 0u);
+  // Evicted blocks are no longer counted.
+  ASSERT_TRUE(cache_->Evict(kRemoteId, "/count/f").ok());
+  EXPECT_EQ(fetcher_->CachedBytes(file), 0u);
+}
+
+}  // namespace
+}  // namespace hoardfs
