@@ -131,7 +131,7 @@ class BlockCacheImpl final : public BlockCache {
   explicit BlockCacheImpl(const BlockCacheOptions& o)
       : options_(o),
         datasets_(o.dataset_prefixes, o.dataset_depth),
-        pool_(std::make_shared<BufferPool>(o.block_size, 256)),
+        pool_(std::make_shared<BufferPool>(o.block_size, 32)),
         log_(Logger("cache")) {}
   ~BlockCacheImpl() override;
 

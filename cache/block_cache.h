@@ -60,7 +60,7 @@ struct BlockCacheOptions {
   unsigned dataset_depth = 3;
   size_t index_block_cache_bytes = 64ull << 20;
   size_t index_write_buffer_bytes = 32ull << 20;
-  size_t max_pending_insert_bytes = 128ull << 20;  // queued, not yet written blocks
+  size_t max_pending_insert_bytes = 64ull << 20;   // queued, not yet written blocks
   size_t max_insert_batch_bytes = 32ull << 20;     // one group commit
   bool reset_if_corrupt = true;       // corrupt index: log, delete, start empty (else fail)
   bool reset_if_incompatible = false; // other format or block size: fail (else start empty)

@@ -57,8 +57,8 @@ struct ReadStream {
 struct FetcherOptions {
   uint64_t max_request_bytes = 8ull << 20;    // one remote read at most
   uint64_t readahead_initial = 4ull << 20;    // first window of a sequential stream
-  uint64_t readahead_max = 64ull << 20;       // per stream
-  uint64_t max_memory_bytes = 256ull << 20;   // blocks in flight + recently used, all streams
+  uint64_t readahead_max = 32ull << 20;       // per stream
+  uint64_t max_memory_bytes = 128ull << 20;   // blocks in flight + recently used, all streams
   unsigned threads = 8;                       // prefetch workers
 };
 
