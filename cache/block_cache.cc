@@ -459,14 +459,18 @@ Status BlockCacheImpl::Insert(const FileKey& file, uint32_t block, std::span<con
                                    " bytes; must be 1.." + std::to_string(options_.block_size));
   }
   InsertCmd cmd{BlockKey(file, block), file.remote_id, block, Crc32c(data.data(), data.size()),
-                pool_->Get(data.size())};
+                // Small blocks (small files, file tails) get a buffer of their own size: a pooled
+                // block-sized buffer per 4 KiB file would hold 256 times the queued bytes.
+                data.size() >= options_.block_size / 2 ? pool_->Get(data.size())
+                                                       : AlignedBuffer(data.size())};
   std::memcpy(cmd.data.data(), data.data(), data.size());
+  const size_t queued = cmd.data.capacity();  // what the queue holds in memory
   // Zero the O_DIRECT padding so no stale memory reaches the disk.
   std::memset(cmd.data.data() + data.size(), 0, cmd.data.capacity() - data.size());
   {
     std::unique_lock<std::mutex> lock(mu_);
     auto has_room = [&] {
-      return stopping_ || pending_bytes_ + data.size() <= options_.max_pending_insert_bytes ||
+      return stopping_ || pending_bytes_ + queued <= options_.max_pending_insert_bytes ||
              pending_bytes_ == 0;
     };
     if (mode == InsertMode::kDropIfBusy && !has_room()) {
@@ -477,7 +481,7 @@ Status BlockCacheImpl::Insert(const FileKey& file, uint32_t block, std::span<con
     }
     room_cv_.wait(lock, has_room);
     if (stopping_) return Status::Aborted("cache is closing");
-    pending_bytes_ += data.size();
+    pending_bytes_ += queued;
     queue_.push_back(std::move(cmd));
   }
   work_cv_.notify_one();
@@ -517,7 +521,7 @@ void BlockCacheImpl::WriterMain() {
       if (queue_.empty()) break;  // stopping, everything drained
       while (!queue_.empty() && batch_bytes < options_.max_insert_batch_bytes) {
         if (auto* ins = std::get_if<InsertCmd>(&queue_.front())) {
-          batch_bytes += ins->data.size();
+          batch_bytes += ins->data.capacity();
           batch.push_back(std::move(*ins));
           queue_.pop_front();
         } else {

@@ -208,9 +208,10 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
     SetBlockIndex(&key, first + k);
     promises[k].set_value(Result<Block>(block));
     Remember(key, block);
-    // Queued for the cache; never waited for. A full queue drops it (it is refetched later).
+    // Queued for the cache after the waiting readers were answered. A full queue makes this
+    // thread wait (backpressure at the disk's write speed) rather than drop what was fetched.
     (void)cache_->Insert(file.key, first + k, std::span<const std::byte>(block.data.get(), b_len),
-                         BlockCache::InsertMode::kDropIfBusy);
+                         BlockCache::InsertMode::kWaitForRoom);
   }
 }
 
