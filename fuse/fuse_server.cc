@@ -319,6 +319,7 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(Filesystem* fs, const Fuse
   std::unique_ptr<FuseServer> server(new FuseServer());
   server->options_ = options;
   server->session_ = fuse_session_new(&args, &kOps, sizeof(kOps), fs);
+  fuse_opt_free_args(&args);  // the session keeps what it parsed
   if (server->session_ == nullptr) {
     return Status::InvalidArgument("libfuse refused the mount options '" + opts + "'");
   }

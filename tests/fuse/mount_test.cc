@@ -194,6 +194,7 @@ std::string FirstDifference(const std::string& expected, const std::string& actu
 }
 
 std::string Tail(const std::string& text, size_t lines) {
+  if (text.empty()) return text;
   size_t pos = text.size();
   for (size_t i = 0; i <= lines && pos > 0; ++i) {
     pos = text.rfind('\n', pos - 1);
