@@ -115,6 +115,30 @@ Result<std::unique_ptr<Filesystem::OpenFile>> Filesystem::Open(uint64_t ino) {
   return open;
 }
 
+Filesystem::OpenFile* Filesystem::Keep(std::unique_ptr<OpenFile> file) {
+  OpenFile* raw = file.get();
+  std::lock_guard<std::mutex> lock(mu_);
+  files_.emplace(raw, std::move(file));
+  return raw;
+}
+
+void Filesystem::Drop(OpenFile* file) {
+  std::lock_guard<std::mutex> lock(mu_);
+  files_.erase(file);
+}
+
+Filesystem::OpenDir* Filesystem::Keep(std::unique_ptr<OpenDir> dir) {
+  OpenDir* raw = dir.get();
+  std::lock_guard<std::mutex> lock(mu_);
+  dirs_.emplace(raw, std::move(dir));
+  return raw;
+}
+
+void Filesystem::Drop(OpenDir* dir) {
+  std::lock_guard<std::mutex> lock(mu_);
+  dirs_.erase(dir);
+}
+
 Result<size_t> Filesystem::Read(OpenFile& file, uint64_t offset, std::span<std::byte> out) {
   return tree_->Read(file.file, offset, out, &file.stream);
 }
@@ -125,7 +149,8 @@ Result<struct statvfs> Filesystem::StatFs() {
   v.f_bsize = s.block_size;
   v.f_frsize = s.block_size;
   v.f_blocks = s.capacity_bytes / s.block_size;
-  v.f_bfree = s.capacity_bytes > s.used_bytes ? (s.capacity_bytes - s.used_bytes) / s.block_size : 0;
+  v.f_bfree =
+      s.capacity_bytes > s.used_bytes ? (s.capacity_bytes - s.used_bytes) / s.block_size : 0;
   v.f_bavail = v.f_bfree;
   v.f_files = 1u << 30;
   v.f_ffree = 1u << 29;

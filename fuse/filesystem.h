@@ -85,6 +85,13 @@ class Filesystem {
 
   const FilesystemOptions& options() const { return options_; }
 
+  // Handles given to the kernel. They are owned here, so handles the kernel never releases (the
+  // session ended while files were open) are freed with the Filesystem.
+  OpenFile* Keep(std::unique_ptr<OpenFile> file);
+  void Drop(OpenFile* file);
+  OpenDir* Keep(std::unique_ptr<OpenDir> dir);
+  void Drop(OpenDir* dir);
+
  private:
   Result<std::string> PathOf(uint64_t ino);
   Result<uint64_t> InodeOf(const std::string& path);
@@ -96,6 +103,8 @@ class Filesystem {
 
   std::mutex mu_;
   std::unordered_map<uint64_t, std::string> open_versions_;  // GUARDED_BY(mu_): ino -> version
+  std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> files_;  // GUARDED_BY(mu_)
+  std::unordered_map<const OpenDir*, std::unique_ptr<OpenDir>> dirs_;     // GUARDED_BY(mu_)
 };
 
 }  // namespace hoardfs

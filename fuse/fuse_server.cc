@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fstream>
 #include <new>
 #include <sstream>
-#include <climits>
 
 #include "common/log.h"
 
@@ -112,10 +112,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     fi->keep_cache = (*f)->keep_cache ? 1 : 0;
-    fi->fh = reinterpret_cast<uint64_t>(f->release());
-    if (fuse_reply_open(req, fi) != 0) {
-      delete reinterpret_cast<Filesystem::OpenFile*>(fi->fh);  // interrupted: nobody will release
-    }
+    Filesystem::OpenFile* file = Fs(req)->Keep(std::move(*f));
+    fi->fh = reinterpret_cast<uint64_t>(file);
+    if (fuse_reply_open(req, fi) != 0) Fs(req)->Drop(file);  // interrupted: nobody will release
   } catch (const std::bad_alloc&) {
     fuse_reply_err(req, ENOMEM);
   }
@@ -126,8 +125,8 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
     thread_local std::vector<std::byte> buffer;
     if (buffer.size() < size) buffer.resize(size);
     auto* file = reinterpret_cast<Filesystem::OpenFile*>(fi->fh);
-    Result<size_t> n = Fs(req)->Read(*file, static_cast<uint64_t>(off),
-                                     std::span<std::byte>(buffer.data(), size));
+    Result<size_t> n =
+        Fs(req)->Read(*file, static_cast<uint64_t>(off), std::span<std::byte>(buffer.data(), size));
     if (n.ok()) {
       fuse_reply_buf(req, reinterpret_cast<const char*>(buffer.data()), *n);
     } else {
@@ -140,7 +139,7 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-  delete reinterpret_cast<Filesystem::OpenFile*>(fi->fh);
+  Fs(req)->Drop(reinterpret_cast<Filesystem::OpenFile*>(fi->fh));
   fuse_reply_err(req, 0);
 }
 
@@ -151,9 +150,10 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       ReplyError(req, d.status(), "opendir", ino);
       return;
     }
-    fi->fh = reinterpret_cast<uint64_t>(d->release());
+    Filesystem::OpenDir* dir = Fs(req)->Keep(std::move(*d));
+    fi->fh = reinterpret_cast<uint64_t>(dir);
     fi->cache_readdir = 0;
-    if (fuse_reply_open(req, fi) != 0) delete reinterpret_cast<Filesystem::OpenDir*>(fi->fh);
+    if (fuse_reply_open(req, fi) != 0) Fs(req)->Drop(dir);
   } catch (const std::bad_alloc&) {
     fuse_reply_err(req, ENOMEM);
   }
@@ -173,9 +173,11 @@ void ReadDir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi) {
       if constexpr (kPlus) {
         fuse_entry_param p = EntryParam({e.ino, e.attr}, o);
         if (e.name == "." || e.name == "..") p = fuse_entry_param{.ino = 0, .attr = e.attr};
-        need = fuse_add_direntry_plus(req, buf.data() + used, size - used, e.name.c_str(), &p, next);
+        need =
+            fuse_add_direntry_plus(req, buf.data() + used, size - used, e.name.c_str(), &p, next);
       } else {
-        need = fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(), &e.attr, next);
+        need =
+            fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(), &e.attr, next);
       }
       if (need > size - used) break;
       used += need;
@@ -194,7 +196,7 @@ void OpReaddirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file
 }
 
 void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<Filesystem::OpenDir*>(fi->fh);
+  Fs(req)->Drop(reinterpret_cast<Filesystem::OpenDir*>(fi->fh));
   fuse_reply_err(req, 0);
 }
 
@@ -222,8 +224,8 @@ void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   try {
     Result<std::string> v = Fs(req)->GetXattr(ino, name);
     if (!v.ok()) {
-      fuse_reply_err(req, v.status().code() == StatusCode::kNotFound ? ENODATA
-                                                                     : ErrnoOf(v.status()));
+      fuse_reply_err(req,
+                     v.status().code() == StatusCode::kNotFound ? ENODATA : ErrnoOf(v.status()));
       return;
     }
     ReplyXattr(req, *v, size);

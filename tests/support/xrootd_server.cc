@@ -165,6 +165,16 @@ std::string XRootDServer::HttpUrl() const {
 }
 
 Result<std::unique_ptr<XRootDServer>> XRootDServer::Start(const XRootDServerOptions& options) {
+  Result<std::unique_ptr<XRootDServer>> server = StartOnce(options);
+  for (int attempt = 1;
+       attempt < 3 && !server.ok() && server.status().code() == StatusCode::kUnavailable;
+       ++attempt) {
+    server = StartOnce(options);
+  }
+  return server;
+}
+
+Result<std::unique_ptr<XRootDServer>> XRootDServer::StartOnce(const XRootDServerOptions& options) {
   const std::string binary = FindBinary();
   if (binary.empty()) return Status::NotFound("xrootd is not installed (no xrootd on $PATH)");
   if (options.data_dir.empty() || options.data_dir.front() != '/') {

@@ -45,6 +45,9 @@ class XRootDServer {
   static std::string FindBinary();
 
   static Result<std::unique_ptr<XRootDServer>> Start(const XRootDServerOptions& options);
+  // One attempt of Start(); Start() retries it: xrootd 5.5 occasionally dies at start-up under
+  // load (seen: SIGSEGV).
+  static Result<std::unique_ptr<XRootDServer>> StartOnce(const XRootDServerOptions& options);
   ~XRootDServer();  // Stop()s the server and removes the work directory
   XRootDServer(const XRootDServer&) = delete;
   XRootDServer& operator=(const XRootDServer&) = delete;
