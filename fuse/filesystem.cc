@@ -1,5 +1,6 @@
 #include "fuse/filesystem.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -107,11 +108,20 @@ Result<std::unique_ptr<Filesystem::OpenFile>> Filesystem::Open(uint64_t ino) {
   HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
   HOARDFS_ASSIGN_OR_RETURN(RemoteFile file, tree_->Open(path));
   auto open = std::make_unique<OpenFile>();
+  open->ino = ino;
   open->file = std::move(file);
+  const std::string& version = open->file.ref.version;
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = open_versions_.try_emplace(ino, open->file.ref.version);
-  open->keep_cache = !inserted && it->second == open->file.ref.version;
-  it->second = open->file.ref.version;
+  InodeVersions& v = versions_[ino];
+  const bool other_version_open = std::any_of(
+      v.open.begin(), v.open.end(), [&](const auto& e) { return e.first != version; });
+  if (other_version_open) {
+    open->direct_io = true;
+  } else {
+    open->keep_cache = v.page_cache_version == version;
+    v.page_cache_version = version;
+  }
+  ++v.open[version];  // until Drop()
   return open;
 }
 
@@ -123,8 +133,16 @@ Filesystem::OpenFile* Filesystem::Keep(std::unique_ptr<OpenFile> file) {
 }
 
 void Filesystem::Drop(OpenFile* file) {
+  std::unique_ptr<OpenFile> dropped;  // destroyed outside the lock
   std::lock_guard<std::mutex> lock(mu_);
-  files_.erase(file);
+  auto it = files_.find(file);
+  if (it == files_.end()) return;
+  dropped = std::move(it->second);
+  files_.erase(it);
+  auto v = versions_.find(dropped->ino);
+  if (v == versions_.end()) return;
+  auto count = v->second.open.find(dropped->file.ref.version);
+  if (count != v->second.open.end() && --count->second == 0) v->second.open.erase(count);
 }
 
 Filesystem::OpenDir* Filesystem::Keep(std::unique_ptr<OpenDir> dir) {

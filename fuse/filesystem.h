@@ -62,9 +62,11 @@ class Filesystem {
   };
   // A file as opened: its version is fixed for the life of the handle.
   struct OpenFile {
+    uint64_t ino = 0;
     RemoteFile file;
     ReadStream stream;
     bool keep_cache = false;  // same version as the previous open: keep the kernel's pages
+    bool direct_io = false;   // another version is open on this inode: bypass the page cache
   };
 
   // REQUIRES: every pointer outlives the Filesystem.
@@ -75,6 +77,11 @@ class Filesystem {
   Result<std::string> ReadLink(uint64_t ino);
   Result<std::unique_ptr<OpenDir>> OpenDirectory(uint64_t ino);
   // REQUIRES: read-only `flags` (the trampoline answers EROFS otherwise).
+  // The kernel's page cache of an inode holds one version at a time. An open of the version the
+  // page cache was last filled with keeps it (keep_cache); an open of another version drops it,
+  // unless handles of the older version are still open: then the new handle bypasses the page
+  // cache (direct_io), so neither handle can read the other's pages. The handle counts as open
+  // until Drop(): give the result to Keep().
   Result<std::unique_ptr<OpenFile>> Open(uint64_t ino);
   Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<std::byte> out);
   Result<struct statvfs> StatFs();
@@ -101,8 +108,14 @@ class Filesystem {
   BlockCache* cache_;
   const FilesystemOptions options_;
 
+  // Per inode: the version whose pages the kernel may hold, and the open handles per version.
+  struct InodeVersions {
+    std::string page_cache_version;
+    std::unordered_map<std::string, uint32_t> open;  // version -> open handles
+  };
+
   std::mutex mu_;
-  std::unordered_map<uint64_t, std::string> open_versions_;  // GUARDED_BY(mu_): ino -> version
+  std::unordered_map<uint64_t, InodeVersions> versions_;  // GUARDED_BY(mu_)
   std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> files_;  // GUARDED_BY(mu_)
   std::unordered_map<const OpenDir*, std::unique_ptr<OpenDir>> dirs_;     // GUARDED_BY(mu_)
 };

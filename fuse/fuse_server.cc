@@ -112,6 +112,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     fi->keep_cache = (*f)->keep_cache ? 1 : 0;
+    fi->direct_io = (*f)->direct_io ? 1 : 0;
     Filesystem::OpenFile* file = Fs(req)->Keep(std::move(*f));
     fi->fh = reinterpret_cast<uint64_t>(file);
     if (fuse_reply_open(req, fi) != 0) Fs(req)->Drop(file);  // interrupted: nobody will release

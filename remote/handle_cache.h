@@ -70,6 +70,23 @@ class HandleCache {
     return out;
   }
 
+  // Removes every key that starts with `key_prefix`, except `keep_key`. Returns what was removed.
+  [[nodiscard]] std::vector<std::shared_ptr<T>> RemovePrefix(const std::string& key_prefix,
+                                                             const std::string& keep_key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::shared_ptr<T>> out;
+    for (auto it = lru_.begin(); it != lru_.end();) {
+      if (it->first != keep_key && it->first.compare(0, key_prefix.size(), key_prefix) == 0) {
+        out.push_back(std::move(it->second));
+        map_.erase(it->first);
+        it = lru_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+
   // Empties the cache, returning every handle.
   [[nodiscard]] std::vector<std::shared_ptr<T>> Clear() {
     std::lock_guard<std::mutex> lock(mu_);

@@ -268,6 +268,13 @@ class HandleCloser {
   HandleCloser(const HandleCloser&) = delete;
   HandleCloser& operator=(const HandleCloser&) = delete;
 
+  // Returns once every handle queued before the call is closed.
+  void Drain() {
+    std::unique_lock<std::mutex> lock(mu_);
+    const uint64_t target = enqueued_;
+    drained_.wait(lock, [&] { return closed_ >= target; });
+  }
+
   // A shared_ptr whose last owner hands the file to this closer instead of deleting it.
   // REQUIRES: this closer outlives every copy.
   std::shared_ptr<OpenFile> Own(std::unique_ptr<OpenFile> file) {
@@ -279,6 +286,7 @@ class HandleCloser {
     {
       std::lock_guard<std::mutex> lock(mu_);
       queue_.push_back(file);
+      ++enqueued_;
     }
     cv_.notify_one();
   }
@@ -300,13 +308,18 @@ class HandleCloser {
       for (const auto& waiter : waiters) (void)waiter->Wait();
       for (OpenFile* f : batch) delete f;  // closed (or failing to): ~OpenFile has little to do
       lock.lock();
+      closed_ += batch.size();
+      drained_.notify_all();
     }
   }
 
   const uint16_t timeout_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable drained_;
   std::vector<OpenFile*> queue_;  // GUARDED_BY(mu_)
+  uint64_t enqueued_ = 0;         // GUARDED_BY(mu_)
+  uint64_t closed_ = 0;           // GUARDED_BY(mu_)
   bool stop_ = false;             // GUARDED_BY(mu_)
   std::thread thread_;            // last: starts after the members it uses
 };
@@ -426,9 +439,28 @@ class XRootDSourceImpl final : public ObjectSource {
   static std::string HandleKey(const ObjectRef& ref) { return ref.path + '\0' + ref.version; }
 
   // A handle for ref: cached, or opened now and checked against ref with the open's stat.
+  //
+  // An xrootd server shares one server-side file among the opens of a path while any is open
+  // (XrdOfs handle sharing): after the file was replaced by a rename, our open of the new version
+  // is answered with the old file as long as we hold a handle of the old version. So when the
+  // open finds another version and we hold handles of other versions of the path, they are closed
+  // (waiting for the close to reach the server) and the open is tried once more.
   Result<std::shared_ptr<OpenFile>> Acquire(const ObjectRef& ref) {
     const std::string key = HandleKey(ref);
     if (auto cached = handles_.Get(key)) return cached;
+    Result<std::shared_ptr<OpenFile>> file = OpenChecked(ref);
+    if (file.ok() || file.status().code() != StatusCode::kFailedPrecondition) return file;
+    std::vector<std::shared_ptr<OpenFile>> others = handles_.RemovePrefix(ref.path + '\0', key);
+    if (others.empty()) return file;
+    others.clear();  // to the closer, unless a reader still holds one
+    closer_.Drain();
+    Logger("remote")->debug("xrootd: reopening {} after closing handles of its other versions",
+                            ref.path);
+    return OpenChecked(ref);
+  }
+
+  Result<std::shared_ptr<OpenFile>> OpenChecked(const ObjectRef& ref) {
+    const std::string key = HandleKey(ref);
     std::shared_ptr<OpenFile> file = closer_.Own(std::make_unique<OpenFile>(timeout_s_));
     XrdCl::XRootDStatus st =
         file->file.Open(FileUrl(ref.path), XrdCl::OpenFlags::Read, XrdCl::Access::None, timeout_s_);

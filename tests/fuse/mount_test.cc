@@ -1127,12 +1127,10 @@ TEST_F(MountTest, SecondPassAfterRemountReadsNothingFromTheRemote) {
 // A remote file replaced with different content (in place, growing; and by rename, shrinking):
 // after the TTL a new open reads the new content entirely; at no time does any read return a mix
 // of versions; a descriptor opened before the change reads only old bytes or fails.
-// KNOWN PRODUCT FAILURES (issue 3 stays open): (a) a file replaced by rename reads EIO after the
-// TTL (the XRootD backend keeps the old version's handle: "now version X, not Y"); (b) a descriptor
-// opened before an in-place change can read new bytes from the kernel page cache, which a new open
-// refilled under the same inode (needs per-version inode generations or page-cache invalidation
-// on a version change). Enabled again when both are fixed.
-TEST_F(MountTest, DISABLED_ReplacedRemoteFileIsReadWholeAfterTheTtlNeverMixed) {
+// Both ways once failed: a rename was read as EIO (xrootd shared the old file with our open of
+// the new version while we held an old handle), and an old descriptor read the new version's pages
+// from the kernel page cache (a new open refilled it under the same inode).
+TEST_F(MountTest, ReplacedRemoteFileIsReadWholeAfterTheTtlNeverMixed) {
   // A directory of its own in the served tree, so the shared dataset stays as generated.
   const std::string name = "changing-" + std::to_string(::getpid());
   const std::string src = server_->data_dir() + "/" + name;
