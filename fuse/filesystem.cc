@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/hash.h"
 #include "common/log.h"
 
 namespace hoardfs {
@@ -101,6 +102,16 @@ Result<std::unique_ptr<Filesystem::OpenDir>> Filesystem::OpenDirectory(uint64_t 
     HOARDFS_ASSIGN_OR_RETURN(uint64_t child, InodeOf(JoinPath(dir, e.name)));
     open->entries.push_back({e.name, child, ToStat(child, e)});
   }
+  // What the kernel keeps of a listing: names, inode numbers, types.
+  uint64_t hash = Hash64(dir);
+  for (const DirEntry& e : open->entries) {
+    hash =
+        Mix64(hash ^ Hash64(e.name)) ^ Mix64(e.ino + (static_cast<uint64_t>(e.attr.st_mode) << 48));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = listing_hashes_.try_emplace(ino, hash);
+  open->keep_cache = !inserted && it->second == hash;
+  it->second = hash;
   return open;
 }
 
@@ -113,8 +124,8 @@ Result<std::unique_ptr<Filesystem::OpenFile>> Filesystem::Open(uint64_t ino) {
   const std::string& version = open->file.ref.version;
   std::lock_guard<std::mutex> lock(mu_);
   InodeVersions& v = versions_[ino];
-  const bool other_version_open = std::any_of(
-      v.open.begin(), v.open.end(), [&](const auto& e) { return e.first != version; });
+  const bool other_version_open =
+      std::any_of(v.open.begin(), v.open.end(), [&](const auto& e) { return e.first != version; });
   if (other_version_open) {
     open->direct_io = true;
   } else {

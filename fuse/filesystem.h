@@ -59,6 +59,7 @@ class Filesystem {
   // A directory as listed at opendir (a stable snapshot for the readdir offsets).
   struct OpenDir {
     std::vector<DirEntry> entries;  // ".", ".." first
+    bool keep_cache = false;  // same listing as at the previous opendir: keep the kernel's copy
   };
   // A file as opened: its version is fixed for the life of the handle.
   struct OpenFile {
@@ -75,6 +76,7 @@ class Filesystem {
   Result<Entry> Lookup(uint64_t parent, const std::string& name);
   Result<struct stat> GetAttr(uint64_t ino);
   Result<std::string> ReadLink(uint64_t ino);
+  // The kernel caches listings (cache_readdir); keep_cache says whether its copy is still right.
   Result<std::unique_ptr<OpenDir>> OpenDirectory(uint64_t ino);
   // REQUIRES: read-only `flags` (the trampoline answers EROFS otherwise).
   // The kernel's page cache of an inode holds one version at a time. An open of the version the
@@ -115,7 +117,8 @@ class Filesystem {
   };
 
   std::mutex mu_;
-  std::unordered_map<uint64_t, InodeVersions> versions_;  // GUARDED_BY(mu_)
+  std::unordered_map<uint64_t, InodeVersions> versions_;   // GUARDED_BY(mu_)
+  std::unordered_map<uint64_t, uint64_t> listing_hashes_;  // GUARDED_BY(mu_): dir ino -> hash
   std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> files_;  // GUARDED_BY(mu_)
   std::unordered_map<const OpenDir*, std::unique_ptr<OpenDir>> dirs_;     // GUARDED_BY(mu_)
 };

@@ -151,9 +151,12 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       ReplyError(req, d.status(), "opendir", ino);
       return;
     }
+    // The kernel keeps the listing in the directory's page cache and answers readdir from it
+    // while it is unchanged; every opendir still reaches us and revalidates after dir_ttl.
+    fi->cache_readdir = 1;
+    fi->keep_cache = (*d)->keep_cache ? 1 : 0;
     Filesystem::OpenDir* dir = Fs(req)->Keep(std::move(*d));
     fi->fh = reinterpret_cast<uint64_t>(dir);
-    fi->cache_readdir = 0;
     if (fuse_reply_open(req, fi) != 0) Fs(req)->Drop(dir);
   } catch (const std::bad_alloc&) {
     fuse_reply_err(req, ENOMEM);

@@ -1229,6 +1229,54 @@ TEST_F(MountTest, ReplacedRemoteFileIsReadWholeAfterTheTtlNeverMixed) {
   }
 }
 
+// Listings are cached by the kernel too (cache_readdir): a name added or removed on the remote
+// shows in readdir after the TTL, and an unchanged listing stays cached.
+TEST_F(MountTest, AddedAndRemovedRemoteNamesAppearInListingsAfterTheTtl) {
+  const std::string name = "listing-" + std::to_string(::getpid());
+  const std::string src = server_->data_dir() + "/" + name;
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0) << ErrnoName(errno);
+  struct RemoveSrc {
+    std::string path;
+    ~RemoveSrc() { (void)RemoveTree(path); }
+  } remove_src{src};
+  ASSERT_TRUE(WriteWhole(src + "/a", "a"));
+  ASSERT_TRUE(WriteWhole(src + "/b", "b"));
+
+  const std::string mnt = NewDir("mnt");
+  ASSERT_TRUE(StartDaemon(server_->RootUrl() + "//" + name, mnt, scratch_->Sub("cache")));
+  auto names = [&] {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(mnt.c_str());
+    if (d == nullptr) return out;
+    while (dirent* e = ::readdir(d)) {
+      if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::vector<std::string> before = {"a", "b"};
+  ASSERT_EQ(names(), before);
+  ASSERT_EQ(names(), before);  // the second listing may come from the kernel's copy
+
+  // The directory keeps its mtime (as on S3, where directories have none): the kernel's own
+  // check of the directory's mtime cannot notice the change, only hoardfs's revalidation can.
+  struct stat dir_st {};
+  ASSERT_EQ(::stat(src.c_str(), &dir_st), 0);
+  ASSERT_TRUE(WriteWhole(src + "/c", "c"));
+  ASSERT_EQ(::unlink((src + "/a").c_str()), 0);
+  const struct timespec times[2] = {dir_st.st_atim, dir_st.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, src.c_str(), times, 0), 0) << ErrnoName(errno);
+  const auto changed = Clock::now();
+  const std::vector<std::string> right_after = names();
+  const std::vector<std::string> after = {"b", "c"};
+  EXPECT_TRUE(right_after == before || right_after == after)
+      << "a listing is the old or the new one";
+  std::this_thread::sleep_until(changed + std::chrono::seconds(kAttrTtl) + 1s);
+  EXPECT_EQ(names(), after) << "the listing after the TTL is not the remote's";
+  EXPECT_EQ(names(), after);
+}
+
 // With the server stopped: cached files stay readable; reads of uncached files fail with EIO in
 // bounded time (never hang); after a restart the same reads succeed.
 void MountTest::OutageScenario(bool hung) {
