@@ -1,0 +1,433 @@
+# shellcheck shell=bash
+# Helpers for bench/run_mount_bench.sh: package installs, timing, the XRootD server, mounting and
+# unmounting hoardfs and its peers, and bookkeeping of everything started so that the EXIT trap
+# can tear it down. Sourced, not run. Expects WORK, LOG_DIR and RESULTS set by the caller.
+
+export LC_ALL=C
+
+# ---- bookkeeping -------------------------------------------------------------------------------
+
+STARTED_PIDS=()   # every long-running process we started (xrootd, daemons), killed at exit
+MOUNTS=()         # every mount point we mounted on, unmounted at exit
+FAILURES=()       # steps that failed or timed out (reported, the run goes on)
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+fail_note() { FAILURES+=("$*"); log "FAILED: $*"; }
+
+# True if PID is alive and its command line mentions NEEDLE (guards against pid reuse).
+pid_is_ours() {
+  local pid="$1" needle="$2"
+  [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$needle"
+}
+
+# Stops PID (ours, checked against NEEDLE): TERM, then KILL after a grace period.
+stop_pid() {
+  local pid="$1" needle="$2" i
+  pid_is_ours "$pid" "$needle" || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    pid_is_ours "$pid" "$needle" || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+is_mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+
+# fusermount3 -u, then umount -l if that did not work.
+unmount_path() {
+  local m="$1"
+  is_mounted "$m" || return 0
+  timeout 30 fusermount3 -u "$m" 2>/dev/null || true
+  is_mounted "$m" || return 0
+  sleep 0.5
+  timeout 30 fusermount3 -u "$m" 2>/dev/null || true
+  is_mounted "$m" || return 0
+  timeout 30 umount -l "$m" 2>/dev/null || timeout 30 fusermount3 -uz "$m" 2>/dev/null || true
+  ! is_mounted "$m"
+}
+
+# ---- packages ----------------------------------------------------------------------------------
+
+APT_UPDATED=0
+# apt_candidate PKG: prints the candidate version ("" if none), running apt-get update once if the
+# lists know nothing yet.
+apt_candidate() {
+  local c
+  c="$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+  if [[ ( -z "$c" || "$c" == "(none)" ) && $APT_UPDATED == 0 ]]; then
+    APT_UPDATED=1
+    log "apt-get update"
+    timeout 300 apt-get update >"$LOG_DIR/apt-update.log" 2>&1 || true
+    c="$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+  fi
+  [[ "$c" == "(none)" ]] && c=""
+  printf '%s' "$c"
+}
+
+# ensure_cmd CMD PKG: installs PKG with apt-get if CMD is missing. Returns 1 if still missing.
+ensure_cmd() {
+  local cmd="$1" pkg="$2"
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  if [[ -z "$(apt_candidate "$pkg")" ]]; then
+    log "no Debian candidate for $pkg (needed for $cmd)"
+    return 1
+  fi
+  log "installing $pkg (for $cmd)"
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y --no-install-recommends "$pkg" \
+    >>"$LOG_DIR/apt-install.log" 2>&1 || true
+  command -v "$cmd" >/dev/null 2>&1
+}
+
+# ---- timing ------------------------------------------------------------------------------------
+
+now() { printf '%s' "$EPOCHREALTIME"; }
+elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f", b - a }'; }
+
+# rec ROUND SYSTEM CASE VALUE UNIT: one measurement.
+rec() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$RESULTS"; }
+
+# phase LABEL: logs the time since the previous phase mark (where a run's minutes go).
+PHASE_T=""
+phase() {
+  [[ -n "$PHASE_T" ]] && printf '%8.2f s  %s\n' "$(elapsed_since "$PHASE_T")" "$PHASE_LABEL" >>"$LOG_DIR/phases.log"
+  PHASE_T="$(now)"
+  PHASE_LABEL="$1"
+}
+
+# timed SECONDS_LIMIT CMD...: runs CMD (stdout to /dev/null) under timeout, prints the wall time.
+timed() {
+  local limit="$1" t0 rc
+  shift
+  t0="$(now)"
+  timeout "$limit" "$@" >/dev/null 2>>"$LOG_DIR/steps.err"
+  rc=$?
+  if ((rc != 0)); then
+    printf 'exit %s (timeout %ss): %s\n' "$rc" "$limit" "$*" >>"$LOG_DIR/steps.err"
+    return "$rc"
+  fi
+  elapsed_since "$t0"
+}
+
+rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.3f", n / t }'; }
+
+drop_caches() {
+  phase "drop_caches"
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+}
+
+# ---- the XRootD server -------------------------------------------------------------------------
+
+port_in_use() { ss -Htln 2>/dev/null | awk '{print $4}' | grep -qE "[:.]$1\$"; }
+
+pick_port() {
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    port_in_use "$p" || { printf '%s' "$p"; return 0; }
+  done
+  return 1
+}
+
+XRD_PID=""
+XRD_PORT=""
+XRD_HTTP_PORT=""
+# start_xrootd LOCALROOT: root:// on XRD_PORT and WebDAV on XRD_HTTP_PORT, both on loopback.
+start_xrootd() {
+  local root="$1" attempt i
+  local var="$WORK/xrootd"
+  mkdir -p "$var/admin" "$var/run"
+  chown -R nobody: "$var"
+  chmod 755 "$var"
+  for ((attempt = 0; attempt < 3; attempt++)); do
+    XRD_PORT="$(pick_port)" && XRD_HTTP_PORT="$(pick_port)" || return 1
+    [[ "$XRD_PORT" == "$XRD_HTTP_PORT" ]] && continue
+    cat >"$var/xrootd.cfg" <<EOF
+# written by bench/run_mount_bench.sh
+xrd.port $XRD_PORT
+all.export /
+oss.localroot $root
+all.adminpath $var/admin
+all.pidpath $var/run
+xrd.protocol XrdHttp:$XRD_HTTP_PORT libXrdHttp.so
+http.listingdeny no
+http.desthttps false
+EOF
+    (cd "$var" && exec xrootd -R nobody -c "$var/xrootd.cfg" -l "$var/xrootd.log" -n mountbench \
+      </dev/null >>"$LOG_DIR/xrootd.out" 2>&1) &
+    XRD_PID=$!
+    STARTED_PIDS+=("$XRD_PID:$var/xrootd.cfg")
+    for ((i = 0; i < 100; i++)); do
+      # Both ports accept (no process started), then one real request on each protocol.
+      if (exec 3<>"/dev/tcp/127.0.0.1/$XRD_PORT" && exec 4<>"/dev/tcp/127.0.0.1/$XRD_HTTP_PORT") 2>/dev/null; then
+        timeout 10 xrdfs "root://127.0.0.1:$XRD_PORT" ls / >/dev/null 2>&1 &&
+          timeout 10 curl -sf -o /dev/null "http://127.0.0.1:$XRD_HTTP_PORT/" && return 0
+      fi
+      pid_is_ours "$XRD_PID" "$var/xrootd.cfg" || break
+      sleep 0.1
+    done
+    stop_pid "$XRD_PID" "$var/xrootd.cfg"
+    log "xrootd did not come up on ports $XRD_PORT/$XRD_HTTP_PORT, retrying"
+  done
+  return 1
+}
+
+# ---- mounts ------------------------------------------------------------------------------------
+
+# Each mount_* sets MOUNT_PID to the daemon's pid (or "" on failure) and returns non-zero on
+# failure. unmount_fs records the daemon's VmHWM (peak RSS, KiB) for SYSTEM before unmounting.
+MOUNT_PID=""
+
+wait_mounted() {
+  local m="$1" i
+  for ((i = 0; i < 100; i++)); do
+    is_mounted "$m" && timeout 10 stat "$m/." >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# mount_hoardfs MNT CACHE_DIR [extra args]
+mount_hoardfs() {
+  phase "mount_hoardfs"
+  local m="$1" cache="$2" out
+  shift 2
+  MOUNT_PID=""
+  mkdir -p "$cache"
+  MOUNTS+=("$m")
+  # Not `out=$(hoardfs mount …)`: the daemon keeps copies of the caller's stdout/stderr open
+  # (fds 3-5, duplicated before its fork), so a command substitution would wait until unmount.
+  if ! timeout 60 "$HOARDFS_BIN" mount "root://127.0.0.1:$XRD_PORT//$DATA_NAME" "$m" \
+    --cache-dir "$cache" --cache-size 8G --log-file "$LOG_DIR/hoardfs.log" "$@" \
+    >"$LOG_DIR/hoardfs-mount.out" 2>&1 </dev/null; then
+    fail_note "hoardfs mount: $(head -c 300 "$LOG_DIR/hoardfs-mount.out")"
+    return 1
+  fi
+  out="$(cat "$LOG_DIR/hoardfs-mount.out")"
+  MOUNT_PID="$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' <<<"$out")"
+  [[ -n "$MOUNT_PID" ]] || MOUNT_PID="$(pgrep -f "hoardfs mount .* $m( |\$)" | head -1)"
+  STARTED_PIDS+=("$MOUNT_PID:$m")
+  wait_mounted "$m" || { fail_note "hoardfs: $m not mounted"; return 1; }
+}
+
+mount_xrootdfs() {
+  phase "mount_xrootdfs"
+  local m="$1"
+  MOUNT_PID=""
+  MOUNTS+=("$m")
+  timeout 60 xrootdfs "$m" -o "rdr=root://127.0.0.1:$XRD_PORT//$DATA_NAME,uid=nobody" \
+    >>"$LOG_DIR/xrootdfs.log" 2>&1 </dev/null || { fail_note "xrootdfs mount failed"; return 1; }
+  wait_mounted "$m" || { fail_note "xrootdfs: $m not mounted"; return 1; }
+  MOUNT_PID="$(pgrep -f "^xrootdfs $m " | head -1)"
+  STARTED_PIDS+=("$MOUNT_PID:$m")
+}
+
+# mount_rclone MNT CACHE_DIR
+mount_rclone() {
+  phase "mount_rclone"
+  local m="$1" cache="$2"
+  MOUNT_PID=""
+  mkdir -p "$cache"
+  MOUNTS+=("$m")
+  timeout 60 rclone mount :webdav: "$m" --webdav-url "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME" \
+    --vfs-cache-mode full --cache-dir "$cache" --read-only --daemon \
+    --log-file "$LOG_DIR/rclone.log" >>"$LOG_DIR/rclone.out" 2>&1 </dev/null || {
+    fail_note "rclone mount failed"
+    return 1
+  }
+  wait_mounted "$m" || { fail_note "rclone: $m not mounted"; return 1; }
+  MOUNT_PID="$(pgrep -f "rclone mount :webdav: $m " | head -1)"
+  STARTED_PIDS+=("$MOUNT_PID:$m")
+}
+
+# wait_exit PID NEEDLE: waits up to 10 s for our daemon to exit after its unmount, then stops it.
+wait_exit() {
+  local i
+  [[ -n "$1" ]] || return 0
+  for ((i = 0; i < 100; i++)); do
+    pid_is_ours "$1" "$2" || return 0
+    sleep 0.1
+  done
+  stop_pid "$1" "$2"
+}
+
+# unmount_fs SYSTEM MNT [later]: records the daemon's peak RSS, unmounts, and waits for the daemon
+# to exit -- or, with `later`, leaves that (and removing DIR_AFTER) to reap_later: a daemon can take
+# 2-8 s to exit after its unmount (hoardfs after random reads), idle.
+REAP=()
+unmount_fs() {
+  local sys="$1" m="$2" later="${3:-}" hwm
+  phase "unmount $sys"
+  if [[ -n "$MOUNT_PID" && -r "/proc/$MOUNT_PID/status" ]]; then
+    hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$MOUNT_PID/status")"
+    [[ -n "$hwm" ]] && printf '%s\t%s\t%s\n' "$sys" "$hwm" "${RSS_LABEL:--}" >>"$WORK/rss.tsv"
+  fi
+  unmount_path "$m" || fail_note "unmount $m"
+  if [[ -n "$later" ]]; then
+    REAP+=("$MOUNT_PID|$m|$later")
+  else
+    wait_exit "$MOUNT_PID" "$m"
+  fi
+  MOUNT_PID=""
+}
+
+# reap_later: waits for the daemons left by `unmount_fs … later`, then removes their directories.
+reap_later() {
+  local e pid m dir
+  phase "reap"
+  for e in "${REAP[@]}"; do
+    IFS='|' read -r pid m dir <<<"$e"
+    wait_exit "$pid" "$m"
+    [[ "$dir" == "$WORK"/* ]] && rm -rf "$dir"
+  done
+  REAP=()
+}
+
+hoardfs_stats() { timeout 10 getfattr --only-values -n user.hoardfs.stats "$1" 2>/dev/null; }
+
+# ---- in-process timers -------------------------------------------------------------------------
+# Starting a process costs ~30 ms on these VMs (`timeout 60 true` measured 29 ms), as much as a
+# whole warm `ls -f` of 20,000 entries: metadata cases, TTFB and cat are timed inside one python3
+# process doing the same system calls as the commands (ls -f = getdents only; find -type f | xargs
+# stat = a d_type walk then stat() of each file; cat = open/read/close each file; TTFB = open + the
+# first read()). Sequential reads use dd and its own timer (which starts after the open).
+# /usr/bin/python3 -I -S: a pyenv shim on PATH costs 0.8 s per start here, the real one 0.1 s.
+PYTHON=(python3 -I -S)
+[[ -x /usr/bin/python3 ]] && PYTHON=(/usr/bin/python3 -I -S)
+write_fsops() {
+  cat >"$1" <<'PY'
+import os, signal, sys, time
+
+def walk(root):
+    files, stack = [], [root]
+    while stack:
+        d = stack.pop()
+        with os.scandir(d) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                elif e.is_file(follow_symlinks=False):
+                    files.append(e.path)
+    return files
+
+def main():
+    op, path, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    signal.signal(signal.SIGALRM, lambda *_: os._exit(124))
+    signal.alarm(limit)
+    clock = time.perf_counter
+    if op == "ttfb":
+        t0 = clock()
+        fd = os.open(path, os.O_RDONLY)
+        b = os.read(fd, 1)
+        t1 = clock()
+        os.close(fd)
+        n = len(b)
+    elif op == "ls":
+        t0 = clock()
+        n = len(os.listdir(path))
+        t1 = clock()
+    elif op == "stat":
+        t0 = clock()
+        files = walk(path)
+        for f in files:
+            os.stat(f)
+        t1 = clock()
+        n = len(files)
+    elif op == "cat":
+        t0 = clock()
+        files = walk(path)
+        for f in files:
+            fd = os.open(f, os.O_RDONLY)
+            while os.read(fd, 65536):
+                pass
+            os.close(fd)
+        t1 = clock()
+        n = len(files)
+    else:
+        sys.exit("unknown op " + op)
+    print(f"{t1 - t0:.6f} {n}")
+
+main()
+PY
+}
+
+# make_data DIR BIG_BYTES SMALL_DIRS PER_DIR WIDE TTFB_NAME...: the data set, in one process
+# (a process start per file or per directory would cost minutes here).
+make_data() {
+  timeout 600 "${PYTHON[@]}" - "$@" <<'PY'
+import os, sys
+root, big, ndirs, per, wide = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+os.makedirs(root, exist_ok=True)
+with open(os.path.join(root, "big"), "wb") as f:
+    left = big
+    while left:
+        n = min(left, 8 << 20)
+        f.write(os.urandom(n))
+        left -= n
+for tree in ("small", "smallcat"):
+    for d in range(ndirs):
+        sd = os.path.join(root, tree, f"d{d:02d}")
+        os.makedirs(sd, exist_ok=True)
+        blob = os.urandom(per * 4096)
+        for i in range(per):
+            with open(os.path.join(sd, f"f{i:04d}"), "wb") as f:
+                f.write(blob[i * 4096:(i + 1) * 4096])
+wd = os.path.join(root, "wide")
+os.makedirs(wd, exist_ok=True)
+for i in range(wide):
+    open(os.path.join(wd, f"e{i:05d}"), "wb").close()
+td = os.path.join(root, "ttfb")
+os.makedirs(td, exist_ok=True)
+for name in sys.argv[6:]:
+    with open(os.path.join(td, name), "wb") as f:
+        f.write(os.urandom(65536))
+PY
+}
+
+# fsop OP PATH EXPECTED_MIN_COUNT: prints the seconds; fails if fewer items than expected.
+fsop() {
+  local out secs n
+  out="$(timeout 310 "${PYTHON[@]}" "$FSOPS" "$1" "$2" 300 2>>"$LOG_DIR/steps.err")" || {
+    printf 'fsop %s %s failed\n' "$1" "$2" >>"$LOG_DIR/steps.err"
+    return 1
+  }
+  read -r secs n <<<"$out"
+  if ((n < $3)); then
+    printf 'fsop %s %s: %s items, expected %s\n' "$1" "$2" "$n" "$3" >>"$LOG_DIR/steps.err"
+    return 1
+  fi
+  printf '%s' "$secs"
+}
+
+# dd_read FILE EXPECTED_BYTES [dd flags]: prints dd's own elapsed seconds for the whole file.
+dd_read() {
+  local f="$1" size="$2" out bytes secs
+  shift 2
+  out="$(timeout "$SEQ_TIMEOUT" dd if="$f" of=/dev/null bs=1M "$@" 2>&1)" || {
+    printf 'dd %s failed: %s\n' "$f" "$out" >>"$LOG_DIR/steps.err"
+    return 1
+  }
+  bytes="$(sed -n 's/^\([0-9]*\) bytes.*copied.*/\1/p' <<<"$out")"
+  secs="$(sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$out")"
+  if [[ "$bytes" != "$size" || -z "$secs" ]]; then
+    printf 'dd %s: %s\n' "$f" "$out" >>"$LOG_DIR/steps.err"
+    return 1
+  fi
+  printf '%s' "$secs"
+}
+
+# fio_rand FILE: 4 KiB O_DIRECT random reads for FIO_RUNTIME s, first psync with 1 job, then
+# (stonewall) io_uring at iodepth 16, in one fio run; prints "PSYNC_IOPS URING_IOPS IO_BYTES".
+fio_rand() {
+  local out
+  out="$(timeout $((2 * FIO_RUNTIME + 60)) fio --output-format=json --filename="$1" --readonly \
+    --rw=randread --bs=4k --direct=1 --numjobs=1 --runtime="$FIO_RUNTIME" --time_based \
+    --name=psync --ioengine=psync --iodepth=1 \
+    --name=uring --stonewall --ioengine=io_uring --iodepth=16 2>>"$LOG_DIR/steps.err")" || {
+    printf 'fio %s failed\n' "$1" >>"$LOG_DIR/steps.err"
+    return 1
+  }
+  jq -r '"\(.jobs[0].read.iops) \(.jobs[1].read.iops) \(.jobs[0].read.io_bytes + .jobs[1].read.io_bytes)"' <<<"$out"
+}
