@@ -253,6 +253,9 @@ BlockIndex::~BlockIndex() {
 Status BlockIndex::Commit(Batch* batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  // Batches are mostly runs of adjacent keys (a file's blocks, a directory's entries): the hint
+  // makes each insert start where the previous one ended in the memtable's skip list.
+  wo.memtable_insert_hint_per_batch = true;
   return FromRocks(db_->Write(wo, batch->batch_.get()), "commit to cache index");
 }
 

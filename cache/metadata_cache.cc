@@ -111,7 +111,8 @@ bool DecodeObjectInfo(std::string_view* in, ObjectInfo* info) {
 
 Result<std::unique_ptr<MetadataCache>> MetadataCache::Open(BlockIndex* index) {
   std::unique_ptr<MetadataCache> m(new MetadataCache(index));
-  HOARDFS_ASSIGN_OR_RETURN(std::optional<std::string> next, index->Get(BlockIndex::Table::kFiles, "N"));
+  HOARDFS_ASSIGN_OR_RETURN(std::optional<std::string> next,
+                           index->Get(BlockIndex::Table::kFiles, "N"));
   m->next_ino_ = kFirstIno;
   if (next.has_value() && next->size() == 8) m->next_ino_ = ReadBigEndian64(next->data());
   return m;
@@ -144,6 +145,53 @@ Result<uint64_t> MetadataCache::InodeOf(uint32_t remote_id, const std::string& p
   by_path_.emplace(pkey, ino);
   by_ino_.emplace(ino, InodePath{remote_id, path});
   return ino;
+}
+
+Result<std::vector<uint64_t>> MetadataCache::InodesOf(uint32_t remote_id,
+                                                      std::span<const std::string> paths) {
+  std::vector<uint64_t> out(paths.size(), 0);
+  std::lock_guard<std::mutex> lock(mu_);
+  // New keys go into the batch sorted (adjacent memtable inserts); inode keys come out ascending.
+  std::vector<std::pair<std::string, std::string>> new_paths, new_inodes;
+  std::string pkey, ino_value, path_value;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    pkey = RemotePathKey('P', remote_id, paths[i]);
+    if (auto it = by_path_.find(pkey); it != by_path_.end()) {
+      out[i] = it->second;
+      continue;
+    }
+    HOARDFS_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                             index_->Get(BlockIndex::Table::kFiles, pkey));
+    uint64_t ino = 0;
+    if (stored.has_value() && stored->size() == 8) {
+      ino = ReadBigEndian64(stored->data());
+    } else {
+      ino = next_ino_++;
+      ino_value.clear();
+      path_value.clear();
+      AppendBigEndian64(&ino_value, ino);
+      AppendBigEndian32(&path_value, remote_id);
+      path_value += paths[i];
+      new_paths.emplace_back(pkey, ino_value);
+      new_inodes.emplace_back(InoKey(ino), path_value);
+    }
+    out[i] = ino;
+    by_path_.emplace(pkey, ino);
+    by_ino_.emplace(ino, InodePath{remote_id, paths[i]});
+  }
+  if (!new_paths.empty()) {
+    std::sort(new_paths.begin(), new_paths.end());
+    BlockIndex::Batch b(index_);
+    for (const auto& [key, value] : new_paths) b.Put(BlockIndex::Table::kFiles, key, value);
+    for (const auto& [key, value] : new_inodes) b.Put(BlockIndex::Table::kFiles, key, value);
+    std::string next_value;
+    AppendBigEndian64(&next_value, next_ino_);
+    b.Put(BlockIndex::Table::kFiles, "N", next_value);
+    // A failed commit leaves numbers assigned in memory only: they are never reused (next_ino_
+    // moved on) and are assigned again, durably, after a restart.
+    HOARDFS_RETURN_IF_ERROR(index_->Commit(&b, /*sync=*/false));
+  }
+  return out;
 }
 
 std::optional<InodePath> MetadataCache::PathOf(uint64_t ino) {
@@ -179,8 +227,7 @@ std::optional<Cached<std::optional<ObjectInfo>>> MetadataCache::LookupAttr(
                                               max_age);
 }
 
-Status MetadataCache::PutAttr(uint32_t remote_id, const std::string& path,
-                              const ObjectInfo& info) {
+Status MetadataCache::PutAttr(uint32_t remote_id, const std::string& path, const ObjectInfo& info) {
   std::string v;
   PutVarint(&v, static_cast<uint64_t>(NowNs()));
   v.push_back('a');
@@ -223,15 +270,18 @@ Status MetadataCache::PutListing(uint32_t remote_id, const std::string& dir,
   PutVarint(&v, now);
   PutVarint(&v, entries.size());
   BlockIndex::Batch b(index_);
-  std::string attr;
+  std::vector<std::pair<std::string, std::string>> attrs;  // sorted: adjacent memtable inserts
+  attrs.reserve(entries.size());
   for (const ObjectInfo& e : entries) {
     EncodeObjectInfo(e, &v);
-    attr.clear();
+    std::string attr;
     PutVarint(&attr, now);
     attr.push_back('a');
     EncodeObjectInfo(e, &attr);
-    b.Put(BlockIndex::Table::kFiles, RemotePathKey('A', remote_id, JoinPath(dir, e.name)), attr);
+    attrs.emplace_back(RemotePathKey('A', remote_id, JoinPath(dir, e.name)), std::move(attr));
   }
+  std::sort(attrs.begin(), attrs.end());
+  for (const auto& [key, attr] : attrs) b.Put(BlockIndex::Table::kFiles, key, attr);
   b.Put(BlockIndex::Table::kFiles, RemotePathKey('L', remote_id, dir), v);
   return index_->Commit(&b, /*sync=*/false);
 }

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,7 +40,7 @@ struct InodePath {
 template <typename T>
 struct Cached {
   T value;
-  bool fresh = false;   // younger than the max_age asked for
+  bool fresh = false;  // younger than the max_age asked for
   std::chrono::system_clock::time_point fetched_at;
 };
 
@@ -53,6 +54,9 @@ class MetadataCache {
 
   // The inode of (remote, path), assigned and persisted on first use.
   Result<uint64_t> InodeOf(uint32_t remote_id, const std::string& path);
+  // The inodes of many paths of one remote (a directory's entries), assigning the missing ones in
+  // one index batch.
+  Result<std::vector<uint64_t>> InodesOf(uint32_t remote_id, std::span<const std::string> paths);
   // nullopt for an inode never assigned.
   std::optional<InodePath> PathOf(uint64_t ino);
 

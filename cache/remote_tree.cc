@@ -75,9 +75,14 @@ Result<ObjectInfo> RemoteTree::Stat(const std::string& path) {
   return r;
 }
 
-Result<std::vector<ObjectInfo>> RemoteTree::List(const std::string& dir) {
+Result<std::vector<ObjectInfo>> RemoteTree::List(
+    const std::string& dir, std::chrono::system_clock::time_point* fetched_at) {
   auto cached = metadata_->LookupListing(remote_id_, dir, options_.dir_ttl);
-  if (cached && cached->fresh) return std::move(cached->value);
+  if (cached && cached->fresh) {
+    if (fetched_at != nullptr) *fetched_at = cached->fetched_at;
+    return std::move(cached->value);
+  }
+  const auto started = std::chrono::system_clock::now();
   std::vector<ObjectInfo> all;
   std::string token;
   Status status;
@@ -93,11 +98,13 @@ Result<std::vector<ObjectInfo>> RemoteTree::List(const std::string& dir) {
   if (status.ok()) {
     EvictChangedVersions(dir, cached ? &cached->value : nullptr, all);
     (void)metadata_->PutListing(remote_id_, dir, all);
+    if (fetched_at != nullptr) *fetched_at = started;
     return all;
   }
   if (cached && Transient(status)) {
     Logger("cache")->debug("{}{}: remote unavailable ({}); serving the cached listing",
                            source_->Describe(), dir, status.ToString());
+    if (fetched_at != nullptr) *fetched_at = cached->fetched_at;
     return std::move(cached->value);
   }
   return status;

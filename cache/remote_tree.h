@@ -50,7 +50,13 @@ class RemoteTree {
   }
 
   Result<ObjectInfo> Stat(const std::string& path);
-  Result<std::vector<ObjectInfo>> List(const std::string& dir);
+  // `fetched_at`, if given, is set to when the listing was fetched from the remote.
+  Result<std::vector<ObjectInfo>> List(const std::string& dir,
+                                       std::chrono::system_clock::time_point* fetched_at = nullptr);
+  std::chrono::seconds dir_ttl() const { return options_.dir_ttl; }
+  Result<std::vector<uint64_t>> InodesOf(std::span<const std::string> paths) {
+    return metadata_->InodesOf(remote_id_, paths);
+  }
 
   // Fixes the version of a file for reading.
   Result<RemoteFile> Open(const std::string& path);
@@ -62,8 +68,7 @@ class RemoteTree {
   FetcherStats FetchStats() const { return fetcher_->Stats(); }
 
  private:
-  Result<ObjectInfo> Revalidate(const std::string& path,
-                                const std::optional<ObjectInfo>& previous);
+  Result<ObjectInfo> Revalidate(const std::string& path, const std::optional<ObjectInfo>& previous);
   RemoteFile MakeFile(const std::string& path, const ObjectInfo& info) const;
   // A fresh listing may show new versions of files: evict the blocks of the old ones.
   void EvictChangedVersions(const std::string& dir, const std::vector<ObjectInfo>* previous,

@@ -87,31 +87,58 @@ Result<std::string> Filesystem::ReadLink(uint64_t ino) {
   return info.symlink_target;
 }
 
-Result<std::unique_ptr<Filesystem::OpenDir>> Filesystem::OpenDirectory(uint64_t ino) {
+Result<std::shared_ptr<const Filesystem::DirListing>> Filesystem::BuildListing(uint64_t ino) {
   HOARDFS_ASSIGN_OR_RETURN(std::string dir, PathOf(ino));
-  HOARDFS_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listing, tree_->List(dir));
-  auto open = std::make_unique<OpenDir>();
-  open->entries.reserve(listing.size() + 2);
+  auto out = std::make_shared<DirListing>();
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listing, tree_->List(dir, &out->fetched_at));
+  std::erase_if(listing, [](const ObjectInfo& e) {
+    return e.name.empty() || e.name == "." || e.name == "..";
+  });
+  std::vector<std::string> paths;
+  paths.reserve(listing.size());
+  for (const ObjectInfo& e : listing) paths.push_back(JoinPath(dir, e.name));
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<uint64_t> inodes, tree_->InodesOf(paths));
+  out->entries.reserve(listing.size() + 2);
   ObjectInfo dot;
   dot.type = ObjectType::kDirectory;
-  open->entries.push_back({".", ino, ToStat(ino, dot)});
+  out->entries.push_back({".", ino, ToStat(ino, dot)});
   const uint64_t parent_ino = dir == "/" ? kRootIno : InodeOf(ParentPath(dir)).value();
-  open->entries.push_back({"..", parent_ino, ToStat(parent_ino, dot)});
-  for (const ObjectInfo& e : listing) {
-    if (e.name.empty() || e.name == "." || e.name == "..") continue;
-    HOARDFS_ASSIGN_OR_RETURN(uint64_t child, InodeOf(JoinPath(dir, e.name)));
-    open->entries.push_back({e.name, child, ToStat(child, e)});
+  out->entries.push_back({"..", parent_ino, ToStat(parent_ino, dot)});
+  for (size_t i = 0; i < listing.size(); ++i) {
+    out->entries.push_back({std::move(listing[i].name), inodes[i], ToStat(inodes[i], listing[i])});
   }
   // What the kernel keeps of a listing: names, inode numbers, types.
   uint64_t hash = Hash64(dir);
-  for (const DirEntry& e : open->entries) {
+  for (const DirEntry& e : out->entries) {
     hash =
         Mix64(hash ^ Hash64(e.name)) ^ Mix64(e.ino + (static_cast<uint64_t>(e.attr.st_mode) << 48));
   }
+  out->hash = hash;
+  return std::shared_ptr<const DirListing>(std::move(out));
+}
+
+Result<std::unique_ptr<Filesystem::OpenDir>> Filesystem::OpenDirectory(uint64_t ino) {
+  const auto now = std::chrono::system_clock::now();
+  const auto fresh = [&](const DirListing& l) { return now - l.fetched_at < tree_->dir_ttl(); };
+  auto open = std::make_unique<OpenDir>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = listings_.find(ino); it != listings_.end() && fresh(*it->second)) {
+      open->listing = it->second;
+      open->keep_cache = listing_hashes_[ino] == open->listing->hash;
+      return open;
+    }
+  }
+  HOARDFS_ASSIGN_OR_RETURN(open->listing, BuildListing(ino));
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = listing_hashes_.try_emplace(ino, hash);
-  open->keep_cache = !inserted && it->second == hash;
-  it->second = hash;
+  auto [hash, inserted] = listing_hashes_.try_emplace(ino, open->listing->hash);
+  open->keep_cache = !inserted && hash->second == open->listing->hash;
+  hash->second = open->listing->hash;
+  if (listings_.size() >= kMaxListings) {
+    std::erase_if(listings_, [&](const auto& e) { return !fresh(*e.second); });
+    if (listings_.size() >= kMaxListings) listings_.clear();
+  }
+  if (fresh(*open->listing)) listings_[ino] = open->listing;
   return open;
 }
 

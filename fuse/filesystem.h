@@ -56,9 +56,16 @@ class Filesystem {
     uint64_t ino = 0;
     struct stat attr {};
   };
-  // A directory as listed at opendir (a stable snapshot for the readdir offsets).
-  struct OpenDir {
+  // A directory's listing as the kernel is given it. Immutable once built; shared by the opendirs
+  // made while the listing is fresh (younger than the dir TTL), so a warm opendir builds nothing.
+  struct DirListing {
     std::vector<DirEntry> entries;  // ".", ".." first
+    uint64_t hash = 0;              // of the names, inode numbers and types
+    std::chrono::system_clock::time_point fetched_at;
+  };
+  // An open directory: a stable snapshot for the readdir offsets.
+  struct OpenDir {
+    std::shared_ptr<const DirListing> listing;
     bool keep_cache = false;  // same listing as at the previous opendir: keep the kernel's copy
   };
   // A file as opened: its version is fixed for the life of the handle.
@@ -103,6 +110,7 @@ class Filesystem {
 
  private:
   Result<std::string> PathOf(uint64_t ino);
+  Result<std::shared_ptr<const DirListing>> BuildListing(uint64_t ino);
   Result<uint64_t> InodeOf(const std::string& path);
   struct stat ToStat(uint64_t ino, const ObjectInfo& info) const;
 
@@ -119,8 +127,11 @@ class Filesystem {
   std::mutex mu_;
   std::unordered_map<uint64_t, InodeVersions> versions_;   // GUARDED_BY(mu_)
   std::unordered_map<uint64_t, uint64_t> listing_hashes_;  // GUARDED_BY(mu_): dir ino -> hash
-  std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> files_;  // GUARDED_BY(mu_)
-  std::unordered_map<const OpenDir*, std::unique_ptr<OpenDir>> dirs_;     // GUARDED_BY(mu_)
+  // Fresh listings by directory inode; expired ones are dropped as others are added.
+  static constexpr size_t kMaxListings = 256;
+  std::unordered_map<uint64_t, std::shared_ptr<const DirListing>> listings_;  // GUARDED_BY(mu_)
+  std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> files_;      // GUARDED_BY(mu_)
+  std::unordered_map<const OpenDir*, std::unique_ptr<OpenDir>> dirs_;         // GUARDED_BY(mu_)
 };
 
 }  // namespace hoardfs

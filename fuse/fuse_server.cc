@@ -170,8 +170,9 @@ void ReadDir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi) {
     const FilesystemOptions& o = Fs(req)->options();
     std::vector<char> buf(size);
     size_t used = 0;
-    for (size_t i = static_cast<size_t>(off); i < dir->entries.size(); ++i) {
-      const Filesystem::DirEntry& e = dir->entries[i];
+    const std::vector<Filesystem::DirEntry>& entries = dir->listing->entries;
+    for (size_t i = static_cast<size_t>(off); i < entries.size(); ++i) {
+      const Filesystem::DirEntry& e = entries[i];
       const auto next = static_cast<off_t>(i + 1);
       size_t need;
       if constexpr (kPlus) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
 #include <thread>
 
 #include "cache/block_cache.h"
@@ -60,6 +62,40 @@ TEST(MetadataCacheTest, InodesAreStableAcrossRestarts) {
   const uint64_t d = *(*m)->InodeOf(0, "/new");
   EXPECT_GT(d, std::max({a, b, c}));  // never reused
   EXPECT_FALSE((*m)->PathOf(999999).has_value());
+}
+
+// A directory's inodes in one batch: the same numbers as one by one, persisted, never reused.
+TEST(MetadataCacheTest, InodesOfManyPathsAgreeWithInodeOfAndPersist) {
+  testing::TestDir dir;
+  std::vector<std::string> paths;
+  for (int i = 0; i < 2000; ++i) paths.push_back("/wide/f" + std::to_string((i * 7919) % 2000));
+  std::vector<uint64_t> first;
+  uint64_t known = 0;
+  {
+    auto cache = BlockCache::Open(Options(dir.path()));
+    ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+    auto m = std::move(MetadataCache::Open((*cache)->index())).value();
+    known = *m->InodeOf(0, paths[10]);  // one assigned before
+    auto inodes = m->InodesOf(0, paths);
+    ASSERT_TRUE(inodes.ok()) << inodes.status().ToString();
+    first = *inodes;
+    EXPECT_EQ(first[10], known);
+    std::set<uint64_t> distinct(first.begin(), first.end());
+    EXPECT_EQ(distinct.size(), paths.size());
+    for (size_t i = 0; i < paths.size(); i += 97) EXPECT_EQ(*m->InodeOf(0, paths[i]), first[i]);
+    EXPECT_EQ(*m->InodesOf(0, paths), first);  // again: the same
+  }
+  auto cache = BlockCache::Open(Options(dir.path()));
+  ASSERT_TRUE(cache.ok());
+  auto m = std::move(MetadataCache::Open((*cache)->index())).value();
+  for (size_t i = 0; i < paths.size(); i += 131) {
+    auto p = m->PathOf(first[i]);
+    ASSERT_TRUE(p.has_value()) << paths[i];
+    EXPECT_EQ(p->path, paths[i]);
+  }
+  EXPECT_EQ(*m->InodesOf(0, paths), first);
+  const uint64_t next = *m->InodeOf(0, "/wide/new");
+  EXPECT_GT(next, *std::max_element(first.begin(), first.end()));
 }
 
 TEST(MetadataCacheTest, AttributesNegativesAndFreshness) {
