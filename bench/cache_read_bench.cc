@@ -251,7 +251,7 @@ void Prepare(Setup* s, uint64_t size_mib) {
   auto store = BlockStore::Open(so);
   if (!store.ok()) Die("BlockStore::Open: " + store.status().ToString());
   s->store = std::move(store).value();
-  s->data_file = so.dir + "/data-0000.blk";
+  s->data_file = so.dir + "/" + BlockStore::FileName(kBlock, 0);
 }
 
 std::string FsOf(const std::string& dir) {

@@ -540,7 +540,7 @@ Result1 RunOne(uint64_t entries, uint32_t bpf, size_t samples, const std::string
 
   const Layout l = MakeLayout(entries, bpf);
   // The data file: sparse, covering every slot (no disk used).
-  const std::string data = cache_dir + "/data/data-0000.blk";
+  const std::string data = cache_dir + "/data/" + BlockStore::FileName(kBlockSize, 0);
   const int fd = open(data.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(l.store_slots * kBlockSize)) != 0) {
     Die("create sparse " + data + ": " + std::strerror(errno));

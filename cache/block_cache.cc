@@ -20,6 +20,7 @@
 #include "cache/block_index.h"
 #include "cache/dataset_map.h"
 #include "cache/eviction_policy.h"
+#include "cache/size_classes.h"
 #include "cache/slot_allocator.h"
 #include "common/chunked_array.h"
 #include "common/crc32c.h"
@@ -130,6 +131,7 @@ class BlockCacheImpl final : public BlockCache {
  public:
   explicit BlockCacheImpl(const BlockCacheOptions& o)
       : options_(o),
+        classes_(o.block_size % 4096 == 0 && o.block_size > 0 ? o.block_size : 4096),
         datasets_(o.dataset_prefixes, o.dataset_depth),
         pool_(std::make_shared<BufferPool>(o.block_size, 32)),
         log_(Logger("cache")) {}
@@ -165,19 +167,31 @@ class BlockCacheImpl final : public BlockCache {
     uint32_t slot;
     uint32_t file_id;
   };
+  // Slot bookkeeping: the allocator of the slot's class plus the byte and per-class counters.
+  std::optional<uint32_t> TakeFreeSlot(unsigned size_class);
+  void FreeSlotNow(uint32_t slot);
+  // Gives class `size_class` more slots with disk space behind them, within the disk budget
+  // (backed bytes <= limit), punching free slots of other classes out if needed.
+  Status BackSlots(unsigned size_class);
+  // Punches free backed slots (of classes other than `except`) until `want` bytes (at least
+  // `need`) are released or none is left; returns the bytes released.
+  uint64_t ReleaseBacked(uint64_t want, uint64_t need, int except);
+  // Keeps the data files' space within the limit (after a shrink, at open).
+  void TrimBacked();
   void ProcessInserts(std::vector<InsertCmd>& batch);
   // Writes the admitted blocks (durably), then commits their entries in one index batch.
   void WriteAndCommit(const std::vector<Admitted>& admitted);
-  std::optional<uint32_t> AllocateSlot();
-  // Evicts up to `n` policy victims; returns how many slots were released or quarantined.
-  size_t EvictVictims(size_t n);
+  std::optional<uint32_t> AllocateSlot(uint32_t length);
+  // Evicts policy victims (one synced index batch, at most kEvictBatch blocks) until their slots
+  // add up to `bytes`; returns the slot bytes released or quarantined (0: nothing evictable).
+  uint64_t EvictBytes(uint64_t bytes);
   // Deletes the given entries (index first, synced), then releases their slots.
   void RemoveEntries(const std::vector<std::pair<std::string, BlockEntry>>& victims,
                      bool from_policy);
   void ReleaseSlot(uint32_t slot);
   void RetryQuarantine();
   void EvictToWatermark();
-  uint64_t LimitSlots() const;
+  uint64_t LimitBytes() const { return capacity_bytes_.load(); }
   uint32_t FileIdFor(std::string_view prefix, uint32_t remote_id, std::string_view path);
   void DropFileBlock(uint32_t file_id);
   bool CoveredByPin(uint32_t remote_id, std::string_view path) const;
@@ -193,13 +207,14 @@ class BlockCacheImpl final : public BlockCache {
   T RunOnWriter(std::function<T()> fn);
 
   const BlockCacheOptions options_;
+  const SizeClasses classes_;
   const DatasetMap datasets_;
   std::shared_ptr<BufferPool> pool_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<BlockIndex> index_;
   std::unique_ptr<BlockStore> store_;
   std::unique_ptr<EvictionPolicy> policy_;
-  ChunkedArray<SlotState> slots_;
+  SlotTable<SlotState> slots_;  // per slot of every class; grown by the writer only
 
   // Queue to the writer. Lock order: mu_ before usage_mu_/pins_mu_ (never held together now).
   std::mutex mu_;
@@ -214,18 +229,23 @@ class BlockCacheImpl final : public BlockCache {
   std::thread writer_;
 
   // Writer-owned state.
-  SlotAllocator allocator_;
+  std::array<SlotAllocator, kMaxSizeClasses> alloc_;  // per size class
   std::vector<FileInfo> files_;
   std::vector<uint32_t> free_file_ids_;
   std::unordered_map<std::string, uint32_t> file_ids_;  // prefix -> id
   std::vector<uint32_t> quarantine_;    // freed slots still being read
   uint64_t next_sequence_ = 1;
   bool disk_limited_logged_ = false;
+  bool punch_unsupported_ = false;  // the filesystem cannot punch holes: the disk budget is soft
 
   std::atomic<uint64_t> capacity_bytes_{0};
-  std::atomic<uint64_t> used_slots_{0};
-  std::atomic<uint64_t> pinned_slots_{0};
-  std::atomic<uint64_t> data_bytes_{0};
+  // Byte counters (class sizes of slots), written by the writer, read by Stats().
+  std::atomic<uint64_t> used_bytes_{0};    // slots in use (including quarantined ones)
+  std::atomic<uint64_t> pinned_bytes_{0};  // slots of pinned blocks
+  std::atomic<uint64_t> backed_bytes_{0};  // slots with disk space behind them
+  std::atomic<uint64_t> data_bytes_{0};    // block lengths
+  std::array<std::atomic<uint64_t>, kMaxSizeClasses> class_used_{};
+  std::array<std::atomic<uint64_t>, kMaxSizeClasses> class_backed_{};
 
   mutable std::mutex pins_mu_;
   std::vector<PinnedPrefix> pins_;  // GUARDED_BY(pins_mu_); written by the writer only
@@ -303,7 +323,8 @@ Status BlockCacheImpl::Init() {
   struct statvfs vfs {};
   if (statvfs(so.dir.c_str(), &vfs) != 0) return Status::FromErrno(errno, "statvfs " + so.dir);
   const uint64_t free_bytes = uint64_t{vfs.f_bavail} * vfs.f_frsize;
-  const uint64_t have = store_->capacity_slots() * o.block_size;
+  uint64_t have = 0;
+  for (unsigned c = 0; c < classes_.count(); ++c) have += store_->class_slots(c) * classes_.size(c);
   const uint64_t room = have + (free_bytes > o.free_space_floor_bytes
                                     ? free_bytes - o.free_space_floor_bytes
                                     : 0);
@@ -315,10 +336,19 @@ Status BlockCacheImpl::Init() {
         " MiB must stay free");
   }
   capacity_bytes_ = o.capacity_bytes;
-  const uint64_t limit = o.capacity_bytes / o.block_size;
-  policy_ = o.eviction_policy == "lru" ? NewLruPolicy(limit) : NewS3FifoPolicy(limit);
-  slots_.Grow(std::max<uint64_t>(store_->capacity_slots(), 1));
-  allocator_.Grow(store_->capacity_slots());
+  std::vector<uint32_t> sizes;
+  for (unsigned c = 0; c < classes_.count(); ++c) sizes.push_back(classes_.size(c));
+  policy_ = o.eviction_policy == "lru" ? NewLruPolicy(o.capacity_bytes, sizes)
+                                       : NewS3FifoPolicy(o.capacity_bytes, sizes);
+  // Every slot inside the data files counts as backed until proven otherwise: some may be holes
+  // (punched before a restart), so the disk holds at most what we count.
+  for (unsigned c = 0; c < classes_.count(); ++c) {
+    const uint64_t n = store_->class_slots(c);
+    slots_.Grow(c, n);
+    alloc_[c].Grow(n, /*backed=*/true);
+    class_backed_[c] = n;
+  }
+  backed_bytes_ = have;
 
   HOARDFS_ASSIGN_OR_RETURN(auto pins, index_->ScanMeta(kPinMetaPrefix));
   for (const auto& [key, value] : pins) {
@@ -367,7 +397,7 @@ std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file
   for (size_t i = 0; i < n; ++i) {
     if (!entries[i].has_value()) continue;
     const BlockEntry& e = *entries[i];
-    if (!slots_.Contains(e.slot) || e.length > options_.block_size) continue;
+    if (!slots_.Contains(e.slot) || e.length > classes_.SizeOfSlot(e.slot)) continue;
     SlotState& s = slots_.at(e.slot);
     // Pin, then check the generation: the writer bumps the generation before it looks at
     // `readers`, so either it sees our pin or we see its bump (both seq_cst).
@@ -378,7 +408,11 @@ std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file
       counters_.stale_reads.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    pending.push_back({i, e, pool_->Get(e.length)});
+    // Small blocks get a buffer of their own size (a pooled block-sized one per 4 KiB block
+    // would hold 256 times the bytes read).
+    pending.push_back(
+        {i, e,
+         e.length >= options_.block_size / 2 ? pool_->Get(e.length) : AlignedBuffer(e.length)});
   }
 
   std::vector<BlockIo> ops(pending.size());
@@ -538,6 +572,7 @@ void BlockCacheImpl::WriterMain() {
       if (control) control->fn();
       RetryQuarantine();
       EvictToWatermark();
+      TrimBacked();
     } catch (const std::exception& e) {  // bad_alloc: drop this batch, keep serving
       log_->error("cache writer: {}", e.what());
     }
@@ -549,10 +584,6 @@ void BlockCacheImpl::WriterMain() {
     }
     room_cv_.notify_all();
   }
-}
-
-uint64_t BlockCacheImpl::LimitSlots() const {
-  return capacity_bytes_.load() / options_.block_size;
 }
 
 uint32_t BlockCacheImpl::FileIdFor(std::string_view prefix, uint32_t remote_id,
@@ -609,31 +640,145 @@ void BlockCacheImpl::AddUsageMirror(const std::string& usage_key, int64_t bytes,
   if (u.blocks <= 0) usage_.erase(usage_key);
 }
 
-std::optional<uint32_t> BlockCacheImpl::AllocateSlot() {
-  const uint64_t limit = LimitSlots();
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    if (allocator_.used() < limit) {
-      if (auto slot = allocator_.Allocate(limit)) return slot;
-      // All backed slots are used but the limit allows more: grow the data files.
-      if (allocator_.size() < limit) {
-        const uint64_t want = std::min<uint64_t>(limit, allocator_.size() + options_.grow_step_slots);
-        Status s = store_->EnsureCapacity(want);
-        if (store_->capacity_slots() > allocator_.size()) {
-          slots_.Grow(store_->capacity_slots());
-          allocator_.Grow(store_->capacity_slots());
-          continue;
-        }
-        if (!s.ok() && !disk_limited_logged_) {
-          log_->warn("cache cannot grow its data files ({}); holding {} slots instead of {}",
-                     s.ToString(), allocator_.size(), limit);
-          disk_limited_logged_ = true;
-        }
-      }
+std::optional<uint32_t> BlockCacheImpl::TakeFreeSlot(unsigned size_class) {
+  std::optional<uint32_t> index = alloc_[size_class].Allocate();
+  if (!index) return std::nullopt;
+  used_bytes_.fetch_add(classes_.size(size_class));
+  class_used_[size_class].fetch_add(1);
+  return SlotId(size_class, *index);
+}
+
+void BlockCacheImpl::FreeSlotNow(uint32_t slot) {
+  const unsigned c = SlotClass(slot);
+  if (!alloc_[c].IsUsed(SlotIndex(slot))) return;
+  alloc_[c].Free(SlotIndex(slot));
+  used_bytes_.fetch_sub(classes_.size(c));
+  class_used_[c].fetch_sub(1);
+}
+
+uint64_t BlockCacheImpl::ReleaseBacked(uint64_t want, uint64_t need, int except) {
+  if (punch_unsupported_) return 0;
+  std::vector<uint32_t> punch;
+  uint64_t released = 0;
+  // Smallest classes first: their free slots are the most numerous and the least useful.
+  for (int c = static_cast<int>(classes_.count()) - 1; c >= 0 && released < want; --c) {
+    if (c == except) continue;
+    const uint64_t size = classes_.size(static_cast<unsigned>(c));
+    for (uint32_t index : alloc_[c].FreeBacked((want - released + size - 1) / size)) {
+      punch.push_back(SlotId(static_cast<unsigned>(c), index));
+      released += size;
     }
-    // Full (by limit or by disk): evict, then retry.
+  }
+  if (punch.empty() || released < need) return 0;
+  Status st = store_->Deallocate(punch);
+  if (st.code() == StatusCode::kNotSupported) {
+    punch_unsupported_ = true;
+    log_->warn(
+        "cache: {}; freed slots keep their disk space, so the data files may hold more "
+        "than the limit when block sizes shift",
+        st.ToString());
+    return 0;
+  }
+  if (!st.ok()) {
+    // Some runs may be punched, others not: keep counting them all as backed (an overestimate).
+    log_->warn("cache: punching freed slots failed: {}", st.ToString());
+    return 0;
+  }
+  for (uint32_t slot : punch) {
+    alloc_[SlotClass(slot)].MarkUnbacked(SlotIndex(slot));
+    class_backed_[SlotClass(slot)].fetch_sub(1);
+  }
+  backed_bytes_.fetch_sub(released);
+  return released;
+}
+
+void BlockCacheImpl::TrimBacked() {
+  const uint64_t limit = LimitBytes();
+  if (backed_bytes_.load() > limit) {
+    const uint64_t excess = backed_bytes_.load() - limit;
+    ReleaseBacked(excess, 0, /*except=*/-1);
+  }
+}
+
+Status BlockCacheImpl::BackSlots(unsigned size_class) {
+  const uint64_t size = classes_.size(size_class);
+  // A step is grow_step_slots slots of the class: small classes grow in small steps, so a few
+  // small blocks do not preallocate a large share of the budget.
+  const uint64_t step_bytes = std::max<uint64_t>(1, options_.grow_step_slots) * size;
+  auto [first, run] = alloc_[size_class].FindUnbacked(step_bytes / size);
+  if (first >= kMaxSlotsPerClass) {
+    return Status::InvalidArgument("size class " + std::to_string(size) + " has no more slots");
+  }
+  run = std::min(run, kMaxSlotsPerClass - first);
+  // Disk budget: the slots with space behind them never add up to more than the limit, so the data
+  // files stay within it whatever the mix of sizes. Take the space from free slots of other
+  // classes (a step's worth, to amortise the system calls) when there is no room left.
+  const uint64_t limit = LimitBytes();
+  if (backed_bytes_.load() + size > limit) {
+    const uint64_t need = backed_bytes_.load() + size - limit;
+    ReleaseBacked(std::max(need, std::min(step_bytes, run * size)), need,
+                  static_cast<int>(size_class));
+  }
+  if (backed_bytes_.load() + size > limit && !punch_unsupported_) {
+    return Status::ResourceExhausted("no disk budget left for size class " + std::to_string(size));
+  }
+  const uint64_t budget = backed_bytes_.load() < limit ? limit - backed_bytes_.load() : 0;
+  run = std::max<uint64_t>(1, std::min(run, budget / size));
+  Status st = store_->Allocate(size_class, first, run);
+  if (!st.ok() && run > 1) {
+    run = 1;
+    st = store_->Allocate(size_class, first, run);
+  }
+  if (st.code() == StatusCode::kResourceExhausted &&
+      ReleaseBacked(size, size, static_cast<int>(size_class)) > 0) {
+    // The disk is at its floor: move space over from free slots of other classes.
+    st = store_->Allocate(size_class, first, run);
+  }
+  if (!st.ok()) {
+    if (!disk_limited_logged_) {
+      log_->warn(
+          "cache cannot allocate disk space for its data files ({}); holding {} MiB "
+          "instead of {} MiB",
+          st.ToString(), used_bytes_.load() >> 20, limit >> 20);
+      disk_limited_logged_ = true;
+    }
+    return st;
+  }
+  slots_.Grow(size_class, first + run);
+  const uint64_t before = alloc_[size_class].backed();
+  alloc_[size_class].MarkBacked(first, run);
+  const uint64_t added = alloc_[size_class].backed() - before;
+  class_backed_[size_class].fetch_add(added);
+  backed_bytes_.fetch_add(added * size);
+  return Status::Ok();
+}
+
+std::optional<uint32_t> BlockCacheImpl::AllocateSlot(uint32_t length) {
+  const unsigned want = classes_.For(length);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const uint64_t limit = LimitBytes();
+    // The block's class; a larger one only if the class ran out of addressable slots.
+    for (int c = static_cast<int>(want); c >= 0; --c) {
+      const auto uc = static_cast<unsigned>(c);
+      if (used_bytes_.load() + classes_.size(uc) > limit) break;  // reserve within the limit
+      if (auto slot = TakeFreeSlot(uc)) return slot;
+      Status st = BackSlots(uc);
+      if (st.ok()) {
+        if (auto slot = TakeFreeSlot(uc)) return slot;
+        break;
+      }
+      if (st.code() != StatusCode::kInvalidArgument) break;
+    }
+    // Full (by the limit, the disk budget or the disk): evict, then retry.
     RetryQuarantine();
-    if (allocator_.used() >= std::min<uint64_t>(limit, allocator_.size()) &&
-        EvictVictims(std::max<size_t>(1, kEvictBatch / 4)) == 0 && quarantine_.empty()) {
+    const uint64_t need = used_bytes_.load() + classes_.size(want) > limit
+                              ? used_bytes_.load() + classes_.size(want) - limit
+                              : classes_.size(want);
+    // Evict a little more than needed (a synced index batch per block would be slow), but never
+    // much of the cache: the rest of the batch is about to be admitted.
+    const uint64_t some = std::min<uint64_t>(kEvictBatch / 4 * classes_.size(want),
+                                             std::max<uint64_t>(limit / 32, classes_.size(want)));
+    if (EvictBytes(std::max(need, some)) == 0 && quarantine_.empty()) {
       return std::nullopt;
     }
   }
@@ -666,7 +811,7 @@ void BlockCacheImpl::ProcessInserts(std::vector<InsertCmd>& batch) {
       const uint32_t file_id =
           FileIdFor(std::string_view(c.key).substr(0, prefix_len), c.remote_id, d->path);
       files_[file_id].blocks++;  // hold the file while we work on it
-      std::optional<uint32_t> slot = AllocateSlot();
+      std::optional<uint32_t> slot = AllocateSlot(static_cast<uint32_t>(c.data.size()));
       if (!slot) {
         DropFileBlock(file_id);
         if (!admitted.empty()) break;  // commit these, then retry block i
@@ -719,7 +864,7 @@ void BlockCacheImpl::WriteAndCommit(const std::vector<Admitted>& admitted) {
         log_->warn("cache write of slot {} failed: {}", a.slot, ops[i].status.ToString());
       }
       if (ops[i].status.ok() && !files_[a.file_id].pinned) policy_->Remove(a.slot);
-      allocator_.Free(a.slot);  // nothing references it
+      FreeSlotNow(a.slot);  // nothing references it
       DropFileBlock(a.file_id);
       continue;
     }
@@ -728,21 +873,21 @@ void BlockCacheImpl::WriteAndCommit(const std::vector<Admitted>& admitted) {
     s.block = a.cmd->block;
     s.length = entries[i].length;
     s.pinned = files_[a.file_id].pinned;
-    if (s.pinned) pinned_slots_.fetch_add(1);
+    if (s.pinned) pinned_bytes_.fetch_add(classes_.SizeOfSlot(a.slot));
     data_bytes_.fetch_add(s.length);
     AddUsageMirror(files_[a.file_id].usage_key, s.length, 1);
     counters_.inserts.fetch_add(1, std::memory_order_relaxed);
     counters_.insert_bytes.fetch_add(s.length, std::memory_order_relaxed);
   }
-  used_slots_.store(allocator_.used());
 }
 
-size_t BlockCacheImpl::EvictVictims(size_t n) {
+uint64_t BlockCacheImpl::EvictBytes(uint64_t bytes) {
   std::vector<std::pair<std::string, BlockEntry>> victims;
-  victims.reserve(n);
-  while (victims.size() < n) {
+  uint64_t freed = 0;
+  while (freed < bytes && victims.size() < kEvictBatch) {
     std::optional<uint32_t> slot = policy_->Evict();
     if (!slot) break;
+    if (!slots_.Contains(*slot)) continue;
     const SlotState& s = slots_.at(*slot);
     if (s.file_id == kNoFile || s.pinned) continue;  // stale policy entry
     BlockEntry e;
@@ -750,6 +895,7 @@ size_t BlockCacheImpl::EvictVictims(size_t n) {
     e.length = s.length;
     e.generation = s.generation.load();
     victims.emplace_back(KeyOfSlot(*slot), e);
+    freed += classes_.SizeOfSlot(*slot);
   }
   if (victims.empty()) return 0;
   RemoveEntries(victims, /*from_policy=*/true);
@@ -757,7 +903,7 @@ size_t BlockCacheImpl::EvictVictims(size_t n) {
   for (const auto& v : victims) {
     counters_.evicted_bytes.fetch_add(v.second.length, std::memory_order_relaxed);
   }
-  return victims.size();
+  return freed;
 }
 
 void BlockCacheImpl::RemoveEntries(const std::vector<std::pair<std::string, BlockEntry>>& victims,
@@ -788,12 +934,12 @@ void BlockCacheImpl::RemoveEntries(const std::vector<std::pair<std::string, Bloc
     if (s.file_id == kNoFile) continue;
     if (!from_policy) {
       if (s.pinned) {
-        pinned_slots_.fetch_sub(1);
+        pinned_bytes_.fetch_sub(classes_.SizeOfSlot(entry.slot));
       } else {
         policy_->Remove(entry.slot);
       }
     } else if (s.pinned) {
-      pinned_slots_.fetch_sub(1);
+      pinned_bytes_.fetch_sub(classes_.SizeOfSlot(entry.slot));
     }
     AddUsageMirror(files_[s.file_id].usage_key, -int64_t{s.length}, -1);
     data_bytes_.fetch_sub(s.length);
@@ -803,14 +949,13 @@ void BlockCacheImpl::RemoveEntries(const std::vector<std::pair<std::string, Bloc
     s.length = 0;
     ReleaseSlot(entry.slot);
   }
-  used_slots_.store(allocator_.used());
 }
 
 void BlockCacheImpl::ReleaseSlot(uint32_t slot) {
   SlotState& s = slots_.at(slot);
   s.generation.fetch_add(1);  // readers that looked the old entry up now miss
   if (s.readers.load() == 0) {
-    allocator_.Free(slot);
+    FreeSlotNow(slot);
   } else {
     quarantine_.push_back(slot);  // a reader is still copying the old bytes out
   }
@@ -821,23 +966,21 @@ void BlockCacheImpl::RetryQuarantine() {
   std::vector<uint32_t> still;
   for (uint32_t slot : quarantine_) {
     if (slots_.at(slot).readers.load() == 0) {
-      allocator_.Free(slot);
+      FreeSlotNow(slot);
     } else {
       still.push_back(slot);
     }
   }
   quarantine_.swap(still);
-  used_slots_.store(allocator_.used());
 }
 
 void BlockCacheImpl::EvictToWatermark() {
-  const uint64_t limit = std::min<uint64_t>(LimitSlots(), std::max<uint64_t>(allocator_.size(), 1));
-  const auto high = static_cast<uint64_t>(static_cast<double>(LimitSlots()) * options_.high_watermark);
-  const auto low = static_cast<uint64_t>(static_cast<double>(LimitSlots()) * options_.low_watermark);
-  if (allocator_.used() <= high && allocator_.used() <= limit) return;
-  while (allocator_.used() > low) {
-    const size_t want = std::min<uint64_t>(kEvictBatch, allocator_.used() - low);
-    if (EvictVictims(want) == 0) break;
+  const auto limit = static_cast<double>(LimitBytes());
+  const auto high = static_cast<uint64_t>(limit * options_.high_watermark);
+  const auto low = static_cast<uint64_t>(limit * options_.low_watermark);
+  if (used_bytes_.load() <= high) return;
+  while (used_bytes_.load() > low) {
+    if (EvictBytes(used_bytes_.load() - low) == 0) break;
     RetryQuarantine();
   }
 }
@@ -849,7 +992,6 @@ void BlockCacheImpl::Recover() {
   pthread_setname_np(pthread_self(), "hoardfs-recover");
   const auto t0 = std::chrono::steady_clock::now();
   RecoveryReport report;
-  const uint64_t capacity = store_->capacity_slots();
   struct Restored {
     uint64_t sequence;
     uint64_t key_hash;
@@ -860,27 +1002,35 @@ void BlockCacheImpl::Recover() {
   std::string last_prefix;
   uint32_t last_file_id = kNoFile;
   std::vector<Restored> restored;
-  std::vector<uint64_t> slot_sequence(capacity, 0);
+  // Per class: the insert sequence of the entry holding each slot (8 B per slot, during the scan).
+  std::array<std::vector<uint64_t>, kMaxSizeClasses> slot_sequence;
+  for (unsigned c = 0; c < classes_.count(); ++c)
+    slot_sequence[c].assign(store_->class_slots(c), 0);
+  auto sequence_of = [&](uint32_t slot) -> uint64_t& {
+    return slot_sequence[SlotClass(slot)][SlotIndex(slot)];
+  };
   std::vector<std::string> drop;
   std::map<std::string, DatasetUsageCounter> usage;
 
   Status scanned = index_->ScanBlocks("", "", [&](std::string_view key,
                                                   std::optional<BlockEntry> entry) {
     auto d = DecodeBlockKey(key);
-    if (!d || !entry || entry->length > options_.block_size) {
+    if (!d || !entry || entry->length > classes_.SizeOfSlot(entry->slot)) {
       report.dropped_undecodable++;
       drop.emplace_back(key);
       return true;
     }
-    if (entry->slot >= capacity) {
+    const unsigned size_class = SlotClass(entry->slot);
+    const uint32_t index = SlotIndex(entry->slot);
+    if (index >= store_->class_slots(size_class)) {
       report.dropped_out_of_range++;
       drop.emplace_back(key);
       return true;
     }
     SlotState& s = slots_.at(entry->slot);
-    if (allocator_.IsUsed(entry->slot)) {
+    if (alloc_[size_class].IsUsed(index)) {
       report.dropped_duplicate_slot++;
-      if (slot_sequence[entry->slot] >= entry->sequence) {
+      if (sequence_of(entry->slot) >= entry->sequence) {
         drop.emplace_back(key);
         return true;
       }
@@ -901,13 +1051,13 @@ void BlockCacheImpl::Recover() {
     const uint32_t file_id = last_file_id;
     FileInfo& f = files_[file_id];
     f.blocks++;
-    allocator_.MarkUsed(entry->slot);
+    alloc_[size_class].MarkUsed(index);
     s.generation.store(entry->generation);
     s.file_id = file_id;
     s.block = d->block;
     s.length = entry->length;
     s.pinned = f.pinned;
-    slot_sequence[entry->slot] = entry->sequence;
+    sequence_of(entry->slot) = entry->sequence;
     next_sequence_ = std::max(next_sequence_, entry->sequence + 1);
     data_bytes_.fetch_add(entry->length);
     usage[f.usage_key].bytes += entry->length;
@@ -935,15 +1085,25 @@ void BlockCacheImpl::Recover() {
   uint64_t pinned = 0;
   for (const Restored& r : restored) {
     SlotState& s = slots_.at(r.slot);
-    if (s.file_id == kNoFile || slot_sequence[r.slot] != r.sequence) continue;  // lost its slot
+    if (s.file_id == kNoFile || sequence_of(r.slot) != r.sequence) continue;  // lost its slot
     if (s.pinned) {
-      pinned++;
+      pinned += classes_.SizeOfSlot(r.slot);
     } else {
       policy_->Restore(r.slot, r.key_hash, r.in_main);
     }
   }
-  pinned_slots_.store(pinned);
-  used_slots_.store(allocator_.used());
+  pinned_bytes_.store(pinned);
+  uint64_t used = 0;
+  uint64_t used_slots = 0;
+  for (unsigned c = 0; c < classes_.count(); ++c) {
+    class_used_[c].store(alloc_[c].used());
+    used += alloc_[c].used() * classes_.size(c);
+    used_slots += alloc_[c].used();
+  }
+  used_bytes_.store(used);
+  // Slots freed before the restart may still hold disk space beyond the limit (a shrink, a
+  // smaller limit in the options): give it back now.
+  TrimBacked();
 
   // Usage: the persisted counters must equal what the entries add up to.
   for (auto it = usage.begin(); it != usage.end();) {
@@ -986,8 +1146,8 @@ void BlockCacheImpl::Recover() {
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   report.index_reset = index_->was_reset();
-  log_->info("cache ready: {} blocks in {} slots ({} pinned), recovered in {:.3f} s",
-             report.entries, allocator_.used(), pinned, report.seconds);
+  log_->info("cache ready: {} blocks in {} slots ({} MiB, {} MiB pinned), recovered in {:.3f} s",
+             report.entries, used_slots, used >> 20, pinned >> 20, report.seconds);
   std::lock_guard<std::mutex> lock(mu_);
   recovery_ = report;
 }
@@ -1005,6 +1165,7 @@ Status BlockCacheImpl::DoEvict(uint32_t remote_id, const std::string& prefix,
       auto d = DecodeBlockKey(key);
       if (!d || !entry) return true;
       if (keep && d->path == prefix && d->version_hash == *keep) return true;
+      if (!slots_.Contains(entry->slot)) return true;
       const SlotState& s = slots_.at(entry->slot);
       if (s.generation.load() != entry->generation || s.file_id == kNoFile) return true;
       victims.emplace_back(std::string(key), *entry);
@@ -1063,10 +1224,10 @@ Status BlockCacheImpl::DoPin(uint32_t remote_id, const std::string& prefix, bool
       s.pinned = want;
       if (want) {
         policy_->Remove(entry->slot);
-        pinned_slots_.fetch_add(1);
+        pinned_bytes_.fetch_add(classes_.SizeOfSlot(entry->slot));
       } else {
         policy_->Insert(entry->slot, Hash64(key));
-        pinned_slots_.fetch_sub(1);
+        pinned_bytes_.fetch_sub(classes_.SizeOfSlot(entry->slot));
       }
       return true;
     });
@@ -1096,11 +1257,11 @@ Status BlockCacheImpl::SetCapacity(uint64_t capacity_bytes) {
   }
   return RunOnWriter<Status>([&]() -> Status {
     capacity_bytes_.store(capacity_bytes);
-    policy_->SetCapacity(LimitSlots());
-    while (allocator_.used() > LimitSlots()) {
+    policy_->SetCapacity(capacity_bytes);
+    while (used_bytes_.load() > capacity_bytes) {
       RetryQuarantine();
-      if (allocator_.used() <= LimitSlots()) break;
-      if (EvictVictims(std::min<uint64_t>(kEvictBatch, allocator_.used() - LimitSlots())) == 0) {
+      if (used_bytes_.load() <= capacity_bytes) break;
+      if (EvictBytes(used_bytes_.load() - capacity_bytes) == 0) {
         if (quarantine_.empty()) {
           return Status::ResourceExhausted(
               "cache shrunk, but pinned blocks keep it above the new limit");
@@ -1109,6 +1270,7 @@ Status BlockCacheImpl::SetCapacity(uint64_t capacity_bytes) {
       }
     }
     EvictToWatermark();
+    TrimBacked();
     log_->info("cache limit set to {} MiB", capacity_bytes >> 20);
     return Status::Ok();
   });
@@ -1130,10 +1292,13 @@ BlockCacheStats BlockCacheImpl::Stats() {
   BlockCacheStats s;
   s.block_size = options_.block_size;
   s.capacity_bytes = capacity_bytes_.load();
-  s.used_bytes = used_slots_.load() * options_.block_size;
+  s.used_bytes = used_bytes_.load();
   s.data_bytes = data_bytes_.load();
-  s.pinned_bytes = pinned_slots_.load() * options_.block_size;
-  s.store_bytes = store_->capacity_slots() * options_.block_size;
+  s.pinned_bytes = pinned_bytes_.load();
+  s.store_bytes = backed_bytes_.load();
+  for (unsigned c = 0; c < classes_.count(); ++c) {
+    s.classes.push_back({classes_.size(c), class_used_[c].load(), class_backed_[c].load()});
+  }
   s.direct_io = store_->direct_io();
   s.ready = ready_.load();
   s.lookups = counters_.lookups.load();
@@ -1165,8 +1330,6 @@ Result<VerifyReport> BlockCacheImpl::DoVerify(bool repair) {
   std::map<std::string, DatasetUsageCounter> usage;
   std::vector<std::pair<std::string, BlockEntry>> bad;
   std::vector<std::pair<std::string, BlockEntry>> chunk;
-  const uint64_t capacity = store_->capacity_slots();
-
   auto check_chunk = [&] {
     std::vector<AlignedBuffer> bufs;
     std::vector<BlockIo> ops(chunk.size());
@@ -1200,7 +1363,8 @@ Result<VerifyReport> BlockCacheImpl::DoVerify(bool repair) {
       return true;
     }
     if (++slot_uses[entry->slot] > 1) report.duplicate_slots++;
-    if (entry->slot >= capacity) {
+    if (SlotIndex(entry->slot) >= store_->class_slots(SlotClass(entry->slot)) ||
+        entry->length > classes_.SizeOfSlot(entry->slot)) {
       report.out_of_range++;
       bad.emplace_back(std::string(key), *entry);
       return true;

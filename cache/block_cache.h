@@ -11,10 +11,15 @@
 //  - A slot is never reused while an entry points to it or a reader is reading it: the entry is
 //    deleted (and synced) before the slot is freed, and each slot carries a generation that a
 //    reader checks after pinning it.
-//  - Capacity: a hard limit on slots in use (limit / block size). Inserts reserve slots before
-//    writing, so concurrent inserts never exceed it. Between the high and low watermarks the writer
-//    evicts in the background; data files grow only while the disk keeps its free-space floor.
-//    Pinned prefixes are never evicted. SetCapacity() changes the limit at run time.
+//  - Capacity: a hard limit on bytes. Each block takes a slot of its size class (powers of two
+//    from 4 KiB to the block size, cache/size_classes.h), and the class sizes of the slots in use
+//    never add up to more than the limit: inserts reserve their slot before writing, so concurrent
+//    inserts never exceed it. Between the high and low watermarks (fractions of the limit) the
+//    writer evicts in the background. The data files' allocated space is bounded by the limit too
+//    (slots with disk space behind them, used or free, add up to at most the limit: free slots of
+//    one class are punched out when another class needs the space), and files grow only while the
+//    disk keeps its free-space floor. Pinned prefixes are never evicted. SetCapacity() changes the
+//    limit at run time.
 //  - Eviction: S3-FIFO (scan-resistant; see cache/eviction_policy.h). A hit costs one relaxed
 //    atomic increment.
 //  - Per-dataset usage (cache/dataset_map.h) is updated in the same atomic index batch as the
@@ -49,12 +54,13 @@ struct BlockCacheOptions {
   std::string dir;                           // REQUIRED: cache directory (created if missing)
   uint64_t capacity_bytes = 0;               // REQUIRED: hard limit on block bytes held
   uint32_t block_size = 1u << 20;            // multiple of 4096; fixed for the life of a cache
+                                             // (the largest size class)
   double high_watermark = 0.95;              // start background eviction above this fraction
   double low_watermark = 0.90;               // ... and evict down to this fraction
   uint64_t free_space_floor_bytes = 1ull << 30;  // leave this much free on the cache disk
   bool use_direct_io = true;                 // O_DIRECT on the data files (falls back on tmpfs)
-  uint64_t slots_per_file = 16384;           // data file size, in slots
-  uint64_t grow_step_slots = 256;            // data files grow by this many slots at a time
+  uint64_t slots_per_file = 16384;           // data file size, in block-size slots
+  uint64_t grow_step_slots = 256;            // data files grow by this many slots of a class
   unsigned queue_depth = 64;                 // io_uring depth per ring
   std::vector<std::string> dataset_prefixes; // usage is kept per dataset (cache/dataset_map.h)
   unsigned dataset_depth = 3;
@@ -99,14 +105,22 @@ struct PinnedPrefix {
   std::string prefix;
 };
 
+struct SizeClassStats {
+  uint32_t slot_size = 0;
+  uint64_t used_slots = 0;    // slots holding a block (or quarantined for a reader)
+  uint64_t backed_slots = 0;  // slots with disk space behind them (used or free)
+};
+
 struct BlockCacheStats {
-  // Capacity (bytes are slots * block size unless noted).
+  // Capacity (bytes of slots: each block counts the size of its size class unless noted).
   uint64_t capacity_bytes = 0;
-  uint64_t used_bytes = 0;         // slots in use * block size
+  uint64_t used_bytes = 0;         // sum of the class sizes of the slots in use
   uint64_t data_bytes = 0;         // sum of block lengths held
-  uint64_t pinned_bytes = 0;
+  uint64_t pinned_bytes = 0;       // class sizes of the slots of pinned blocks
   uint64_t block_size = 0;
-  uint64_t store_bytes = 0;        // data file space allocated on disk
+  uint64_t store_bytes = 0;  // data file space allocated on disk (slots with space behind
+                             // them; an upper bound after a restart)
+  std::vector<SizeClassStats> classes;  // per size class, largest first
   bool direct_io = false;
   bool ready = false;              // recovery finished; inserts admitted
   // Counters since open.

@@ -64,7 +64,7 @@ class BlockIndex {
   enum class Table { kMeta, kFiles };
 
   // The format tag written into meta; bump when any encoding changes.
-  static constexpr std::string_view kFormat = "hoardfs-cache-v1";
+  static constexpr std::string_view kFormat = "hoardfs-cache-v2";
 
   static Result<std::unique_ptr<BlockIndex>> Open(const BlockIndexOptions& options);
   ~BlockIndex();

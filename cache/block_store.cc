@@ -1,15 +1,17 @@
 // IoUringBlockStore: the BlockStore on data files, read and written through pooled io_urings.
 //
 // Concurrency design. The hot path (Read) takes exactly one mutex, briefly, to lease a ring from
-// the pool and to give it back; everything else it touches is lock-free: capacity is an atomic,
-// and file descriptors live in a fixed array of atomics sized at Open for the largest number of
-// files the store may ever have (files are never closed or removed while the store lives). Growth
-// (rare) is serialised by grow_mu_, which publishes a new fd (release) before the capacity that
-// makes it reachable (release), so a reader that sees a slot in capacity also sees its fd.
+// the pool and to give it back; everything else it touches is lock-free: each size class's capacity
+// is an atomic, and file descriptors live in per-class fixed arrays of atomics sized at Open for
+// the largest number of files the class may ever have (files are never closed or removed while the
+// store lives). Allocation (rare) is serialised by grow_mu_, which publishes a new fd (release)
+// before the capacity that makes it reachable (release), so a reader that sees a slot in capacity
+// also sees its fd. Deallocate (hole punching) takes no lock: it only needs fds already published.
 //
 // Lock order: grow_mu_ and pool_mu_ are never held together. No lock is held during I/O.
 #include "cache/block_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -41,14 +44,15 @@ void SimulateODirectRefusalForTesting(bool on) { g_simulate_odirect_refusal.stor
 
 namespace {
 
-// Bounds the fd array. 4096 files of 16 GiB (the default) is 64 TiB of cache.
+// Bounds the fd array of a class. 4096 files of 16 GiB (the default) is 64 TiB of cache.
 constexpr uint64_t kMaxDataFiles = 4096;
-// BlockIo::slot is 32 bits.
-constexpr uint64_t kMaxSlots = uint64_t{1} << 32;
 // -EAGAIN/-EINTR completions are retried this many times per op before giving up.
 constexpr unsigned kMaxRetries = 1000;
 
-std::string DataFileName(uint64_t index) { return fmt::format("data-{:04d}.blk", index); }
+// Format v1 data files: their index is gone once a v2 store opens the directory.
+bool IsLegacyDataFile(std::string_view name) {
+  return name.size() == 13 && name.starts_with("data-") && name.ends_with(".blk");
+}
 
 int RetryOnEintr(auto fn) {
   int ret;
@@ -131,75 +135,113 @@ struct Ring {
   }
 };
 
+// One size class: its slot size, file geometry and descriptors.
+struct ClassFiles {
+  uint32_t size = 0;            // slot size
+  uint64_t slots_per_file = 0;  // spf_c
+  uint64_t max_files = 0;
+  uint64_t max_slots = 0;
+  // fds[k] is data file k's descriptor, -1 until opened; written under grow_mu_, read lock-free.
+  std::unique_ptr<std::atomic<int>[]> fds;
+  std::atomic<uint64_t> capacity{0};
+  std::vector<uint64_t> file_slots;  // GUARDED_BY(grow_mu_): whole slots allocated per file
+};
+
 class IoUringBlockStore final : public BlockStore {
  public:
-  IoUringBlockStore(const BlockStoreOptions& options, bool direct, uint64_t max_files)
-      : options_(options),
-        direct_(direct),
-        max_files_(max_files),
-        max_slots_(std::min(kMaxSlots, max_files * options.slots_per_file)),
-        fds_(std::make_unique<std::atomic<int>[]>(max_files)),
-        log_(Logger("store")) {
-    for (uint64_t i = 0; i < max_files_; ++i) fds_[i].store(-1, std::memory_order_relaxed);
+  IoUringBlockStore(const BlockStoreOptions& options, bool direct)
+      : BlockStore(options.block_size), options_(options), direct_(direct), log_(Logger("store")) {
+    const uint64_t file_bytes = options.slots_per_file * options.block_size;
+    for (unsigned c = 0; c < classes().count(); ++c) {
+      ClassFiles& cf = classes_[c];
+      cf.size = classes().size(c);
+      cf.slots_per_file = std::max<uint64_t>(1, file_bytes / cf.size);
+      cf.max_files =
+          std::min(kMaxDataFiles, (kMaxSlotsPerClass + cf.slots_per_file - 1) / cf.slots_per_file);
+      cf.max_slots = std::min(kMaxSlotsPerClass, cf.max_files * cf.slots_per_file);
+      cf.fds = std::make_unique<std::atomic<int>[]>(cf.max_files);
+      for (uint64_t i = 0; i < cf.max_files; ++i) cf.fds[i].store(-1, std::memory_order_relaxed);
+    }
   }
 
   ~IoUringBlockStore() override {
-    for (uint64_t i = 0; i < max_files_; ++i) {
-      int fd = fds_[i].load(std::memory_order_relaxed);
-      if (fd >= 0) close(fd);
+    for (unsigned c = 0; c < classes().count(); ++c) {
+      for (uint64_t i = 0; i < classes_[c].max_files; ++i) {
+        int fd = classes_[c].fds[i].load(std::memory_order_relaxed);
+        if (fd >= 0) close(fd);
+      }
     }
     // Idle rings are destroyed with idle_rings_ (io_uring_queue_exit in ~Ring).
   }
 
-  // Opens existing data files (and data-0000.blk if there is none) with `direct` flags.
+  // Opens existing data files (and class 0's first file if there is none) with `direct` flags.
   // Returns EINVAL-coded InvalidArgument if a data file refuses O_DIRECT.
   Status OpenFiles() {
     std::lock_guard<std::mutex> lock(grow_mu_);
-    for (uint64_t k = 0; k < max_files_; ++k) {
-      std::string path = Path(k);
-      int flags = OpenFlags() | (k == 0 ? O_CREAT : 0);
-      int fd = RetryOnEintr([&] { return open(path.c_str(), flags, 0644); });
-      if (fd < 0) {
-        int err = errno;
-        if (err == ENOENT && k > 0) break;
-        return Status::FromErrno(err, "open " + path);
+    uint64_t total = 0;
+    for (unsigned c = 0; c < classes().count(); ++c) {
+      ClassFiles& cf = classes_[c];
+      for (uint64_t k = 0; k < cf.max_files; ++k) {
+        std::string path = Path(c, k);
+        int flags = OpenFlags() | (c == 0 && k == 0 ? O_CREAT : 0);
+        int fd = RetryOnEintr([&] { return open(path.c_str(), flags, 0644); });
+        if (fd < 0) {
+          int err = errno;
+          if (err == ENOENT) break;
+          return Status::FromErrno(err, "open " + path);
+        }
+        cf.fds[k].store(fd, std::memory_order_release);
+        struct stat st {};
+        if (fstat(fd, &st) != 0) return Status::FromErrno(errno, "fstat " + path);
+        cf.file_slots.push_back(
+            std::min(static_cast<uint64_t>(st.st_size) / cf.size, cf.slots_per_file));
       }
-      fds_[k].store(fd, std::memory_order_release);
-      struct stat st {};
-      if (fstat(fd, &st) != 0) return Status::FromErrno(errno, "fstat " + path);
-      file_slots_.push_back(std::min(static_cast<uint64_t>(st.st_size) / options_.block_size,
-                                     options_.slots_per_file));
+      cf.capacity.store(ContiguousCapacity(cf), std::memory_order_release);
+      total += cf.capacity.load() * cf.size;
     }
-    capacity_.store(ContiguousCapacity(), std::memory_order_release);
-    log_->info("block store {}: {} data file(s), {} slots of {} bytes, {} I/O", options_.dir,
-               file_slots_.size(), capacity_.load(), options_.block_size,
+    log_->info("block store {}: {} size classes ({}..{} bytes), {} bytes in data files, {} I/O",
+               options_.dir, classes().count(), classes().smallest(), options_.block_size, total,
                direct_ ? "direct" : "buffered");
     return Status::Ok();
   }
 
-  uint64_t capacity_slots() const override { return capacity_.load(std::memory_order_acquire); }
+  uint64_t class_slots(unsigned size_class) const override {
+    return size_class < classes().count()
+               ? classes_[size_class].capacity.load(std::memory_order_acquire)
+               : 0;
+  }
   bool direct_io() const override { return direct_; }
   uint32_t block_size() const override { return options_.block_size; }
 
-  Status EnsureCapacity(uint64_t slots) override;
+  Status Allocate(unsigned size_class, uint64_t first, uint64_t count) override;
+  Status Grow(unsigned size_class, uint64_t slots) override;
+  Status Deallocate(std::span<const uint32_t> slots) override;
   void Read(std::span<BlockIo> ops, const std::function<void(BlockIo&)>& on_complete) override;
   void Write(std::span<BlockIo> ops) override;
 
  private:
   int OpenFlags() const { return O_RDWR | O_CLOEXEC | (direct_ ? O_DIRECT : 0); }
-  std::string Path(uint64_t file) const { return options_.dir + "/" + DataFileName(file); }
-
-  // REQUIRES: grow_mu_ held.
-  uint64_t ContiguousCapacity() const {
-    uint64_t total = 0;
-    for (uint64_t s : file_slots_) {
-      total += s;
-      if (s < options_.slots_per_file) break;
-    }
-    return std::min(total, max_slots_);
+  std::string Path(unsigned size_class, uint64_t file) const {
+    return options_.dir + "/" + FileName(classes_[size_class].size, file);
   }
 
-  Status GrowFile(uint64_t file, uint64_t from_slots, uint64_t to_slots);
+  // REQUIRES: grow_mu_ held.
+  static uint64_t ContiguousCapacity(const ClassFiles& cf) {
+    uint64_t total = 0;
+    for (uint64_t s : cf.file_slots) {
+      total += s;
+      if (s < cf.slots_per_file) break;
+    }
+    return std::min(total, cf.max_slots);
+  }
+
+  struct Step {
+    uint64_t file, from, to;  // slots within the file
+  };
+  // Runs `plan` (allocating with fallocate, creating files in order): REQUIRES grow_mu_ held.
+  Status RunPlan(unsigned size_class, const std::vector<Step>& plan);
+  Status CheckFloor(uint64_t growth_bytes) const;
+  Status GrowFile(unsigned size_class, uint64_t file, uint64_t from_slots, uint64_t to_slots);
 
   std::unique_ptr<Ring> AcquireRing(Status* status);
   void ReleaseRing(std::unique_ptr<Ring> ring);
@@ -215,15 +257,10 @@ class IoUringBlockStore final : public BlockStore {
 
   const BlockStoreOptions options_;
   const bool direct_;
-  const uint64_t max_files_;
-  const uint64_t max_slots_;
-  // fds_[k] is data file k's descriptor, -1 until opened; written under grow_mu_, read lock-free.
-  const std::unique_ptr<std::atomic<int>[]> fds_;
-  std::atomic<uint64_t> capacity_{0};
+  std::array<ClassFiles, kMaxSizeClasses> classes_;
   const std::shared_ptr<spdlog::logger> log_;
 
   std::mutex grow_mu_;
-  std::vector<uint64_t> file_slots_;  // GUARDED_BY(grow_mu_): whole slots allocated per file
   bool warned_ftruncate_ = false;     // GUARDED_BY(grow_mu_)
 
   std::mutex pool_mu_;
@@ -233,11 +270,13 @@ class IoUringBlockStore final : public BlockStore {
 // ---------------------------------------------------------------------------------------------
 // Growth
 
-Status IoUringBlockStore::GrowFile(uint64_t file, uint64_t from_slots, uint64_t to_slots) {
-  const std::string path = Path(file);
-  const int fd = fds_[file].load(std::memory_order_relaxed);
-  const auto off = static_cast<off_t>(from_slots * options_.block_size);
-  const auto len = static_cast<off_t>((to_slots - from_slots) * options_.block_size);
+Status IoUringBlockStore::GrowFile(unsigned size_class, uint64_t file, uint64_t from_slots,
+                                   uint64_t to_slots) {
+  const ClassFiles& cf = classes_[size_class];
+  const std::string path = Path(size_class, file);
+  const int fd = cf.fds[file].load(std::memory_order_relaxed);
+  const auto off = static_cast<off_t>(from_slots * cf.size);
+  const auto len = static_cast<off_t>((to_slots - from_slots) * cf.size);
   if (RetryOnEintr([&] { return fallocate(fd, 0, off, len); }) == 0) return Status::Ok();
   const int err = errno;
   if (err != EOPNOTSUPP) return Status::FromErrno(err, "fallocate " + path);
@@ -255,34 +294,7 @@ Status IoUringBlockStore::GrowFile(uint64_t file, uint64_t from_slots, uint64_t 
   return Status::Ok();
 }
 
-Status IoUringBlockStore::EnsureCapacity(uint64_t slots) {
-  if (slots <= capacity_.load(std::memory_order_acquire)) return Status::Ok();
-  if (slots > max_slots_) {
-    return Status::InvalidArgument(
-        fmt::format("block store {}: {} slots requested, at most {} are addressable", options_.dir,
-                    slots, max_slots_));
-  }
-  std::lock_guard<std::mutex> lock(grow_mu_);
-  if (slots <= capacity_.load(std::memory_order_relaxed)) return Status::Ok();
-
-  // Plan: every file before the last one needed becomes full; the last grows to its need
-  // rounded up to the grow step (capped at the file's end).
-  struct Step {
-    uint64_t file, from, to;
-  };
-  std::vector<Step> plan;
-  uint64_t growth_bytes = 0;
-  const uint64_t spf = options_.slots_per_file;
-  for (uint64_t k = 0; k * spf < slots; ++k) {
-    const uint64_t need = std::min(spf, slots - k * spf);
-    const uint64_t cur = k < file_slots_.size() ? file_slots_[k] : 0;
-    if (cur >= need) continue;
-    const uint64_t to = std::min(spf, (need + options_.grow_step_slots - 1) /
-                                          options_.grow_step_slots * options_.grow_step_slots);
-    plan.push_back({k, cur, to});
-    growth_bytes += (to - cur) * options_.block_size;
-  }
-
+Status IoUringBlockStore::CheckFloor(uint64_t growth_bytes) const {
   struct statvfs vfs {};
   if (RetryOnEintr([&] { return statvfs(options_.dir.c_str(), &vfs); }) != 0) {
     return Status::FromErrno(errno, "statvfs " + options_.dir);
@@ -290,28 +302,34 @@ Status IoUringBlockStore::EnsureCapacity(uint64_t slots) {
   const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   if (free_bytes < SaturatingAdd(growth_bytes, options_.free_space_floor_bytes)) {
     return Status::ResourceExhausted(fmt::format(
-        "block store {}: growing by {} bytes would leave less than the free-space floor of {} "
+        "block store {}: allocating {} bytes would leave less than the free-space floor of {} "
         "bytes ({} bytes free)",
         options_.dir, growth_bytes, options_.free_space_floor_bytes, free_bytes));
   }
+  return Status::Ok();
+}
 
+Status IoUringBlockStore::RunPlan(unsigned size_class, const std::vector<Step>& plan) {
+  ClassFiles& cf = classes_[size_class];
   Status status;
   bool created = false;
   for (const Step& step : plan) {
-    if (step.file >= file_slots_.size()) {  // files are created in order: step.file == size()
-      const std::string path = Path(step.file);
+    while (step.file >= cf.file_slots.size()) {  // files are created in order
+      const uint64_t k = cf.file_slots.size();
+      const std::string path = Path(size_class, k);
       int fd = RetryOnEintr([&] { return open(path.c_str(), OpenFlags() | O_CREAT, 0644); });
       if (fd < 0) {
         status = Status::FromErrno(errno, "create " + path);
         break;
       }
-      fds_[step.file].store(fd, std::memory_order_release);
-      file_slots_.push_back(0);
+      cf.fds[k].store(fd, std::memory_order_release);
+      cf.file_slots.push_back(0);
       created = true;
     }
-    status = GrowFile(step.file, step.from, step.to);
     if (!status.ok()) break;
-    file_slots_[step.file] = step.to;
+    status = GrowFile(size_class, step.file, step.from, step.to);
+    if (!status.ok()) break;
+    cf.file_slots[step.file] = std::max(cf.file_slots[step.file], step.to);
   }
   if (created) {
     // Make the new files' names durable, or a crash could lose blocks the index refers to.
@@ -321,7 +339,107 @@ Status IoUringBlockStore::EnsureCapacity(uint64_t slots) {
     }
     if (dfd >= 0) close(dfd);
   }
-  capacity_.store(ContiguousCapacity(), std::memory_order_release);
+  cf.capacity.store(ContiguousCapacity(cf), std::memory_order_release);
+  return status;
+}
+
+Status IoUringBlockStore::Allocate(unsigned size_class, uint64_t first, uint64_t count) {
+  if (size_class >= classes().count()) {
+    return Status::InvalidArgument(fmt::format("block store: no size class {}", size_class));
+  }
+  if (count == 0) return Status::Ok();
+  ClassFiles& cf = classes_[size_class];
+  if (first + count > cf.max_slots) {
+    return Status::InvalidArgument(
+        fmt::format("block store {}: slots up to {} of class {} requested, at most {} exist",
+                    options_.dir, first + count, cf.size, cf.max_slots));
+  }
+  std::lock_guard<std::mutex> lock(grow_mu_);
+  if (first > cf.capacity.load(std::memory_order_relaxed)) {
+    return Status::InvalidArgument(fmt::format(
+        "block store {}: allocation at slot {} of class {} would leave a gap (capacity {})",
+        options_.dir, first, cf.size, cf.capacity.load()));
+  }
+  HOARDFS_RETURN_IF_ERROR(CheckFloor(count * cf.size));
+  std::vector<Step> plan;
+  const uint64_t spf = cf.slots_per_file;
+  for (uint64_t s = first; s < first + count;) {
+    const uint64_t file = s / spf;
+    const uint64_t end = std::min(first + count, (file + 1) * spf);
+    plan.push_back({file, s - file * spf, end - file * spf});
+    s = end;
+  }
+  return RunPlan(size_class, plan);
+}
+
+Status IoUringBlockStore::Grow(unsigned size_class, uint64_t slots) {
+  if (size_class >= classes().count()) {
+    return Status::InvalidArgument(fmt::format("block store: no size class {}", size_class));
+  }
+  ClassFiles& cf = classes_[size_class];
+  if (slots <= cf.capacity.load(std::memory_order_acquire)) return Status::Ok();
+  if (slots > cf.max_slots) {
+    return Status::InvalidArgument(
+        fmt::format("block store {}: {} slots requested, at most {} are addressable", options_.dir,
+                    slots, cf.max_slots));
+  }
+  std::lock_guard<std::mutex> lock(grow_mu_);
+  if (slots <= cf.capacity.load(std::memory_order_relaxed)) return Status::Ok();
+
+  // Plan: every file before the last one needed becomes full; the last grows to its need
+  // rounded up to the grow step (capped at the file's end).
+  std::vector<Step> plan;
+  uint64_t growth_bytes = 0;
+  const uint64_t spf = cf.slots_per_file;
+  const uint64_t step_slots = options_.grow_step_slots;
+  for (uint64_t k = 0; k * spf < slots; ++k) {
+    const uint64_t need = std::min(spf, slots - k * spf);
+    const uint64_t cur = k < cf.file_slots.size() ? cf.file_slots[k] : 0;
+    if (cur >= need) continue;
+    const uint64_t to = std::min(spf, (need + step_slots - 1) / step_slots * step_slots);
+    plan.push_back({k, cur, to});
+    growth_bytes += (to - cur) * cf.size;
+  }
+  HOARDFS_RETURN_IF_ERROR(CheckFloor(growth_bytes));
+  return RunPlan(size_class, plan);
+}
+
+Status IoUringBlockStore::Deallocate(std::span<const uint32_t> slots) {
+  std::vector<uint32_t> sorted(slots.begin(), slots.end());
+  std::sort(sorted.begin(), sorted.end());
+  Status status;
+  for (size_t i = 0; i < sorted.size();) {
+    const unsigned c = SlotClass(sorted[i]);
+    if (c >= classes().count()) {
+      ++i;
+      continue;
+    }
+    const ClassFiles& cf = classes_[c];
+    const uint64_t index = SlotIndex(sorted[i]);
+    const uint64_t file = index / cf.slots_per_file;
+    // The run of consecutive ids in the same file.
+    size_t j = i + 1;
+    while (j < sorted.size() && sorted[j] == sorted[j - 1] + 1 &&
+           SlotIndex(sorted[j]) / cf.slots_per_file == file) {
+      ++j;
+    }
+    const int fd = file < cf.max_files ? cf.fds[file].load(std::memory_order_acquire) : -1;
+    if (fd >= 0) {
+      const auto off = static_cast<off_t>(index % cf.slots_per_file * cf.size);
+      const auto len = static_cast<off_t>((j - i) * cf.size);
+      if (RetryOnEintr([&] {
+            return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+          }) != 0) {
+        const int err = errno;
+        if (err == EOPNOTSUPP) {
+          return Status::NotSupported("block store " + options_.dir +
+                                      ": the filesystem cannot punch holes");
+        }
+        if (status.ok()) status = Status::FromErrno(err, "punch hole in " + Path(c, file));
+      }
+    }
+    i = j;
+  }
   return status;
 }
 
@@ -356,9 +474,15 @@ void IoUringBlockStore::ReleaseRing(std::unique_ptr<Ring> ring) {
 // I/O
 
 std::string IoUringBlockStore::OpContext(const BlockIo& op, bool write) const {
+  const unsigned c = SlotClass(op.slot);
+  if (c >= classes().count()) {
+    return fmt::format("{} slot {} (no size class {})", write ? "write" : "read", op.slot, c);
+  }
+  const ClassFiles& cf = classes_[c];
+  const uint64_t index = SlotIndex(op.slot);
   return fmt::format("{} slot {} ({}/{} offset {})", write ? "write" : "read", op.slot,
-                     options_.dir, DataFileName(op.slot / options_.slots_per_file),
-                     op.slot % options_.slots_per_file * options_.block_size);
+                     options_.dir, FileName(cf.size, index / cf.slots_per_file),
+                     index % cf.slots_per_file * cf.size);
 }
 
 void IoUringBlockStore::PrepSqe(Ring& ring, Request* req, bool write) noexcept {
@@ -417,8 +541,6 @@ void IoUringBlockStore::Submit(Ring& ring, unsigned& inflight,
 
 void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
                                  const std::function<void(BlockIo&)>* on_complete) noexcept {
-  const uint64_t capacity = capacity_.load(std::memory_order_acquire);
-  const uint64_t spf = options_.slots_per_file;
   auto finish = [&](BlockIo& op) {
     if (on_complete != nullptr && *on_complete) (*on_complete)(op);
   };
@@ -429,12 +551,15 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
     // Refill the ring with pending ops.
     while (!ring.broken && inflight < ring.depth && next < ops.size()) {
       BlockIo& op = ops[next++];
-      if (op.slot >= capacity) {
+      const unsigned c = SlotClass(op.slot);
+      const uint64_t index = SlotIndex(op.slot);
+      const uint64_t capacity = class_slots(c);  // 0 for a class that does not exist
+      if (index >= capacity) {
         op.status = Status::InvalidArgument(
             fmt::format("{}: beyond capacity of {} slots", OpContext(op, write), capacity));
-      } else if (op.length == 0 || op.length > options_.block_size) {
+      } else if (op.length == 0 || op.length > classes_[c].size) {
         op.status = Status::InvalidArgument(fmt::format(
-            "{}: length {} not in 1..{}", OpContext(op, write), op.length, options_.block_size));
+            "{}: length {} not in 1..{}", OpContext(op, write), op.length, classes_[c].size));
       } else if (op.buf == nullptr ||
                  reinterpret_cast<uintptr_t>(op.buf) % kDirectIoAlignment != 0) {
         op.status = Status::InvalidArgument(OpContext(op, write) + ": buffer is not 4096-aligned");
@@ -442,8 +567,9 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
         Request* req = ring.free_requests.back();
         ring.free_requests.pop_back();
         req->op = &op;
-        req->fd = fds_[op.slot / spf].load(std::memory_order_acquire);
-        req->offset = op.slot % spf * options_.block_size;
+        const ClassFiles& cf = classes_[c];
+        req->fd = cf.fds[index / cf.slots_per_file].load(std::memory_order_acquire);
+        req->offset = index % cf.slots_per_file * cf.size;
         req->buf = static_cast<std::byte*>(op.buf);
         req->want = direct_ ? static_cast<uint32_t>(AlignUp(op.length)) : op.length;
         req->done = 0;
@@ -559,28 +685,32 @@ void IoUringBlockStore::Write(std::span<BlockIo> ops) {
   }
   RunBatch(*ring, ops, /*write=*/true, nullptr);
 
-  // Durability: fdatasync each file that received a complete write. Usually one file.
+  // Durability: fdatasync each file that received a complete write. Usually one or two files.
+  // A file is named by its descriptor.
   std::vector<uint64_t>& touched = ring->touched_files;
   std::vector<Status>& synced = ring->sync_status;
+  auto fd_of = [&](const BlockIo& op) {
+    const ClassFiles& cf = classes_[SlotClass(op.slot)];
+    return static_cast<uint64_t>(
+        cf.fds[SlotIndex(op.slot) / cf.slots_per_file].load(std::memory_order_acquire));
+  };
   touched.clear();
   for (const BlockIo& op : ops) {
-    const uint64_t file = op.slot / options_.slots_per_file;
-    if (op.status.ok() && std::find(touched.begin(), touched.end(), file) == touched.end()) {
-      touched.push_back(file);
-    }
+    if (!op.status.ok()) continue;
+    const uint64_t fd = fd_of(op);
+    if (std::find(touched.begin(), touched.end(), fd) == touched.end()) touched.push_back(fd);
   }
   synced.assign(touched.size(), Status::Ok());
   for (size_t i = 0; i < touched.size(); ++i) {
-    const int fd = fds_[touched[i]].load(std::memory_order_acquire);
+    const int fd = static_cast<int>(touched[i]);
     if (RetryOnEintr([&] { return fdatasync(fd); }) != 0) {
-      synced[i] = Status::FromErrno(errno, "fdatasync " + Path(touched[i]));
+      synced[i] = Status::FromErrno(errno, "fdatasync " + options_.dir + " data file");
     }
   }
   for (BlockIo& op : ops) {
     if (!op.status.ok()) continue;
-    const uint64_t file = op.slot / options_.slots_per_file;
     const size_t i =
-        static_cast<size_t>(std::find(touched.begin(), touched.end(), file) - touched.begin());
+        static_cast<size_t>(std::find(touched.begin(), touched.end(), fd_of(op)) - touched.begin());
     op.status = synced[i];
   }
   ReleaseRing(std::move(ring));
@@ -624,7 +754,24 @@ Result<bool> ProbeDirectIo(const std::string& dir, std::string* reason) {
   return direct;
 }
 
+// Deletes format-v1 data files (`data-NNNN.blk`): a v2 index never refers to them, and left alone
+// they would hold disk space the limit no longer counts.
+void RemoveLegacyFiles(const std::string& dir, spdlog::logger& log) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  uint64_t removed = 0;
+  while (const dirent* e = readdir(d)) {
+    if (IsLegacyDataFile(e->d_name) && unlinkat(dirfd(d), e->d_name, 0) == 0) ++removed;
+  }
+  closedir(d);
+  if (removed > 0) log.warn("block store {}: removed {} format-v1 data file(s)", dir, removed);
+}
+
 }  // namespace
+
+std::string BlockStore::FileName(uint32_t class_size, uint64_t file) {
+  return fmt::format("c{}k-{:04d}.blk", class_size / 1024, file);
+}
 
 Result<std::unique_ptr<BlockStore>> BlockStore::Open(const BlockStoreOptions& options) {
   HOARDFS_RETURN_IF_ERROR(ValidateOptions(options));
@@ -650,15 +797,14 @@ Result<std::unique_ptr<BlockStore>> BlockStore::Open(const BlockStoreOptions& op
     }
   }
 
-  const uint64_t max_files =
-      std::min(kMaxDataFiles, (kMaxSlots + options.slots_per_file - 1) / options.slots_per_file);
-  auto store = std::make_unique<IoUringBlockStore>(options, direct, max_files);
+  RemoveLegacyFiles(options.dir, *log);
+  auto store = std::make_unique<IoUringBlockStore>(options, direct);
   Status status = store->OpenFiles();
   if (direct && status.code() == StatusCode::kInvalidArgument) {
     // The probe passed but a data file refuses O_DIRECT (EINVAL at open): go buffered.
     log->warn("block store {}: O_DIRECT refused on a data file ({}); using buffered I/O",
               options.dir, status.ToString());
-    store = std::make_unique<IoUringBlockStore>(options, false, max_files);
+    store = std::make_unique<IoUringBlockStore>(options, false);
     status = store->OpenFiles();
   }
   if (!status.ok()) return status;

@@ -1,9 +1,14 @@
 // BlockStore: the bytes of cached blocks, on the cache disk, read and written through io_uring.
 //
-// Layout: a few large data files `data-NNNN.blk` in one directory, each carved into fixed slots of
-// `block_size` bytes (slot s lives in file s / slots_per_file at offset (s % slots_per_file) *
-// block_size). No file per block. Files are extended with fallocate() in steps of
-// `grow_step_slots` as the cache fills, never past the free-space floor of the disk.
+// Layout (cache format v2): data files per size class (cache/size_classes.h) in one directory.
+// Class c (slot size S_c: the block size, then powers of two down to 4096) has files
+// `c<S_c in KiB>k-NNNN.blk` (`c1024k-0000.blk`, `c4k-0000.blk`), each carved into fixed slots of
+// S_c bytes: a file is `slots_per_file * block_size` bytes, so it holds that many full-size slots
+// or proportionally more small ones. Slot id SlotId(c, i) lives in file i / spf_c at offset (i %
+// spf_c) * S_c, where spf_c = slots_per_file * block_size / S_c. No file per block. Space is
+// allocated with fallocate() (Allocate(), Grow()) never past the free-space floor of the disk, and
+// given back with FALLOC_FL_PUNCH_HOLE (Deallocate()). A store opened on a directory holding
+// format-v1 files (`data-NNNN.blk`) deletes them: the index that referred to them is gone.
 //
 // I/O: O_DIRECT with 4096-aligned buffers, lengths rounded up to 4096 (the tail of a short block
 // is padding). Where the filesystem refuses O_DIRECT (tmpfs), the store falls back to buffered I/O
@@ -24,6 +29,7 @@
 #include <span>
 #include <string>
 
+#include "cache/size_classes.h"
 #include "common/result.h"
 #include "common/status.h"
 
@@ -31,9 +37,9 @@ namespace hoardfs {
 
 struct BlockStoreOptions {
   std::string dir;                               // REQUIRED: existing, writable directory
-  uint32_t block_size = 1u << 20;                // bytes per slot; multiple of 4096
-  uint64_t slots_per_file = 16384;               // 16 GiB data files at 1 MiB blocks
-  uint64_t grow_step_slots = 256;                // fallocate granularity (256 MiB at 1 MiB)
+  uint32_t block_size = 1u << 20;                // largest slot (class 0); multiple of 4096
+  uint64_t slots_per_file = 16384;               // file size in full-size slots (16 GiB at 1 MiB)
+  uint64_t grow_step_slots = 256;                // Grow() granularity, in slots of the class
   uint64_t free_space_floor_bytes = 1ull << 30;  // never grow files if the disk would drop below
   bool use_direct_io = true;                     // false: buffered I/O (tests, tmpfs)
   unsigned queue_depth = 64;                     // io_uring entries per ring; >= 1
@@ -41,8 +47,8 @@ struct BlockStoreOptions {
 
 // One block read or write. `buf` must be 4096-aligned and hold AlignUp(length) bytes.
 struct BlockIo {
-  uint32_t slot = 0;
-  uint32_t length = 0;  // 1 .. block_size
+  uint32_t slot = 0;    // SlotId(class, index)
+  uint32_t length = 0;  // 1 .. size of the slot's class
   void* buf = nullptr;
   Status status;  // set by the store when the operation completes
 };
@@ -52,23 +58,42 @@ class BlockStore {
   // Opens (creating if needed) the data files in options.dir. Existing files keep their size.
   static Result<std::unique_ptr<BlockStore>> Open(const BlockStoreOptions& options);
 
-  BlockStore() = default;
   virtual ~BlockStore() = default;
   BlockStore(const BlockStore&) = delete;
   BlockStore& operator=(const BlockStore&) = delete;
 
-  // Number of slots currently backed by allocated space in the data files (all files together;
-  // a file truncated behind our back counts only its remaining whole slots).
-  // Capacity is contiguous from slot 0: at Open, file k counts min(size / block_size,
-  // slots_per_file) slots, and files after the first one that is not full count nothing (their
-  // slots are reused when EnsureCapacity grows the short file). A truncation while the store is
-  // open is not noticed until reopen; reads of the vanished slots fail with kCorruption.
-  virtual uint64_t capacity_slots() const = 0;
+  // The data file name of file `file` of the class of `class_size` bytes ("c1024k-0003.blk").
+  static std::string FileName(uint32_t class_size, uint64_t file);
 
-  // Makes slots [0, slots) backed by disk space, growing data files with fallocate in steps.
-  // Fails with kResourceExhausted (store unchanged beyond what was grown) when growing would leave
-  // less than free_space_floor_bytes free on the disk, or the disk is full.
-  virtual Status EnsureCapacity(uint64_t slots) = 0;
+  // Slots of class `size_class` inside the data files (all files of the class together; a file
+  // truncated behind our back counts only its remaining whole slots). Contiguous from index 0: at
+  // Open, file k counts min(size / class size, spf_c) slots, and files after the first one that is
+  // not full count nothing (their slots come back when the short file is grown again). A
+  // truncation while the store is open is not noticed until reopen; reads of the vanished slots
+  // fail with kCorruption. Slots inside this range may be holes (Deallocate()): reading one gives
+  // zeros, writing one allocates disk space again.
+  virtual uint64_t class_slots(unsigned size_class) const = 0;
+  uint64_t capacity_slots() const { return class_slots(0); }
+
+  // Allocates disk space for slots [first, first + count) of `size_class` (fallocate), creating or
+  // extending its data files as needed; slots inside the files that were holes get their space
+  // back. Fails with kResourceExhausted (nothing allocated beyond what was done) when this could
+  // leave less than free_space_floor_bytes free on the disk (count * class size is the charge,
+  // whether or not some of the range was already allocated), or the disk is full; with
+  // kInvalidArgument beyond kMaxSlotsPerClass or the class's file limit.
+  // REQUIRES: first <= class_slots(size_class) (no gap is left below the range).
+  virtual Status Allocate(unsigned size_class, uint64_t first, uint64_t count) = 0;
+
+  // Makes slots [0, slots) of `size_class` exist, growing its files from their end in steps of
+  // grow_step_slots slots (capped at each file's end). Same errors as Allocate().
+  virtual Status Grow(unsigned size_class, uint64_t slots) = 0;
+  Status EnsureCapacity(uint64_t slots) { return Grow(0, slots); }
+
+  // Gives the disk space of `slots` back (FALLOC_FL_PUNCH_HOLE | KEEP_SIZE; contiguous slots go in
+  // one call). The slots stay addressable (class_slots() does not change). kUnimplemented if the
+  // filesystem cannot punch holes; other errors as errno statuses. Slots beyond the files are
+  // ignored. REQUIRES: no I/O on these slots is in flight.
+  virtual Status Deallocate(std::span<const uint32_t> slots) = 0;
 
   // Reads every op in one io_uring batch (split only if larger than the queue depth). As each op
   // completes, its status is set and `on_complete(op)` runs on the calling thread while the
@@ -84,6 +109,13 @@ class BlockStore {
 
   virtual bool direct_io() const = 0;
   virtual uint32_t block_size() const = 0;
+  const SizeClasses& classes() const { return classes_; }
+
+ protected:
+  explicit BlockStore(uint32_t block_size) : classes_(block_size) {}
+
+ private:
+  const SizeClasses classes_;
 };
 
 namespace internal {

@@ -1,18 +1,21 @@
-// LRU: the classic baseline for bench/. An intrusive doubly linked list over slot numbers (two
-// uint32 links and a flag per slot in a ChunkedArray, no nodes), most recent at the head. Every
+// LRU: the classic baseline for bench/. An intrusive doubly linked list over slot ids (two
+// uint32 links and a flag per slot in a SlotTable, no nodes), most recent at the head. Sizes only
+// count towards resident_size(): LRU evicts the least recent block whatever its size. Every
 // method, Touch() included, takes one mutex: that serialisation of hits is exactly the cost S3-FIFO
 // avoids. Memory: 12 B per slot.
 //
 // LRU has no main queue: InMain() is always false and Restore() ignores `in_main` (blocks are
 // restored oldest first, so each restored block becomes the most recent).
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "cache/eviction_policy.h"
-#include "common/chunked_array.h"
+#include "cache/size_classes.h"
 
 namespace hoardfs {
 namespace {
@@ -27,17 +30,18 @@ struct Node {
 
 class LruPolicy final : public EvictionPolicy {
  public:
-  explicit LruPolicy(uint64_t capacity_slots) { SetCapacity(capacity_slots); }
-
-  void SetCapacity(uint64_t capacity_slots) override {
-    std::lock_guard lock(mu_);
-    nodes_.Grow(capacity_slots);
+  explicit LruPolicy(const std::vector<uint32_t>& class_sizes) {
+    for (size_t c = 0; c < class_sizes.size() && c < kMaxSizeClasses; ++c) {
+      sizes_[c] = class_sizes[c];
+    }
   }
 
+  void SetCapacity(uint64_t /*capacity*/) override {}
+
   void Insert(uint32_t slot, uint64_t /*key_hash*/) override {
-    if (slot == kNil) return;  // 2^32 - 1 is the null link; the cache never has that many slots
+    if (slot == kNil) return;  // UINT32_MAX is the null link and never a slot id
     std::lock_guard lock(mu_);
-    nodes_.Grow(uint64_t{slot} + 1);
+    nodes_.GrowTo(slot);
     if (nodes_.at(slot).linked) Unlink(slot);  // REQUIRES violated: treat as a re-insert
     PushFront(slot);
   }
@@ -72,6 +76,10 @@ class LruPolicy final : public EvictionPolicy {
     std::lock_guard lock(mu_);
     return count_;
   }
+  uint64_t resident_size() const override {
+    std::lock_guard lock(mu_);
+    return size_;
+  }
   std::string_view name() const override { return "lru"; }
 
  private:
@@ -85,6 +93,7 @@ class LruPolicy final : public EvictionPolicy {
     head_ = slot;
     if (tail_ == kNil) tail_ = slot;
     ++count_;
+    size_ += sizes_[SlotClass(slot)];
   }
 
   // REQUIRES: mu_ held, slot linked.
@@ -102,19 +111,29 @@ class LruPolicy final : public EvictionPolicy {
     }
     n = Node{};
     --count_;
+    size_ -= sizes_[SlotClass(slot)];
   }
 
   mutable std::mutex mu_;
-  ChunkedArray<Node> nodes_;  // guarded by mu_ (elements and growth)
+  std::array<uint32_t, kMaxSizeClasses> sizes_{};
+  SlotTable<Node> nodes_;     // guarded by mu_ (elements and growth)
   uint32_t head_ = kNil;      // guarded by mu_; most recently used
   uint32_t tail_ = kNil;      // guarded by mu_; least recently used
   uint64_t count_ = 0;        // guarded by mu_
+  uint64_t size_ = 0;         // guarded by mu_
 };
 
 }  // namespace
 
+std::unique_ptr<EvictionPolicy> NewLruPolicy(uint64_t capacity, std::vector<uint32_t> class_sizes) {
+  if (class_sizes.empty()) class_sizes = {1};
+  auto p = std::make_unique<LruPolicy>(class_sizes);
+  p->SetCapacity(capacity);
+  return p;
+}
+
 std::unique_ptr<EvictionPolicy> NewLruPolicy(uint64_t capacity_slots) {
-  return std::make_unique<LruPolicy>(capacity_slots);
+  return NewLruPolicy(capacity_slots, std::vector<uint32_t>{1});
 }
 
 }  // namespace hoardfs

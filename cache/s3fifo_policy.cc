@@ -4,7 +4,8 @@
 // Queues. S (small, ~10% of capacity) admits new blocks; M (main) holds blocks that proved useful;
 // G (ghost) remembers hashes of blocks evicted from S, so a block that comes back soon after is
 // admitted straight into M. Eviction (writer thread only):
-//  - from S (when S holds >= 10% of capacity, or M is empty): pop the oldest; if it was touched
+//  - from S (when S holds >= 10% of the capacity's bytes, or M is empty): pop the oldest; if it was
+//  touched
 //    since insertion (freq >= kPromoteFreq) move it to M with freq 0 and keep going, else it is the
 //    victim and its hash goes to G;
 //  - from M: pop the oldest; if freq > 0, decrement and push it back as newest (lazy promotion),
@@ -31,20 +32,30 @@
 // stale count > 0, that entry is stale. Exact (no tag wrap-around) and needs no per-entry tag.
 // Queues are compacted when stale entries exceed half the live ones (+4096) or a counter saturates.
 //
+// Sizes. Blocks differ in size (the slot's class), so S and M are measured in bytes (the paper's
+// section on object sizes: queue sizes in bytes, an object counts its size). S's target is 10% of
+// the capacity's bytes; an eviction from S or M frees that block's size, and the caller asks for
+// victims until it has freed the bytes it needs.
+//
 // Ghost. A bucketed hash table of (32-bit fingerprint, 32-bit insertion time), as the paper
-// suggests: time counts ghost insertions, and an entry is in the FIFO iff fewer than
-// `ghost capacity` (= |M| target = 90% of capacity) entries were inserted after it, so no FIFO of
-// hashes is needed and expiry is implicit. A full bucket overwrites its oldest entry (slightly
+// suggests: time counts ghost insertions weighted by size (in units of the smallest class), and an
+// entry is in the FIFO iff fewer than `ghost capacity` (= |M| target = 90% of capacity, in those
+// units; capped at 2^30 units, 4 TiB of 4 KiB units) units were inserted after it, so no FIFO of
+// hashes is needed and expiry is implicit. The table holds as many entries as blocks are resident
+// (it is rebuilt, forgetting the ghost, when the resident count doubles past its size: a few times
+// while a cache of small blocks fills). A full bucket overwrites its oldest entry (slightly
 // earlier than FIFO order). Bucket and fingerprint come from different halves of the mixed 64-bit
-// key hash, so false ghost hits are ~8 / 2^32 per lookup. SetCapacity() that changes the table size
-// forgets the ghost (it only affects how fast returning blocks reach M).
+// key hash, so false ghost hits are ~8 / 2^32 per lookup. Resizing the table forgets the ghost (it
+// only affects how fast returning blocks reach M).
 //
 // Memory per slot of capacity (steady state, S at 10%): 3 B state (atomic freq+flags byte, two
 // stale counters) + queue entry 4 B in M / 12 B in S (S also keeps the key hash, needed only for
 // the ghost): 0.9 x 4 + 0.1 x 12 = 4.8 B + ghost 8 B per entry at load 0.75 for 0.9 x capacity
 // entries = 9.6 B; ~17.5 B/slot in all. Worst case (everything in S, e.g. during a long scan, and
-// the queue at its stale-entry bound of 1.5 x live): 3 + 18 + 9.6 = ~31 B/slot.
+// the queue at its stale-entry bound of 1.5 x live): 3 + 18 + 9.6 = ~31 B/slot. Per-slot state is
+// kept per size class (SlotTable), each class's array created on first use.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cassert>
 #include <cstdint>
@@ -56,6 +67,7 @@
 #include <vector>
 
 #include "cache/eviction_policy.h"
+#include "cache/size_classes.h"
 #include "common/chunked_array.h"
 #include "common/hash.h"
 
@@ -91,16 +103,20 @@ uint32_t SlotOf(uint32_t slot) { return slot; }
 
 class GhostTable {
  public:
-  void SetCapacity(uint64_t entries) {
-    entries = std::min<uint64_t>(entries, uint64_t{1} << 30);  // keeps ages below 2^31
+  // An entry is live while fewer than `window` units were added after it; the table is sized for
+  // `entries` entries (changing the bucket count forgets everything).
+  void Configure(uint64_t window, uint64_t entries) {
+    window_ = static_cast<uint32_t>(std::min<uint64_t>(window, uint64_t{1} << 30));
+    entries = std::min<uint64_t>(entries, uint64_t{1} << 30);
     const uint64_t buckets = entries == 0 ? 0 : (entries + kLoad - 1) / kLoad;
-    capacity_ = static_cast<uint32_t>(entries);
     if (buckets != buckets_) {
       buckets_ = buckets;
       table_.assign(buckets_ * kWays, Entry{});
       table_.shrink_to_fit();
     }
+    entries_ = entries;
   }
+  uint64_t entries() const { return entries_; }
 
   // Returns whether `hash` is in the ghost FIFO, and removes it if so.
   bool Take(uint64_t hash) {
@@ -117,7 +133,8 @@ class GhostTable {
     return false;
   }
 
-  void Add(uint64_t hash) {
+  // Adds `hash`, which weighs `units` (>= 1).
+  void Add(uint64_t hash, uint32_t units) {
     if (buckets_ == 0) return;
     const uint64_t h = Mix64(hash);
     Entry* b = Bucket(h);
@@ -129,11 +146,13 @@ class GhostTable {
       }
       if (Age(b[i]) > Age(*target)) target = &b[i];
     }
+    const uint32_t before = now_;
+    now_ += std::max<uint32_t>(units, 1);
     *target = Entry{Fingerprint(h), now_};
-    ++now_;
-    // Ages are computed mod 2^32; clearing expired entries every 2^31 insertions keeps every
-    // surviving entry younger than 2^31 + capacity, so no expired entry can wrap back to "live".
-    if ((now_ & 0x7fffffffu) == 0) {
+    // Ages are computed mod 2^32; clearing expired entries whenever time crosses a multiple of
+    // 2^31 keeps every surviving entry younger than 2^31 + window, so no expired entry can wrap
+    // back to "live".
+    if (((before ^ now_) & 0x80000000u) != 0) {
       for (Entry& e : table_) {
         if (!Live(e)) e = Entry{};
       }
@@ -158,23 +177,34 @@ class GhostTable {
     const auto fp = static_cast<uint32_t>(h);
     return fp == 0 ? 1 : fp;
   }
-  uint32_t Age(const Entry& e) const { return now_ - e.time; }  // 1 for the newest entry
-  bool Live(const Entry& e) const { return e.fp != 0 && Age(e) <= capacity_; }
+  // Units added after the entry (0 for the newest).
+  uint32_t Age(const Entry& e) const { return now_ - e.time; }
+  bool Live(const Entry& e) const { return e.fp != 0 && Age(e) < window_; }
 
   std::vector<Entry> table_;
   uint64_t buckets_ = 0;
-  uint32_t capacity_ = 0;
-  uint32_t now_ = 0;  // ghost insertions so far, mod 2^32
+  uint64_t entries_ = 0;
+  uint32_t window_ = 0;
+  uint32_t now_ = 0;  // units of ghost insertions so far, mod 2^32
 };
 
 class S3FifoPolicy final : public EvictionPolicy {
  public:
-  explicit S3FifoPolicy(uint64_t capacity_slots) { SetCapacity(capacity_slots); }
+  S3FifoPolicy(uint64_t capacity, const std::vector<uint32_t>& class_sizes) {
+    for (size_t c = 0; c < class_sizes.size() && c < kMaxSizeClasses; ++c) {
+      sizes_[c] = std::max<uint32_t>(1, class_sizes[c]);
+      unit_ = std::min(unit_, sizes_[c]);
+    }
+    SetCapacity(capacity);
+  }
 
-  void SetCapacity(uint64_t capacity_slots) override {
-    small_target_ = std::max<uint64_t>(1, (capacity_slots + 9) / 10);
-    ghost_.SetCapacity(capacity_slots > small_target_ ? capacity_slots - small_target_ : 0);
-    slots_.Grow(capacity_slots);
+  void SetCapacity(uint64_t capacity) override {
+    small_target_ = std::max<uint64_t>(1, (capacity + 9) / 10);
+    const uint64_t main_target = capacity > small_target_ ? capacity - small_target_ : 0;
+    // Entries: as many as full-size blocks fit in M, or the resident count if larger.
+    ghost_.Configure(main_target / unit_,
+                     std::max(ghost_.entries(), std::max(main_target / sizes_[0], resident())));
+    capacity_ = capacity;
   }
 
   void Insert(uint32_t slot, uint64_t key_hash) override {
@@ -188,7 +218,7 @@ class S3FifoPolicy final : public EvictionPolicy {
   }
 
   void Touch(uint32_t slot) override {
-    if (!slots_.Contains(slot)) return;
+    if (!slots_.Contains(slot)) return;  // also a class that does not exist
     std::atomic<uint8_t>& bits = slots_.at(slot).bits;
     uint8_t v = bits.load(std::memory_order_relaxed);
     while ((v & kResident) != 0 && (v & kFreqMask) < kMaxFreq) {
@@ -205,8 +235,10 @@ class S3FifoPolicy final : public EvictionPolicy {
     if ((bits & kResident) == 0) return;
     if ((bits & kInMain) != 0) {
       DropEntry(slot, main_, &SlotState::stale_main, main_stale_, main_count_);
+      main_bytes_ -= SizeOf(slot);
     } else {
       DropEntry(slot, small_, &SlotState::stale_small, small_stale_, small_count_);
+      small_bytes_ -= SizeOf(slot);
     }
     s.bits.store(0, std::memory_order_relaxed);
   }
@@ -214,7 +246,7 @@ class S3FifoPolicy final : public EvictionPolicy {
   std::optional<uint32_t> Evict() override {
     while (small_count_ + main_count_ > 0) {
       std::optional<uint32_t> victim;
-      if (small_count_ > 0 && (small_count_ >= small_target_ || main_count_ == 0)) {
+      if (small_count_ > 0 && (small_bytes_ >= small_target_ || main_count_ == 0)) {
         victim = EvictFromSmall();  // nullopt if it promoted every block left in S
       } else {
         victim = EvictFromMain();
@@ -231,11 +263,14 @@ class S3FifoPolicy final : public EvictionPolicy {
   }
 
   uint64_t resident() const override { return small_count_ + main_count_; }
+  uint64_t resident_size() const override { return small_bytes_ + main_bytes_; }
   std::string_view name() const override { return "s3fifo"; }
 
  private:
+  uint64_t SizeOf(uint32_t slot) const { return sizes_[SlotClass(slot)]; }
+
   void PrepareSlot(uint32_t slot) {
-    slots_.Grow(uint64_t{slot} + 1);
+    slots_.GrowTo(slot);
     // REQUIRES says not resident; a violating caller gets a re-insert, not corrupt queues.
     assert((slots_.at(slot).bits.load(std::memory_order_relaxed) & kResident) == 0);
     Remove(slot);
@@ -243,14 +278,21 @@ class S3FifoPolicy final : public EvictionPolicy {
 
   void Admit(uint32_t slot, uint64_t key_hash, bool to_main) {
     SlotState& s = slots_.at(slot);
+    if (resident() + 1 > 2 * ghost_.entries()) {
+      // Many more (smaller) blocks than the ghost was sized for.
+      ghost_.Configure((capacity_ > small_target_ ? capacity_ - small_target_ : 0) / unit_,
+                       2 * (resident() + 1));
+    }
     if (to_main) {
       main_.push_back(slot);
       ++main_count_;
+      main_bytes_ += SizeOf(slot);
       s.bits.store(kResident | kInMain, std::memory_order_relaxed);
     } else {
       small_.push_back(
           SmallEntry{slot, static_cast<uint32_t>(key_hash), static_cast<uint32_t>(key_hash >> 32)});
       ++small_count_;
+      small_bytes_ += SizeOf(slot);
       s.bits.store(kResident, std::memory_order_relaxed);
     }
   }
@@ -308,15 +350,17 @@ class S3FifoPolicy final : public EvictionPolicy {
       const SmallEntry e = small_.front();
       small_.pop_front();
       --small_count_;
+      small_bytes_ -= SizeOf(e.slot);
       std::atomic<uint8_t>& bits = slots_.at(e.slot).bits;
       if ((bits.load(std::memory_order_relaxed) & kFreqMask) >= kPromoteFreq) {
         bits.store(kResident | kInMain, std::memory_order_relaxed);  // freq back to 0
         main_.push_back(e.slot);
         ++main_count_;
+        main_bytes_ += SizeOf(e.slot);
         continue;
       }
       bits.store(0, std::memory_order_relaxed);
-      ghost_.Add(e.hash());
+      ghost_.Add(e.hash(), static_cast<uint32_t>(SizeOf(e.slot) / unit_));
       return e.slot;
     }
     return std::nullopt;
@@ -336,17 +380,23 @@ class S3FifoPolicy final : public EvictionPolicy {
         continue;
       }
       --main_count_;
+      main_bytes_ -= SizeOf(slot);
       bits.store(0, std::memory_order_relaxed);
       return slot;
     }
     return std::nullopt;
   }
 
-  ChunkedArray<SlotState> slots_;
+  SlotTable<SlotState> slots_;
+  std::array<uint32_t, kMaxSizeClasses> sizes_{};  // per class, in the caller's unit
+  uint32_t unit_ = UINT32_MAX;                     // the smallest class size
+  uint64_t capacity_ = 0;
   std::deque<SmallEntry> small_;  // oldest at front
   std::deque<uint32_t> main_;     // oldest at front
   GhostTable ghost_;
-  uint64_t small_target_ = 1;
+  uint64_t small_target_ = 1;  // in the caller's unit
+  uint64_t small_bytes_ = 0;   // sum of the sizes of the live entries in small_
+  uint64_t main_bytes_ = 0;
   uint64_t small_count_ = 0;  // live entries in small_
   uint64_t main_count_ = 0;   // live entries in main_
   uint64_t small_stale_ = 0;  // stale entries in small_
@@ -355,8 +405,14 @@ class S3FifoPolicy final : public EvictionPolicy {
 
 }  // namespace
 
+std::unique_ptr<EvictionPolicy> NewS3FifoPolicy(uint64_t capacity,
+                                                std::vector<uint32_t> class_sizes) {
+  if (class_sizes.empty()) class_sizes = {1};
+  return std::make_unique<S3FifoPolicy>(capacity, class_sizes);
+}
+
 std::unique_ptr<EvictionPolicy> NewS3FifoPolicy(uint64_t capacity_slots) {
-  return std::make_unique<S3FifoPolicy>(capacity_slots);
+  return NewS3FifoPolicy(capacity_slots, std::vector<uint32_t>{1});
 }
 
 }  // namespace hoardfs

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,6 +13,8 @@
 #include <random>
 #include <thread>
 
+#include "cache/block_index.h"
+#include "common/hash.h"
 #include "tests/cache/block_data.h"
 #include "tests/cache/fault_injecting_block_store.h"
 #include "tests/cache/test_dir.h"
@@ -83,7 +86,7 @@ TEST(BlockCacheTest, InsertThenReadBackIncludingShortLastBlock) {
   auto stats = cache->Stats();
   EXPECT_EQ(stats.inserts, 6u);
   EXPECT_EQ(stats.data_bytes, 5u * kBlock + 1234);
-  EXPECT_EQ(stats.used_bytes, 6u * kBlock);
+  EXPECT_EQ(stats.used_bytes, 5u * kBlock + 4096);  // the short tail takes a 4 KiB slot
   EXPECT_GT(stats.hits, 0u);
   EXPECT_GT(stats.misses, 0u);
 }
@@ -384,7 +387,7 @@ TEST(BlockCacheTest, EvictIsSegmentAwareAndCanKeepOneVersion) {
 
 // Flips one byte of slot `slot` in the first data file.
 void CorruptSlot(const std::string& cache_dir, uint32_t slot, uint64_t offset_in_block) {
-  const std::string path = cache_dir + "/data/data-0000.blk";
+  const std::string path = cache_dir + "/data/" + BlockStore::FileName(kBlock, 0);
   int fd = ::open(path.c_str(), O_RDWR);
   ASSERT_GE(fd, 0) << path;
   const off_t off = static_cast<off_t>(uint64_t{slot} * kBlock + offset_in_block);
@@ -486,7 +489,9 @@ TEST(BlockCacheTest, DataFileTruncatedBehindOurBack) {
     for (uint32_t b = 0; b < 40; ++b) Put(*cache, File("/t"), b);
     ASSERT_TRUE(cache->Flush().ok());
     // Live truncation: reads of vanished slots are misses, never garbage.
-    ASSERT_EQ(::truncate((dir.path() + "/data/data-0000.blk").c_str(), 10 * kBlock), 0);
+    ASSERT_EQ(
+        ::truncate((dir.path() + "/data/" + BlockStore::FileName(kBlock, 0)).c_str(), 10 * kBlock),
+        0);
     uint32_t b = 30;  // slot 30 is gone
     EXPECT_FALSE(cache->Read(File("/t"), std::span<const uint32_t>(&b, 1))[0].has_value());
     EXPECT_TRUE(HasExact(*cache, File("/t"), 3));
@@ -634,6 +639,302 @@ TEST(BlockCacheTest, LruPolicyIsSelectable) {
   ASSERT_TRUE(cache->Flush().ok());
   EXPECT_LE(cache->Stats().used_bytes, 8u * kBlock);
   EXPECT_TRUE(HasExact(*cache, File("/l"), 29));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache format v2: size classes, a byte limit, bounded disk space.
+
+// The size class of a block of `len` bytes: the smallest power of two >= its page-aligned length,
+// capped at the block size (computed here independently of cache/size_classes.h).
+uint64_t ClassBytes(uint64_t len, uint64_t block_size) {
+  uint64_t c = 4096;
+  while (c < len) c *= 2;
+  return std::min(c, block_size);
+}
+
+// Bytes the filesystem has allocated to the cache's data files (st_blocks, holes excluded).
+uint64_t DataFilesAllocated(const std::string& cache_dir) {
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache_dir + "/data")) {
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+// Filesystem metadata of the data files (extent blocks) is not counted by the cache; this is the
+// slack the disk-space bound allows on top of the limit (documented in docs/cache.md).
+constexpr uint64_t kDiskSlack = 1 << 20;
+
+TEST(BlockCacheV2Test, TwentyThousandSmallFilesFitInA200MiBCache) {
+  TestDir dir;
+  BlockCacheOptions o;
+  o.dir = dir.path();
+  o.block_size = 1 << 20;
+  o.capacity_bytes = 200ull << 20;
+  o.free_space_floor_bytes = 0;
+  o.index_block_cache_bytes = 8 << 20;
+  o.index_write_buffer_bytes = 8 << 20;
+  constexpr uint32_t kFiles = 20000;
+  auto name = [](uint32_t i) {
+    return "/small/d" + std::to_string(i / 1000) + "/f" + std::to_string(i);
+  };
+  {
+    auto cache = OpenOrDie(o);
+    for (uint32_t i = 0; i < kFiles; ++i) {
+      const FileKey f = File(name(i));
+      auto bytes = BlockBytes(f.path, f.version_hash, 0, 4096);
+      ASSERT_TRUE(cache->Insert(f, 0, bytes).ok());
+    }
+    ASSERT_TRUE(cache->Flush().ok());
+    const BlockCacheStats s = cache->Stats();
+    EXPECT_EQ(s.inserts, kFiles);
+    EXPECT_EQ(s.evictions, 0u) << "20,000 x 4 KiB = 78 MiB must fit in 200 MiB";
+    EXPECT_EQ(s.inserts_rejected, 0u);
+    EXPECT_EQ(s.used_bytes, uint64_t{kFiles} * 4096);
+    EXPECT_EQ(s.data_bytes, uint64_t{kFiles} * 4096);
+    EXPECT_LE(s.store_bytes, o.capacity_bytes);
+    for (uint32_t i = 0; i < kFiles; ++i) {
+      ASSERT_TRUE(HasExact(*cache, File(name(i)), 0, 4096)) << name(i);
+    }
+    EXPECT_LE(DataFilesAllocated(dir.path()), o.capacity_bytes + kDiskSlack);
+  }
+  auto cache = OpenOrDie(o);  // and all of them are found again from the index
+  EXPECT_EQ(cache->Recovery().entries, kFiles);
+  EXPECT_EQ(cache->Stats().used_bytes, uint64_t{kFiles} * 4096);
+  for (uint32_t i = 0; i < kFiles; i += 97) {
+    EXPECT_TRUE(HasExact(*cache, File(name(i)), 0, 4096)) << name(i);
+  }
+}
+
+TEST(BlockCacheV2Test, ShortBlocksTakeTheSmallestClassThatHoldsThem) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 64));
+  const uint32_t lengths[] = {1, 4096, 4097, 8192, 12000, 20000, 32768, 40000, kBlock - 1, kBlock};
+  uint64_t want_used = 0;
+  uint64_t want_data = 0;
+  for (uint32_t i = 0; i < std::size(lengths); ++i) {
+    Put(*cache, File("/len/f" + std::to_string(i)), 0, lengths[i]);
+    want_used += ClassBytes(lengths[i], kBlock);
+    want_data += lengths[i];
+  }
+  ASSERT_TRUE(cache->Flush().ok());
+  for (uint32_t i = 0; i < std::size(lengths); ++i) {
+    EXPECT_TRUE(HasExact(*cache, File("/len/f" + std::to_string(i)), 0, lengths[i])) << lengths[i];
+  }
+  const BlockCacheStats s = cache->Stats();
+  EXPECT_EQ(s.used_bytes, want_used);
+  EXPECT_EQ(s.data_bytes, want_data);
+  ASSERT_EQ(s.classes.size(), 5u);  // 64K, 32K, 16K, 8K, 4K
+  uint64_t per_class = 0;
+  for (const SizeClassStats& c : s.classes) per_class += c.used_slots * c.slot_size;
+  EXPECT_EQ(per_class, want_used);
+  EXPECT_EQ(s.classes[4].used_slots, 2u);  // 1 and 4096 bytes
+  EXPECT_EQ(s.classes[0].used_slots, 3u);  // 40000, kBlock - 1, kBlock
+}
+
+// Random lengths from concurrent inserters: the class sizes of the slots in use never exceed the
+// byte limit, every block reads back exactly, and the counters add up.
+TEST(BlockCacheV2Test, MixedLengthsNeverExceedTheByteLimitUnderConcurrentInserts) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 24);
+  o.max_insert_batch_bytes = 4 * kBlock;
+  auto cache = OpenOrDie(o);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> max_seen{0};
+  std::atomic<uint64_t> max_store{0};
+  std::thread monitor([&] {
+    while (!done.load()) {
+      const BlockCacheStats s = cache->Stats();
+      uint64_t prev = max_seen.load();
+      while (s.used_bytes > prev && !max_seen.compare_exchange_weak(prev, s.used_bytes)) {
+      }
+      prev = max_store.load();
+      while (s.store_bytes > prev && !max_store.compare_exchange_weak(prev, s.store_bytes)) {
+      }
+    }
+  });
+  auto length = [](int t, uint32_t b) {
+    return 1 + static_cast<uint32_t>(Mix64(uint64_t(t) * 1000 + b) % kBlock);
+  };
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 6; ++t) {
+    writers.emplace_back([&, t] {
+      for (uint32_t b = 0; b < 150; ++b) {
+        Put(*cache, File("/mix/t" + std::to_string(t), b), 0, length(t, b));
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_TRUE(cache->Flush().ok());
+  done = true;
+  monitor.join();
+  EXPECT_LE(max_seen.load(), o.capacity_bytes);
+  EXPECT_GT(max_seen.load(), o.capacity_bytes / 2);
+  EXPECT_LE(max_store.load(), o.capacity_bytes);
+  const BlockCacheStats s = cache->Stats();
+  EXPECT_EQ(s.inserts, 900u);
+  EXPECT_GT(s.evictions, 0u);
+  auto v = cache->Verify(false);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->duplicate_slots, 0u);
+  EXPECT_EQ(v->crc_failures, 0u);
+  EXPECT_EQ(v->verified, v->entries);
+  EXPECT_TRUE(v->usage_matches);
+  uint64_t want_used = 0;
+  uint64_t want_data = 0;
+  uint64_t held = 0;
+  for (int t = 0; t < 6; ++t) {
+    for (uint32_t b = 0; b < 150; ++b) {
+      const FileKey f = File("/mix/t" + std::to_string(t), b);
+      if (!cache->Contains(f, std::vector<uint32_t>{0})[0]) continue;
+      ASSERT_TRUE(HasExact(*cache, f, 0, length(t, b)));
+      want_used += ClassBytes(length(t, b), kBlock);
+      want_data += length(t, b);
+      ++held;
+    }
+  }
+  EXPECT_EQ(held, v->entries);
+  EXPECT_EQ(s.used_bytes, want_used);
+  EXPECT_EQ(s.data_bytes, want_data);
+  EXPECT_LE(DataFilesAllocated(dir.path()), o.capacity_bytes + kDiskSlack);
+}
+
+// The cache fills with 4 KiB blocks, which are then evicted by full blocks, then by 8 KiB ones,
+// then full ones again: the space freed in one class must go to the next (punched out), so the
+// data files never hold more than the limit, though each class alone once filled it.
+TEST(BlockCacheV2Test, DiskSpaceStaysBoundedWhenBlockSizesShift) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 64);  // 4 MiB
+  o.grow_step_slots = 4;
+  auto cache = OpenOrDie(o);
+  struct Phase {
+    const char* name;
+    uint32_t length;
+    uint32_t blocks;
+  };
+  const Phase phases[] = {{"4k", 4096, 3000},
+                          {"full", kBlock, 200},
+                          {"8k", 8000, 1500},
+                          {"full-again", kBlock, 200},
+                          {"mixed", 0, 600}};
+  for (const Phase& p : phases) {
+    SCOPED_TRACE(p.name);
+    for (uint32_t b = 0; b < p.blocks; ++b) {
+      const uint32_t len = p.length != 0 ? p.length : 1 + static_cast<uint32_t>(Mix64(b) % kBlock);
+      Put(*cache, File(std::string("/shift/") + p.name, b), 0, len);
+    }
+    ASSERT_TRUE(cache->Flush().ok());
+    const BlockCacheStats s = cache->Stats();
+    EXPECT_LE(s.used_bytes, o.capacity_bytes);
+    EXPECT_LE(s.store_bytes, o.capacity_bytes);
+    EXPECT_GT(s.used_bytes, o.capacity_bytes / 2) << "the phase's blocks must fill the cache";
+    EXPECT_LE(DataFilesAllocated(dir.path()), o.capacity_bytes + kDiskSlack);
+    EXPECT_EQ(s.inserts_rejected, 0u);
+    // The newest block of the phase is held.
+    const uint32_t last = p.blocks - 1;
+    const uint32_t len = p.length != 0 ? p.length : 1 + static_cast<uint32_t>(Mix64(last) % kBlock);
+    EXPECT_TRUE(HasExact(*cache, File(std::string("/shift/") + p.name, last), 0, len));
+  }
+  // Shrinking the limit gives the space back too (not only reuses it).
+  ASSERT_TRUE(cache->SetCapacity(16 * kBlock).ok());
+  EXPECT_LE(cache->Stats().store_bytes, 16u * kBlock);
+  EXPECT_LE(DataFilesAllocated(dir.path()), 16u * kBlock + kDiskSlack);
+  auto v = cache->Verify(false);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->verified, v->entries);
+  EXPECT_EQ(v->duplicate_slots, 0u);
+}
+
+TEST(BlockCacheV2Test, RecoveryRebuildsEveryClass) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 100);
+  o.high_watermark = 1.0;
+  o.low_watermark = 1.0;
+  auto length = [](uint32_t b) { return 1 + static_cast<uint32_t>(Mix64(b + 7) % kBlock); };
+  BlockCacheStats before;
+  {
+    auto cache = OpenOrDie(o);
+    for (uint32_t b = 0; b < 120; ++b) Put(*cache, File("/rec/a"), b, length(b));
+    ASSERT_TRUE(cache->Flush().ok());
+    ASSERT_TRUE(cache->Evict(0, "/rec/a").ok());  // free slots in every class, then refill
+    for (uint32_t b = 0; b < 150; ++b) Put(*cache, File("/rec/b"), b, length(b + 1000));
+    ASSERT_TRUE(cache->Pin(0, "/rec/b").ok());
+    ASSERT_TRUE(cache->Flush().ok());
+    before = cache->Stats();
+    ASSERT_GT(before.used_bytes, 0u);
+  }
+  auto cache = OpenOrDie(o);
+  const RecoveryReport r = cache->Recovery();
+  EXPECT_EQ(r.dropped_duplicate_slot + r.dropped_out_of_range + r.dropped_undecodable, 0u);
+  EXPECT_FALSE(r.usage_repaired);
+  const BlockCacheStats after = cache->Stats();
+  EXPECT_EQ(after.used_bytes, before.used_bytes);
+  EXPECT_EQ(after.data_bytes, before.data_bytes);
+  EXPECT_EQ(after.pinned_bytes, before.pinned_bytes);
+  ASSERT_EQ(after.classes.size(), before.classes.size());
+  unsigned classes_used = 0;
+  for (size_t c = 0; c < after.classes.size(); ++c) {
+    EXPECT_EQ(after.classes[c].used_slots, before.classes[c].used_slots) << "class " << c;
+    classes_used += after.classes[c].used_slots > 0 ? 1 : 0;
+  }
+  EXPECT_EQ(classes_used, 5u) << "the lengths should cover every class";
+  // Everything is still there, and new inserts after the restart never take a used slot.
+  ASSERT_TRUE(cache->Unpin(0, "/rec/b").ok());
+  for (uint32_t b = 0; b < 150; ++b) {
+    if (!cache->Contains(File("/rec/b"), std::vector<uint32_t>{b})[0]) continue;
+    EXPECT_TRUE(HasExact(*cache, File("/rec/b"), b, length(b + 1000))) << b;
+  }
+  for (uint32_t b = 0; b < 60; ++b) Put(*cache, File("/rec/c"), b, length(b + 5000));
+  ASSERT_TRUE(cache->Flush().ok());
+  auto v = cache->Verify(false);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->duplicate_slots, 0u);
+  EXPECT_EQ(v->crc_failures, 0u);
+  EXPECT_EQ(v->verified, v->entries);
+  EXPECT_LE(cache->Stats().used_bytes, o.capacity_bytes);
+}
+
+// A cache directory of format v1 (one slot of block size per block) is refused with a clear error
+// unless reset_if_incompatible, which starts empty and deletes the v1 data files.
+TEST(BlockCacheV2Test, FormatV1DirectoryIsRefusedClearly) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  {
+    auto cache = OpenOrDie(o);
+    Put(*cache, File("/v1"), 0);
+    ASSERT_TRUE(cache->Flush().ok());
+  }
+  {  // Make it look like a v1 cache: the format tag and a v1 data file.
+    BlockIndexOptions io;
+    io.dir = dir.path() + "/index";
+    io.block_size = kBlock;
+    io.reset_if_incompatible = false;
+    auto index = BlockIndex::Open(io);
+    ASSERT_TRUE(index.ok()) << index.status().ToString();
+    BlockIndex::Batch b(index->get());
+    b.PutMeta("format", "hoardfs-cache-v1");
+    ASSERT_TRUE((*index)->Commit(&b, true).ok());
+    std::ofstream(dir.path() + "/data/data-0000.blk") << std::string(kBlock, 'x');
+  }
+  auto refused = BlockCache::Open(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("hoardfs-cache-v1"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("hoardfs-cache-v2"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/data/data-0000.blk")) << "refused: untouched";
+
+  o.reset_if_incompatible = true;
+  auto cache = OpenOrDie(o);
+  ASSERT_NE(cache, nullptr);
+  EXPECT_TRUE(cache->Recovery().index_reset);
+  EXPECT_FALSE(HasExact(*cache, File("/v1"), 0));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data/data-0000.blk"));
+  Put(*cache, File("/v2"), 0, 100);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_TRUE(HasExact(*cache, File("/v2"), 0, 100));
 }
 
 }  // namespace

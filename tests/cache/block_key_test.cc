@@ -127,5 +127,34 @@ TEST(SlotAllocatorTest, LowestFreeFirstAndLimit) {
   EXPECT_EQ(a.used(), 132u);
 }
 
+TEST(SlotAllocatorTest, BackedAndUnbackedSlots) {
+  SlotAllocator a(0);
+  EXPECT_FALSE(a.Allocate().has_value());
+  EXPECT_EQ(a.FindUnbacked(8), (std::pair<uint64_t, uint64_t>{0, 8}));
+  a.MarkBacked(0, 100);
+  EXPECT_EQ(a.size(), 100u);
+  EXPECT_EQ(a.backed(), 100u);
+  for (uint32_t i = 0; i < 100; ++i) EXPECT_EQ(a.Allocate(), i);
+  EXPECT_FALSE(a.Allocate().has_value());
+  EXPECT_EQ(a.FindUnbacked(8), (std::pair<uint64_t, uint64_t>{100, 8}));
+  for (uint32_t i : {10u, 11u, 12u, 70u, 99u}) a.Free(i);
+  EXPECT_EQ(a.FreeBacked(3), (std::vector<uint32_t>{99, 70, 12}));
+  a.MarkUnbacked(11);
+  a.MarkUnbacked(12);
+  EXPECT_EQ(a.backed(), 98u);
+  EXPECT_FALSE(a.IsBacked(11));
+  EXPECT_EQ(a.FindUnbacked(8), (std::pair<uint64_t, uint64_t>{11, 2}));  // the hole 11..12
+  EXPECT_EQ(a.Allocate(), 10u);  // lowest free *backed* slot
+  EXPECT_EQ(a.Allocate(), 70u);
+  a.MarkUsed(11);  // recovery: an entry on a slot makes it backed
+  EXPECT_TRUE(a.IsBacked(11));
+  EXPECT_EQ(a.FindUnbacked(8), (std::pair<uint64_t, uint64_t>{12, 1}));
+  a.MarkBacked(12, 1);
+  EXPECT_EQ(a.Allocate(), 12u);
+  EXPECT_EQ(a.Allocate(), 99u);
+  EXPECT_FALSE(a.Allocate().has_value());
+  EXPECT_TRUE(a.FreeBacked(10).empty());
+}
+
 }  // namespace
 }  // namespace hoardfs

@@ -29,6 +29,9 @@ using testing::TestDir;
 
 constexpr uint32_t kBlock = 64 * 1024;
 
+// File k of the full-size class (class 0).
+std::string DataFile(uint64_t k) { return BlockStore::FileName(kBlock, k); }
+
 BlockStoreOptions SmallOptions(const std::string& dir) {
   BlockStoreOptions o;
   o.dir = dir;
@@ -210,7 +213,7 @@ TEST(BlockStoreOpenTest, NewStoreHasOneEmptyFileAndNoCapacity) {
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->capacity_slots(), 0u);
   EXPECT_EQ(store->block_size(), kBlock);
-  EXPECT_TRUE(std::filesystem::exists(dir.Sub("data-0000.blk")));
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub(DataFile(0))));
   EXPECT_FALSE(std::filesystem::exists(dir.Sub(".direct-io-probe")));
 }
 
@@ -232,7 +235,7 @@ TEST_P(BlockStoreModeTest, ReportsTheModeActuallyInUse) {
   ASSERT_NE(store, nullptr);
   const bool expect_direct = GetParam() && FilesystemAcceptsODirect(dir_.path());
   EXPECT_EQ(store->direct_io(), expect_direct);
-  EXPECT_EQ(FdHasODirect(dir_.Sub("data-0000.blk")), expect_direct ? 1 : 0);
+  EXPECT_EQ(FdHasODirect(dir_.Sub(DataFile(0))), expect_direct ? 1 : 0);
 }
 
 TEST_P(BlockStoreModeTest, WriteThenReadBackRandomBlocks) {
@@ -309,7 +312,7 @@ TEST_P(BlockStoreModeTest, TruncatedDataFileFailsReadsAndShrinksCapacityOnReopen
     ASSERT_NE(store, nullptr);
     ASSERT_TRUE(store->EnsureCapacity(16).ok());
     WriteSlots(*store, 0, 16, 5);
-    ASSERT_EQ(truncate(dir_.Sub("data-0000.blk").c_str(), 2 * kBlock + kBlock / 2), 0);
+    ASSERT_EQ(truncate(dir_.Sub(DataFile(0)).c_str(), 2 * kBlock + kBlock / 2), 0);
 
     bool matches = false;
     EXPECT_TRUE(ReadSlot(*store, 1, 5, &matches).ok());
@@ -434,8 +437,8 @@ TEST(BlockStoreTest, OpsOutsideTheContractFailWithoutIo) {
   EXPECT_EQ(store->EnsureCapacity((uint64_t{1} << 32) + 1).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(store->capacity_slots(), 8u);
   // Nothing was written past the capacity.
-  EXPECT_EQ(std::filesystem::file_size(dir.Sub("data-0000.blk")), 8u * kBlock);
-  EXPECT_FALSE(std::filesystem::exists(dir.Sub("data-0001.blk")));
+  EXPECT_EQ(std::filesystem::file_size(dir.Sub(DataFile(0))), 8u * kBlock);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub(DataFile(1))));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,18 +454,18 @@ TEST(BlockStoreTest, EnsureCapacityGrowsAcrossFilesInSteps) {
     ASSERT_TRUE(store->EnsureCapacity(20).ok());
     // Files 0 and 1 full (8 each); file 2 needs 4, rounded up to the step: 6.
     EXPECT_EQ(store->capacity_slots(), 22u);
-    EXPECT_EQ(std::filesystem::file_size(dir.Sub("data-0000.blk")), 8u * kBlock);
-    EXPECT_EQ(std::filesystem::file_size(dir.Sub("data-0001.blk")), 8u * kBlock);
-    EXPECT_EQ(std::filesystem::file_size(dir.Sub("data-0002.blk")), 6u * kBlock);
+    EXPECT_EQ(std::filesystem::file_size(dir.Sub(DataFile(0))), 8u * kBlock);
+    EXPECT_EQ(std::filesystem::file_size(dir.Sub(DataFile(1))), 8u * kBlock);
+    EXPECT_EQ(std::filesystem::file_size(dir.Sub(DataFile(2))), 6u * kBlock);
     ASSERT_TRUE(store->EnsureCapacity(22).ok());
     EXPECT_EQ(store->capacity_slots(), 22u);
     ASSERT_TRUE(store->EnsureCapacity(23).ok());  // 7 rounded to 9, capped at the file's 8
     EXPECT_EQ(store->capacity_slots(), 24u);
     ASSERT_TRUE(store->EnsureCapacity(25).ok());  // file 3: 1 rounded to 3
     EXPECT_EQ(store->capacity_slots(), 27u);
-    EXPECT_FALSE(std::filesystem::exists(dir.Sub("data-0004.blk")));
+    EXPECT_FALSE(std::filesystem::exists(dir.Sub(DataFile(4))));
     struct stat st {};
-    ASSERT_EQ(stat(dir.Sub("data-0003.blk").c_str(), &st), 0);
+    ASSERT_EQ(stat(dir.Sub(DataFile(3)).c_str(), &st), 0);
     EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, 3u * kBlock) << "not preallocated";
     WriteSlots(*store, 0, 27, 13);
   }
@@ -494,8 +497,8 @@ TEST(BlockStoreTest, FreeSpaceFloorStopsGrowthButNotIo) {
   EXPECT_NE(st.message().find(dir.path()), std::string::npos) << st.ToString();
   EXPECT_NE(st.message().find(std::to_string(o.free_space_floor_bytes)), std::string::npos);
   EXPECT_EQ(store->capacity_slots(), 8u);
-  EXPECT_EQ(std::filesystem::file_size(dir.Sub("data-0000.blk")), 8u * kBlock);
-  EXPECT_FALSE(std::filesystem::exists(dir.Sub("data-0001.blk")));
+  EXPECT_EQ(std::filesystem::file_size(dir.Sub(DataFile(0))), 8u * kBlock);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub(DataFile(1))));
   EXPECT_TRUE(store->EnsureCapacity(8).ok());  // nothing to grow: the floor does not matter
   WriteSlots(*store, 3, 1, 18);
   for (uint32_t s = 0; s < 8; ++s) {
@@ -572,7 +575,7 @@ TEST(BlockStoreTest, SimulatedODirectRefusalFallsBackToBufferedIo) {
   internal::SimulateODirectRefusalForTesting(false);
   ASSERT_NE(store, nullptr);
   EXPECT_FALSE(store->direct_io());
-  EXPECT_EQ(FdHasODirect(dir.Sub("data-0000.blk")), 0);
+  EXPECT_EQ(FdHasODirect(dir.Sub(DataFile(0))), 0);
   ASSERT_TRUE(store->EnsureCapacity(4).ok());
   // Buffered I/O transfers exactly `length`: bytes of the buffer past it stay untouched.
   AlignedBuffer out(5000);
@@ -605,7 +608,7 @@ TEST(BlockStoreTest, TmpfsStoreWorks) {
   auto store = OpenOrDie(SmallOptions(tmpl));
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->direct_io(), accepts);
-  EXPECT_EQ(FdHasODirect(tmpl + "/data-0000.blk"), accepts ? 1 : 0);
+  EXPECT_EQ(FdHasODirect(tmpl + "/" + DataFile(0)), accepts ? 1 : 0);
   ASSERT_TRUE(store->EnsureCapacity(16).ok());
   WriteSlots(*store, 0, 16, 23);
   for (uint32_t s = 0; s < 16; ++s) {
@@ -665,6 +668,131 @@ TEST(FaultInjectingBlockStoreTest, KnobsInjectAndCount) {
   bool matches = false;
   ASSERT_TRUE(ReadSlot(store, 1, 31, &matches).ok());
   EXPECT_TRUE(matches) << "a failed write must not reach the disk";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Size classes (cache format v2)
+
+TEST(SizeClassesTest, PowersOfTwoFromTheBlockSizeDownTo4K) {
+  SizeClasses mib(1u << 20);
+  ASSERT_EQ(mib.count(), 9u);
+  EXPECT_EQ(mib.size(0), 1u << 20);
+  EXPECT_EQ(mib.size(8), 4096u);
+  EXPECT_EQ(mib.For(1), 8u);
+  EXPECT_EQ(mib.For(4096), 8u);
+  EXPECT_EQ(mib.For(4097), 7u);            // 8 KiB
+  EXPECT_EQ(mib.For(300000), 1u);          // 512 KiB
+  EXPECT_EQ(mib.For((1u << 19) + 1), 0u);  // full size
+  EXPECT_EQ(mib.For(1u << 20), 0u);
+  SizeClasses odd(3 * 4096);  // not a power of two: 12 KiB, 8 KiB, 4 KiB
+  ASSERT_EQ(odd.count(), 3u);
+  EXPECT_EQ(odd.size(0), 3u * 4096);
+  EXPECT_EQ(odd.size(1), 8192u);
+  EXPECT_EQ(odd.For(9000), 0u);
+  EXPECT_EQ(SizeClasses(4096).count(), 1u);
+  EXPECT_EQ(SlotClass(SlotId(5, 77)), 5u);
+  EXPECT_EQ(SlotIndex(SlotId(5, 77)), 77u);
+  EXPECT_EQ(SlotId(0, 77), 77u);  // full-size slots keep dense ids
+}
+
+uint64_t AllocatedBytes(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+}
+
+TEST(BlockStoreClassTest, SmallClassesHaveTheirOwnFilesAndRoundTrip) {
+  TestDir dir;
+  auto store = OpenOrDie(SmallOptions(dir.path()));  // 64 KiB: classes 64K, 32K, 16K, 8K, 4K
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(store->classes().count(), 5u);
+  const unsigned c4k = 4;
+  EXPECT_EQ(store->class_slots(c4k), 0u);
+  // 8 slots of 64 KiB per file = 128 slots of 4 KiB per file: 130 slots span two files.
+  ASSERT_TRUE(store->Allocate(c4k, 0, 130).ok());
+  EXPECT_EQ(store->class_slots(c4k), 130u);
+  EXPECT_EQ(std::filesystem::file_size(dir.Sub(BlockStore::FileName(4096, 0))), 128u * 4096);
+  EXPECT_EQ(std::filesystem::file_size(dir.Sub(BlockStore::FileName(4096, 1))), 2u * 4096);
+  EXPECT_EQ(store->class_slots(0), 0u);  // other classes untouched
+
+  std::vector<AlignedBuffer> bufs;
+  std::vector<BlockIo> ops;
+  for (uint32_t i = 0; i < 130; ++i) {
+    const uint32_t len = 1 + i * 31;  // 1 .. 4000 bytes
+    bufs.emplace_back(len);
+    FillPattern(bufs.back().data(), len, SlotId(c4k, i), 1);
+  }
+  for (uint32_t i = 0; i < 130; ++i) {
+    ops.push_back({SlotId(c4k, i), 1 + i * 31, bufs[i].data(), Status::Aborted("unset")});
+  }
+  store->Write(ops);
+  for (const BlockIo& op : ops) ASSERT_TRUE(op.status.ok()) << op.status.ToString();
+  // A block longer than its slot's class is refused without I/O.
+  AlignedBuffer big(8192);
+  BlockIo too_long{SlotId(c4k, 0), 8192, big.data(), Status::Aborted("unset")};
+  store->Write(std::span<BlockIo>(&too_long, 1));
+  EXPECT_EQ(too_long.status.code(), StatusCode::kInvalidArgument);
+  // A class that does not exist has no slots.
+  BlockIo no_class{SlotId(9, 0), 100, big.data(), Status::Aborted("unset")};
+  store->Read(std::span<BlockIo>(&no_class, 1));
+  EXPECT_EQ(no_class.status.code(), StatusCode::kInvalidArgument);
+
+  store.reset();
+  store = OpenOrDie(SmallOptions(dir.path()));
+  EXPECT_EQ(store->class_slots(c4k), 130u);
+  std::vector<AlignedBuffer> in;
+  std::vector<BlockIo> reads;
+  for (uint32_t i = 0; i < 130; ++i) in.emplace_back(1 + i * 31);
+  for (uint32_t i = 0; i < 130; ++i) {
+    reads.push_back({SlotId(c4k, i), 1 + i * 31, in[i].data(), Status::Aborted("unset")});
+  }
+  store->Read(reads);
+  for (const BlockIo& op : reads) {
+    ASSERT_TRUE(op.status.ok()) << op.status.ToString();
+    EXPECT_TRUE(MatchesPattern(static_cast<std::byte*>(op.buf), op.length, op.slot, 1));
+  }
+}
+
+TEST(BlockStoreClassTest, DeallocatePunchesHolesAndAllocateRefillsThem) {
+  TestDir dir;
+  BlockStoreOptions o = SmallOptions(dir.path());
+  o.use_direct_io = false;
+  auto store = OpenOrDie(o);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Allocate(0, 0, 8).ok());
+  const std::string file = dir.Sub(DataFile(0));
+  WriteSlots(*store, 0, 8, 4);
+  ASSERT_GE(AllocatedBytes(file), 8u * kBlock);
+  std::vector<uint32_t> punch = {2, 3, 4, 6};
+  Status st = store->Deallocate(punch);
+  if (st.code() == StatusCode::kNotSupported) GTEST_SKIP() << st.ToString();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_LE(AllocatedBytes(file), 4u * kBlock + 4096);
+  EXPECT_EQ(std::filesystem::file_size(file), 8u * kBlock);  // KEEP_SIZE
+  EXPECT_EQ(store->capacity_slots(), 8u);
+  bool matches = false;
+  ASSERT_TRUE(ReadSlot(*store, 5, 4, &matches).ok());  // neighbours untouched
+  EXPECT_TRUE(matches);
+  ASSERT_TRUE(ReadSlot(*store, 1, 4, &matches).ok());
+  EXPECT_TRUE(matches);
+  ASSERT_TRUE(store->Allocate(0, 2, 3).ok());  // refill holes 2..4
+  EXPECT_GE(AllocatedBytes(file), 7u * kBlock);
+  WriteSlots(*store, 2, 3, 5);
+  ASSERT_TRUE(ReadSlot(*store, 3, 5, &matches).ok());
+  EXPECT_TRUE(matches);
+  // A gap below the range is refused.
+  EXPECT_EQ(store->Allocate(0, 20, 1).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(BlockStoreClassTest, FormatV1DataFilesAreRemovedAtOpen) {
+  TestDir dir;
+  std::ofstream(dir.Sub("data-0000.blk")) << "v1 bytes";
+  std::ofstream(dir.Sub("data-0001.blk")) << "v1 bytes";
+  std::ofstream(dir.Sub("notes.txt")) << "not ours";
+  auto store = OpenOrDie(SmallOptions(dir.path()));
+  ASSERT_NE(store, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("data-0000.blk")));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("data-0001.blk")));
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("notes.txt")));
 }
 
 }  // namespace

@@ -5,10 +5,12 @@
 // it with SIGKILL at a random moment and then checks what a fresh open of the cache finds.
 // Every 20 ms it logs a "progress" line (cache counters) to stderr, which the test reports.
 //
-//   crash_child DIR SEED [small|large] [SPEC_FINGERPRINT] [direct|paced]
+//   crash_child DIR SEED [small|large|mixed] [SPEC_FINGERPRINT] [direct|paced]
 //
 // "small": 64 KiB blocks, capacity 24..64 blocks, so eviction runs constantly.
 // "large": 1 MiB blocks and group commits of many blocks, so a kill usually lands mid-batch.
+// "mixed": 64 KiB blocks, many one-block files of every size class next to big files, capacity
+// 12..32 blocks: blocks of all classes evict each other and slots are punched and reallocated.
 // "direct" (default): the real store. "paced": the real store behind PacedBlockStore, which makes
 // the bytes of a batch durable one block at a time with pauses in between (a slow disk). A SIGKILL
 // cannot lose what the kernel already has (page cache, submitted O_DIRECT writes complete anyway),
@@ -56,12 +58,20 @@ using namespace hoardfs::crash;  // NOLINT(google-build-using-namespace): test k
 class PacedBlockStore final : public BlockStore {
  public:
   PacedBlockStore(std::unique_ptr<BlockStore> inner, uint64_t seed)
-      : inner_(std::move(inner)), rng_(seed) {}
+      : BlockStore(inner->block_size()), inner_(std::move(inner)), rng_(seed) {}
 
-  uint64_t capacity_slots() const override { return inner_->capacity_slots(); }
+  uint64_t class_slots(unsigned size_class) const override {
+    return inner_->class_slots(size_class);
+  }
   bool direct_io() const override { return inner_->direct_io(); }
   uint32_t block_size() const override { return inner_->block_size(); }
-  Status EnsureCapacity(uint64_t slots) override { return inner_->EnsureCapacity(slots); }
+  Status Allocate(unsigned size_class, uint64_t first, uint64_t count) override {
+    return inner_->Allocate(size_class, first, count);
+  }
+  Status Grow(unsigned size_class, uint64_t slots) override {
+    return inner_->Grow(size_class, slots);
+  }
+  Status Deallocate(std::span<const uint32_t> slots) override { return inner_->Deallocate(slots); }
   void Read(std::span<BlockIo> ops,
             const std::function<void(BlockIo&)>& on_complete = nullptr) override {
     inner_->Read(ops, on_complete);
@@ -122,12 +132,12 @@ void ProgressLoop(BlockCache* cache, const std::atomic<uint64_t>* ops) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const BlockCacheStats s = cache->Stats();
     std::fprintf(stderr,
-                 "crash_child: progress ops=%llu inserts=%llu evictions=%llu used=%llu "
+                 "crash_child: progress ops=%llu inserts=%llu evictions=%llu used_pages=%llu "
                  "capacity=%llu pinned=%llu\n",
                  static_cast<unsigned long long>(ops->load()),
                  static_cast<unsigned long long>(s.inserts),
                  static_cast<unsigned long long>(s.evictions),
-                 static_cast<unsigned long long>(s.used_bytes / s.block_size),
+                 static_cast<unsigned long long>(s.used_bytes / 4096),
                  static_cast<unsigned long long>(s.capacity_bytes / s.block_size),
                  static_cast<unsigned long long>(s.pinned_bytes / s.block_size));
     std::fflush(stderr);
@@ -162,14 +172,16 @@ void ReaderLoop(BlockCache* cache, const CrashSpec* spec, uint64_t seed) {
 
 int Run(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s DIR SEED [small|large] [SPEC_FINGERPRINT]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s DIR SEED [small|large|mixed] [SPEC_FINGERPRINT]\n", argv[0]);
     return 2;
   }
   const std::string dir = argv[1];
   const uint64_t seed = std::strtoull(argv[2], nullptr, 10);
   const std::string mode = argc > 3 ? argv[3] : "small";
-  if (mode != "small" && mode != "large") Die(2, "unknown mode " + mode);
-  const CrashSpec spec = mode == "small" ? SmallSpec() : LargeSpec();
+  if (mode != "small" && mode != "large" && mode != "mixed") Die(2, "unknown mode " + mode);
+  const CrashSpec spec = mode == "small"   ? SmallSpec()
+                         : mode == "large" ? LargeSpec()
+                                           : MixedSpec();
   if (argc > 4 && std::strtoull(argv[4], nullptr, 10) != SpecFingerprint(spec)) {
     Die(2, "key space differs from the test's (crash_child.cc and crash_test.cc out of sync)");
   }

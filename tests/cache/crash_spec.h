@@ -1,5 +1,6 @@
 // The key space shared by crash_child (which writes it) and crash_test (which checks it): the
 // files, versions and block lengths the child may insert, and the cache options it uses.
+// "mixed" has many one-block files of every size class (cache format v2) next to big ones.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 namespace hoardfs::crash {
 
 struct CrashFile {
-  const char* path;
+  std::string path;
   uint32_t blocks[2];  // blocks of version kVersions[0] / kVersions[1]
   uint32_t tail[2];    // bytes in the last block (block_size = full)
 };
@@ -66,13 +67,33 @@ CrashSpec LargeSpec() {
            {"/data/set2/d.root", {24, 9}, {700000, 65536}}}};
 }
 
+// 64 KiB blocks (classes 64K..4K) and a limit of 12..32 blocks: 48 one-block files whose lengths
+// cover every class (1 byte .. 64 KiB, both versions differ), plus three multi-block files with
+// short tails, so small and full-size blocks evict each other all the time.
+CrashSpec MixedSpec() {
+  constexpr uint32_t kB = 64 * 1024;
+  CrashSpec s{kB, 20, 12, 32, 16, 2, 8 * kB, 32 * kB, 6, {}};
+  const uint32_t lengths[] = {1,     100,   4095,  4096,  4097,  8192,  9000,  16384,
+                              16385, 30000, 32768, 32769, 50000, 65535, 65536, 2000};
+  for (uint32_t i = 0; i < 48; ++i) {
+    const uint32_t a = lengths[i % 16];
+    const uint32_t b = lengths[(i * 7 + 3) % 16];
+    s.files.push_back(
+        {"/small/d" + std::to_string(i % 4) + "/s" + std::to_string(i) + ".root", {1, 1}, {a, b}});
+  }
+  s.files.push_back({"/big/run1/a.root", {12, 9}, {kB, 4096}});
+  s.files.push_back({"/big/run1/b.root", {7, 12}, {33000, 1}});
+  s.files.push_back({"/big/run2/c.root", {10, 10}, {12000, kB - 1}});
+  return s;
+}
+
 uint64_t SpecFingerprint(const CrashSpec& s) {
   std::string t = std::to_string(s.block_size) + "/" + std::to_string(s.capacity_blocks) + "/" +
                   std::to_string(s.min_capacity_blocks) + "/" +
                   std::to_string(s.max_capacity_blocks) + "/" + std::to_string(kVersions[0]) + "/" +
                   std::to_string(kVersions[1]);
   for (const CrashFile& f : s.files) {
-    t += std::string(";") + f.path;
+    t += ";" + f.path;
     for (int v = 0; v < 2; ++v)
       t += "," + std::to_string(f.blocks[v]) + "," + std::to_string(f.tail[v]);
   }

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +72,23 @@ BlockCacheOptions CheckOptions(const CrashSpec& s, const std::string& dir) {
   o.max_insert_batch_bytes = s.max_insert_batch_bytes;
   o.max_pending_insert_bytes = s.max_pending_insert_bytes;
   return o;
+}
+
+// The size class of a block of `len` bytes (independent of cache/size_classes.h).
+uint64_t ClassBytes(uint64_t len, uint64_t block_size) {
+  uint64_t c = 4096;
+  while (c < len) c *= 2;
+  return std::min(c, block_size);
+}
+
+// Bytes the filesystem has allocated to the cache's data files (holes excluded).
+uint64_t DataFilesAllocated(const std::string& cache_dir) {
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache_dir + "/data")) {
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
 }
 
 // Dataset of a path at depth 2 ("/store/run1/a.root" -> "/store/run1").
@@ -179,12 +197,12 @@ class Child {
   struct WriterState {
     std::string state;    // R, S, D ... ("" if the thread was not found)
     std::string syscall;  // "fdatasync", "io_uring_enter", "running", ...
-    std::string file;     // for fd syscalls: the file's name ("data-0000.blk", "000004.log")
+    std::string file;     // for fd syscalls: the file's name ("c64k-0000.blk", "000004.log")
     std::string wchan;
     // In the store's write of a batch: waiting for the io_uring writes or in the data file sync
     // (or, with the child's paced store, in a pause between two blocks of the batch).
     bool InBatchWrite(bool paced) const {
-      return syscall == "io_uring_enter" || (syscall == "fdatasync" && file.starts_with("data-")) ||
+      return syscall == "io_uring_enter" || (syscall == "fdatasync" && file.ends_with(".blk")) ||
              (paced && syscall == "clock_nanosleep");
     }
     std::string Describe() const {
@@ -269,7 +287,7 @@ class Child {
 struct RoundResult {
   uint64_t entries = 0;
   uint64_t data_bytes = 0;
-  uint64_t pinned_blocks = 0;
+  uint64_t pinned_kib = 0;
   double recovery_seconds = 0;                                 // RecoveryReport::seconds
   double open_seconds = 0;                                     // Open + WaitUntilReady, wall clock
   std::set<std::tuple<std::string, uint64_t, uint32_t>> held;  // (path, version, block)
@@ -308,6 +326,7 @@ void CheckCache(const CrashSpec& spec, const std::string& dir, RoundResult* out)
   // written): every hit must be exactly the inserted bytes, and every entry must be a hit.
   std::map<std::string, std::pair<uint64_t, uint64_t>> want_usage;  // dataset -> bytes, blocks
   uint64_t hit_bytes = 0;
+  uint64_t slot_bytes = 0;  // what the blocks held take in slots of their size classes
   for (const CrashFile& f : spec.files) {
     for (int ver = 0; ver < 2; ++ver) {
       std::vector<uint32_t> blocks;
@@ -334,6 +353,7 @@ void CheckCache(const CrashSpec& spec, const std::string& dir, RoundResult* out)
             << "wrong bytes: " << f.path << " v" << kVersions[ver] << " block " << b;
         out->held.emplace(f.path, kVersions[ver], b);
         hit_bytes += got[b]->size();
+        slot_bytes += ClassBytes(got[b]->size(), spec.block_size);
         auto& u = want_usage[DatasetOf(f.path)];
         u.first += got[b]->size();
         u.second += 1;
@@ -348,11 +368,14 @@ void CheckCache(const CrashSpec& spec, const std::string& dir, RoundResult* out)
   EXPECT_EQ(s.read_errors, 0u);
   EXPECT_EQ(s.stale_reads, 0u);
   EXPECT_LE(s.used_bytes, spec.max_capacity_blocks * spec.block_size)
-      << "more slots in use than the largest limit the child ever set";
-  EXPECT_EQ(s.used_bytes, v->entries * spec.block_size);
+      << "more slot bytes in use than the largest limit the child ever set";
+  EXPECT_EQ(s.used_bytes, slot_bytes);
+  // The data files never held more than the largest limit (plus filesystem metadata).
+  EXPECT_LE(s.store_bytes, 2 * spec.max_capacity_blocks * spec.block_size);
+  EXPECT_LE(DataFilesAllocated(dir), spec.max_capacity_blocks * spec.block_size + (1 << 20));
   EXPECT_EQ(s.data_bytes, hit_bytes);
   out->data_bytes = s.data_bytes;
-  out->pinned_blocks = s.pinned_bytes / spec.block_size;
+  out->pinned_kib = s.pinned_bytes >> 10;
 
   uint64_t usage_bytes = 0;
   uint64_t usage_blocks = 0;
@@ -459,11 +482,11 @@ void RunCrashRounds(const char* mode, const CrashSpec& spec, int rounds, uint64_
 
     std::printf(
         "[crash %s] round %2d (%s): killed %3.0f ms after ready (writer: %s); %3llu blocks "
-        "(%6.2f MiB, %llu pinned, %zu changed), recovery %.2f ms, open %.1f ms; child had "
+        "(%6.2f MiB, %llu KiB pinned, %zu changed), recovery %.2f ms, open %.1f ms; child had "
         "committed %llu inserts, %llu evictions\n",
         mode, round, paced ? "paced" : "direct", alive_ms, writer.Describe().c_str(),
         static_cast<unsigned long long>(rr.entries), static_cast<double>(rr.data_bytes) / (1 << 20),
-        static_cast<unsigned long long>(rr.pinned_blocks), changed, rr.recovery_seconds * 1e3,
+        static_cast<unsigned long long>(rr.pinned_kib), changed, rr.recovery_seconds * 1e3,
         rr.open_seconds * 1e3, static_cast<unsigned long long>(progress["inserts"]),
         static_cast<unsigned long long>(progress["evictions"]));
     std::fflush(stdout);
@@ -476,7 +499,7 @@ void RunCrashRounds(const char* mode, const CrashSpec& spec, int rounds, uint64_
     sum.evictions.push_back(static_cast<double>(progress["evictions"]));
     std::string where = writer.state.empty() ? "?" : writer.syscall;
     if (paced && where == "clock_nanosleep") where += "(paced batch)";
-    if (!writer.file.empty()) where += writer.file.starts_with("data-") ? "(data)" : "(index)";
+    if (!writer.file.empty()) where += writer.file.ends_with(".blk") ? "(data)" : "(index)";
     sum.writer_states[where]++;
     sum.mid_batch += writer.InBatchWrite(paced) ? 1 : 0;
     sum.paced_rounds += paced ? 1 : 0;
@@ -509,6 +532,11 @@ TEST(CrashTest, KilledAtRandomMomentsTheCacheStaysConsistent) {
 // 1 MiB blocks, group commits of up to 16 blocks and a queue of 64: the writer spends most of its
 // time in the data write + fdatasync of a batch, so most kills land between "bytes written" and
 // "entries committed".
+// Cache format v2: blocks of every size class, evicting each other under a limit of 12..32 blocks.
+TEST(CrashTest, KilledWithMixedBlockSizesEveryClassStaysConsistent) {
+  RunCrashRounds("mixed", MixedSpec(), 40, BaseSeed() + 2, /*target_mid_batch=*/false);
+}
+
 TEST(CrashTest, KilledMidBatchOfLargeInsertsNoEntryWithoutItsBytes) {
   RunCrashRounds("large", LargeSpec(), 10, BaseSeed() + 1, /*target_mid_batch=*/true);
 }

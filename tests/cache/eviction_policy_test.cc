@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -14,6 +15,7 @@
 
 #include "bench/cache_sim.h"
 #include "bench/trace_gen.h"
+#include "cache/size_classes.h"
 
 namespace hoardfs {
 namespace {
@@ -427,6 +429,81 @@ TEST(S3FifoTest, HotSetSurvivesScanTenTimesCapacity) {
   // The same experiment flushes LRU completely: the scenario does discriminate.
   auto lru = NewLruPolicy(kCapacity);
   EXPECT_EQ(surviving(*lru), 0u);
+}
+
+// Mixed sizes (cache format v2): a cache of `capacity` units holding blocks of two classes, big
+// (class 0, kBig units) and small (class 1, 1 unit). Evicts by bytes: until the new block fits.
+class MixedSim {
+ public:
+  static constexpr uint32_t kBig = 256;
+  MixedSim(EvictionPolicy& p, uint64_t capacity) : p_(p), capacity_(capacity) {}
+
+  void Access(uint64_t id, bool big) {
+    if (auto it = where_.find(id); it != where_.end()) {
+      p_.Touch(it->second);
+      return;
+    }
+    const uint32_t size = big ? kBig : 1;
+    while (used_ + size > capacity_) {
+      const std::optional<uint32_t> v = p_.Evict();
+      ASSERT_TRUE(v.has_value()) << "nothing to evict with " << used_ << " units used";
+      ASSERT_TRUE(owner_.contains(*v)) << "evicted a slot that holds nothing";
+      where_.erase(owner_[*v]);
+      owner_.erase(*v);
+      used_ -= SlotClass(*v) == 0 ? kBig : 1;
+      free_[SlotClass(*v)].push_back(SlotIndex(*v));
+    }
+    const unsigned c = big ? 0 : 1;
+    uint32_t index;
+    if (!free_[c].empty()) {
+      index = free_[c].back();
+      free_[c].pop_back();
+    } else {
+      index = next_[c]++;
+    }
+    const uint32_t slot = SlotId(c, index);
+    owner_[slot] = id;
+    where_[id] = slot;
+    used_ += size;
+    p_.Insert(slot, Mix64(id));
+    EXPECT_EQ(p_.resident_size(), used_);
+  }
+  bool Contains(uint64_t id) const { return where_.contains(id); }
+
+ private:
+  EvictionPolicy& p_;
+  const uint64_t capacity_;
+  uint64_t used_ = 0;
+  std::map<uint64_t, uint32_t> where_;
+  std::map<uint32_t, uint64_t> owner_;
+  std::vector<uint32_t> free_[2];
+  uint32_t next_[2] = {0, 0};
+};
+
+// A hot set of big blocks (half the bytes) survives a scan of small blocks ten times the
+// capacity, and a hot set of small blocks survives a scan of big ones: the queues count bytes.
+TEST(S3FifoTest, MixedSizesStayScanResistant) {
+  constexpr uint64_t kCapacity = 40 * MixedSim::kBig;
+  const std::vector<uint32_t> sizes = {MixedSim::kBig, 1};
+  for (const bool hot_big : {true, false}) {
+    SCOPED_TRACE(hot_big ? "hot big blocks, scan of small ones" : "hot small, scan of big");
+    const uint64_t hot = hot_big ? 20 : 20 * MixedSim::kBig;  // half the capacity either way
+    const uint64_t scan = hot_big ? 10 * kCapacity : 10 * kCapacity / MixedSim::kBig;
+    auto surviving = [&](EvictionPolicy& policy) {
+      MixedSim sim(policy, kCapacity);
+      for (int pass = 0; pass < 3; ++pass) {
+        for (uint64_t id = 0; id < hot; ++id) sim.Access(id, hot_big);
+      }
+      for (uint64_t i = 0; i < scan; ++i) sim.Access(bench::kOnceBase + i, !hot_big);
+      uint64_t n = 0;
+      for (uint64_t id = 0; id < hot; ++id) n += sim.Contains(id) ? 1 : 0;
+      return n;
+    };
+    auto s3fifo = NewS3FifoPolicy(kCapacity, sizes);
+    EXPECT_GE(surviving(*s3fifo), hot * 9 / 10);
+    auto lru = NewLruPolicy(kCapacity, sizes);
+    EXPECT_EQ(surviving(*lru), 0u);
+  }
 }
 
 // ---- LRU specifics ----

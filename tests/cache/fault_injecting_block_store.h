@@ -7,12 +7,12 @@
 //   set_fail_reads(true)      every op of Read() gets kIOError without touching the inner store;
 //                             on_complete still runs once per op.
 //   set_fail_writes(true)     every op of Write() gets kIOError; nothing is written.
-//   set_fail_ensure_capacity  EnsureCapacity() returns kResourceExhausted; nothing grows.
+//   set_fail_ensure_capacity  Allocate() and Grow() return kResourceExhausted; nothing grows.
 //   set_corrupt_reads(true)   reads go to the inner store; each op that completes OK has one byte
 //                             of its buffer flipped (byte length / 2, XOR 0xFF) before on_complete
 //                             runs, as a torn or bit-rotted block would look. Status stays OK: it
 //                             is the caller's checksum that must catch it.
-// Counters report how many faults were injected (per op, or per EnsureCapacity call).
+// Counters report how many faults were injected (per op, or per Allocate/Grow call).
 //
 // Thread-safety: like any BlockStore, every method may be called from any number of threads. The
 // knobs and counters are atomics and may be flipped or read at any time; an op sees the knob value
@@ -34,7 +34,8 @@ namespace hoardfs::testing {
 class FaultInjectingBlockStore final : public BlockStore {
  public:
   // REQUIRES: inner != nullptr.
-  explicit FaultInjectingBlockStore(std::unique_ptr<BlockStore> inner) : inner_(std::move(inner)) {}
+  explicit FaultInjectingBlockStore(std::unique_ptr<BlockStore> inner)
+      : BlockStore(inner->block_size()), inner_(std::move(inner)) {}
 
   void set_fail_reads(bool on) { fail_reads_.store(on); }
   void set_fail_writes(bool on) { fail_writes_.store(on); }
@@ -48,17 +49,27 @@ class FaultInjectingBlockStore final : public BlockStore {
 
   BlockStore& inner() { return *inner_; }
 
-  uint64_t capacity_slots() const override { return inner_->capacity_slots(); }
+  uint64_t class_slots(unsigned size_class) const override {
+    return inner_->class_slots(size_class);
+  }
   bool direct_io() const override { return inner_->direct_io(); }
   uint32_t block_size() const override { return inner_->block_size(); }
 
-  Status EnsureCapacity(uint64_t slots) override {
+  Status Allocate(unsigned size_class, uint64_t first, uint64_t count) override {
     if (fail_ensure_capacity_.load()) {
       capacity_failures_.fetch_add(1);
-      return Status::ResourceExhausted("injected fault: EnsureCapacity");
+      return Status::ResourceExhausted("injected fault: Allocate");
     }
-    return inner_->EnsureCapacity(slots);
+    return inner_->Allocate(size_class, first, count);
   }
+  Status Grow(unsigned size_class, uint64_t slots) override {
+    if (fail_ensure_capacity_.load()) {
+      capacity_failures_.fetch_add(1);
+      return Status::ResourceExhausted("injected fault: Grow");
+    }
+    return inner_->Grow(size_class, slots);
+  }
+  Status Deallocate(std::span<const uint32_t> slots) override { return inner_->Deallocate(slots); }
 
   void Read(std::span<BlockIo> ops,
             const std::function<void(BlockIo&)>& on_complete = nullptr) override {
