@@ -39,6 +39,7 @@ class RemoteTree {
 
   uint32_t remote_id() const { return remote_id_; }
   std::string Describe() const { return source_->Describe(); }
+  RemoteHealth Health() const { return source_->Health(); }
 
   // Persistent inode numbers (see MetadataCache).
   Result<uint64_t> InodeOf(const std::string& path) { return metadata_->InodeOf(remote_id_, path); }

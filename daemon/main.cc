@@ -71,6 +71,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   mount->add_option("--remote-attempts", m.remote_attempts, "attempts on transient errors")
       ->capture_default_str();
+  mount
+      ->add_option("--remote-down-retry", m.remote_down_retry,
+                   "seconds a remote found down (timed out, refused) fails requests at once "
+                   "before one request probes it; doubles per failed probe (0: no breaker)")
+      ->capture_default_str();
+  mount
+      ->add_option("--remote-down-retry-max", m.remote_down_retry_max,
+                   "cap in seconds of the doubling --remote-down-retry interval")
+      ->capture_default_str();
   mount->add_option("--dataset-depth", m.dataset_depth, "path depth of a dataset")
       ->capture_default_str();
   mount->add_option("--log-file", m.log_file, "daemon log file (background mode)");

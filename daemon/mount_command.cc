@@ -74,6 +74,8 @@ int Serve(const MountArgs& a, int ready_fd) {
   RemoteOptions ro;
   ro.timeout = std::chrono::seconds(a.remote_timeout);
   ro.max_attempts = a.remote_attempts;
+  ro.down_retry = std::chrono::seconds(a.remote_down_retry);
+  ro.down_retry_max = std::chrono::seconds(a.remote_down_retry_max);
   auto source = OpenObjectSource(a.url, ro);
   if (!source.ok()) return fail(source.status());
   Result<ObjectInfo> root = (*source)->Stat("/");

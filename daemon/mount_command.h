@@ -25,6 +25,10 @@ struct MountArgs {
   unsigned attr_ttl = 60, dir_ttl = 60, negative_ttl = 10;  // seconds
   unsigned remote_timeout = 30;                             // seconds per request
   unsigned remote_attempts = 3;
+  // Circuit breaker (remote/circuit_breaker.h): seconds before the first probe of a remote found
+  // down, doubling per failed probe up to the max; 0 turns the breaker off.
+  unsigned remote_down_retry = 5;
+  unsigned remote_down_retry_max = 60;
   unsigned dataset_depth = 3;
   std::string log_file;  // daemon mode: log here (default: syslog-less stderr to /dev/null)
   bool debug_fuse = false;

@@ -151,6 +151,7 @@ Result<std::unique_ptr<Filesystem::OpenFile>> Filesystem::Open(uint64_t ino) {
   const std::string& version = open->file.ref.version;
   std::lock_guard<std::mutex> lock(mu_);
   InodeVersions& v = versions_[ino];
+  v.latest_version = version;
   const bool other_version_open =
       std::any_of(v.open.begin(), v.open.end(), [&](const auto& e) { return e.first != version; });
   if (other_version_open) {
@@ -196,7 +197,19 @@ void Filesystem::Drop(OpenDir* dir) {
 }
 
 Result<size_t> Filesystem::Read(OpenFile& file, uint64_t offset, std::span<std::byte> out) {
-  return tree_->Read(file.file, offset, out, &file.stream);
+  HOARDFS_ASSIGN_OR_RETURN(size_t n, tree_->Read(file.file, offset, out, &file.stream));
+  if (n == out.size()) return n;
+  // A short read is the end of this handle's version. If a newer version was opened since, the
+  // kernel may already hold that version's (larger) size and would fill the rest of the request
+  // with zeros: an error is the only answer that cannot be taken for the old version's bytes.
+  std::lock_guard<std::mutex> lock(mu_);
+  auto v = versions_.find(file.ino);
+  if (v != versions_.end() && v->second.latest_version != file.file.ref.version) {
+    return Status::FailedPrecondition(file.file.ref.path +
+                                      " changed since it was opened (version " +
+                                      file.file.ref.version + "): no read past its end");
+  }
+  return n;
 }
 
 Result<struct statvfs> Filesystem::StatFs() {
@@ -222,6 +235,7 @@ Result<std::string> Filesystem::GetXattr(uint64_t ino, const std::string& name) 
   if (name == kXattrStats && ino == kRootIno) {
     const BlockCacheStats s = cache_->Stats();
     const FetcherStats f = tree_->FetchStats();
+    const RemoteHealth b = tree_->Health();
     return "{\"remote_requests\":" + std::to_string(f.remote_requests) +
            ",\"remote_bytes\":" + std::to_string(f.remote_bytes) +
            ",\"remote_errors\":" + std::to_string(f.remote_errors) +
@@ -230,7 +244,11 @@ Result<std::string> Filesystem::GetXattr(uint64_t ino, const std::string& name) 
            ",\"used_bytes\":" + std::to_string(s.used_bytes) +
            ",\"data_bytes\":" + std::to_string(s.data_bytes) +
            ",\"capacity_bytes\":" + std::to_string(s.capacity_bytes) +
-           ",\"crc_failures\":" + std::to_string(s.crc_failures) + "}";
+           ",\"crc_failures\":" + std::to_string(s.crc_failures) +
+           ",\"remote_down\":" + (b.down ? "1" : "0") +
+           ",\"remote_down_seconds\":" + std::to_string(b.down_seconds) +
+           ",\"remote_trips\":" + std::to_string(b.trips) +
+           ",\"remote_fast_failures\":" + std::to_string(b.fast_failures) + "}";
   }
   if (name == kXattrVersion || name == kXattrCachedBytes) {
     HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));

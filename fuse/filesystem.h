@@ -92,6 +92,8 @@ class Filesystem {
   // cache (direct_io), so neither handle can read the other's pages. The handle counts as open
   // until Drop(): give the result to Keep().
   Result<std::unique_ptr<OpenFile>> Open(uint64_t ino);
+  // Bytes of the handle's version only; a short read (its end) of a handle whose inode has been
+  // opened at a newer version since is kFailedPrecondition (EIO), see the body.
   Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<std::byte> out);
   Result<struct statvfs> StatFs();
   // Extended attributes: user.hoardfs.{version,cached_bytes,remote} on files and
@@ -121,6 +123,7 @@ class Filesystem {
   // Per inode: the version whose pages the kernel may hold, and the open handles per version.
   struct InodeVersions {
     std::string page_cache_version;
+    std::string latest_version;  // of the most recent open
     std::unordered_map<std::string, uint32_t> open;  // version -> open handles
   };
 

@@ -151,6 +151,13 @@ void FakeSource::SetReadsPaused(bool paused) {
   if (!paused) unpaused_.notify_all();
 }
 
+void FakeSource::SetHung(bool hung, std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hung_ = hung;
+  hang_timeout_ = timeout;
+  if (!hung) unhung_.notify_all();
+}
+
 void FakeSource::SetSizeLie(const std::string& path, int64_t delta) {
   std::lock_guard<std::mutex> lock(mu_);
   if (delta == 0) {
@@ -178,6 +185,8 @@ void FakeSource::ClearFaults() {
   delay_ = std::chrono::milliseconds(0);
   paused_ = false;
   unpaused_.notify_all();
+  hung_ = false;
+  unhung_.notify_all();
   size_lies_.clear();
   garbage_.clear();
   garbage_all_ = false;
@@ -208,9 +217,12 @@ Status FakeSource::Admit(Op op) {
     delay = delay_;
   }
   if (delay.count() > 0) std::this_thread::sleep_for(delay);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   Status status;
-  if (dropped_) {
+  if (hung_ && !unhung_.wait_for(lock, hang_timeout_, [this] { return !hung_; })) {
+    status = Status::Unavailable("fake: timed out after " + std::to_string(hang_timeout_.count()) +
+                                 " ms (server hung)");
+  } else if (dropped_) {
     status = Status::Unavailable("fake: connection dropped");
   } else if (fail_next_ > 0 && (fail_ops_ & op) != 0) {
     --fail_next_;

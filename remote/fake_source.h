@@ -11,12 +11,15 @@
 //   SetDropped(true)          every request fails kUnavailable (a server that went away).
 //   SetDelay(d)               every request first sleeps d (a slow server; outside any lock).
 //   SetReadsPaused(true)      Read/ReadV block until unpaused (to pile up concurrent misses).
+//   SetHung(true, timeout)    every request waits until SetHung(false) (then goes on as usual,
+//                             like a SIGCONT'd server) or `timeout` passes (then fails
+//                             kUnavailable "timed out"): a hung server behind a request timeout.
 //   SetSizeLie(path, delta)   Stat/List report size + delta; Read still has only the real bytes,
 //                             so a read into the invented tail is kCorruption ("short body")
 //                             and a negative delta makes the file look truncated.
 //   SetGarbage(path, true)    Read/ReadV return the bytes XOR 0x5A with an OK status (silent
 //                             corruption); path "" means every file.
-// Faults are checked in that order: paused, delay, dropped, FailNext.
+// Faults are checked in that order: paused, delay, hung, dropped, FailNext.
 //
 // Counters count every request (failed ones too) and the bytes served; ReadCount(path) counts
 // Read + ReadV calls per path (to check that concurrent misses collapse into one fetch).
@@ -78,6 +81,7 @@ class FakeSource final : public ObjectSource {
   void SetDropped(bool dropped);
   void SetDelay(std::chrono::milliseconds delay);
   void SetReadsPaused(bool paused);
+  void SetHung(bool hung, std::chrono::milliseconds timeout = std::chrono::milliseconds(100));
   void SetSizeLie(const std::string& path, int64_t delta);  // 0 clears
   void SetGarbage(const std::string& path, bool on);
   void ClearFaults();
@@ -118,6 +122,7 @@ class FakeSource final : public ObjectSource {
   const Options options_;
   mutable std::mutex mu_;
   std::condition_variable unpaused_;
+  std::condition_variable unhung_;
   std::map<std::string, Node> nodes_;  // GUARDED_BY(mu_), full path → node; "/" always present
   int64_t clock_ns_;                   // GUARDED_BY(mu_)
   // Faults, GUARDED_BY(mu_).
@@ -126,6 +131,8 @@ class FakeSource final : public ObjectSource {
   Status fail_status_;
   bool dropped_ = false;
   bool paused_ = false;
+  bool hung_ = false;
+  std::chrono::milliseconds hang_timeout_{0};
   std::chrono::milliseconds delay_{0};
   std::map<std::string, int64_t> size_lies_;
   std::map<std::string, bool> garbage_;

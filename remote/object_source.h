@@ -70,6 +70,21 @@ struct RemoteOptions {
   unsigned max_open_files = 256;                 // handles kept open for reuse (XRootD, file://)
   unsigned list_page_size = 1000;                // entries per List page where the backend pages
                                                  // (file://); XRootD returns a directory at once
+  // Circuit breaker (remote/circuit_breaker.h), applied by OpenObjectSource: once a request ends
+  // in kUnavailable the remote is known down and requests fail at once; a probe is let through
+  // after down_retry, the interval doubling per failed probe up to down_retry_max.
+  // down_retry 0: no breaker (every request waits out its own timeouts).
+  std::chrono::milliseconds down_retry{5000};
+  std::chrono::milliseconds down_retry_max{60000};
+};
+
+// Whether a remote is reachable, as its circuit breaker sees it (remote/circuit_breaker.h).
+struct RemoteHealth {
+  bool down = false;
+  double down_seconds = 0;     // how long the remote has been down (0 while up)
+  uint64_t trips = 0;          // times it went from up to down
+  uint64_t fast_failures = 0;  // requests failed at once while down (the backend not called)
+  uint64_t probes = 0;         // requests let through while down
 };
 
 class ObjectSource {
@@ -97,11 +112,15 @@ class ObjectSource {
 
   // For logs and metrics: the URL without credentials ("root://host:1094//store").
   virtual std::string Describe() const = 0;
+
+  // For stats: a source without a circuit breaker in front reports itself up, all zero.
+  virtual RemoteHealth Health() const { return {}; }
 };
 
 // Opens a source for `url`: root://host[:port]//path, file:///path (later: s3://, davs://, https://).
 // A malformed URL or an unknown scheme is kInvalidArgument naming the URL; an unreachable server
 // is not an error here (see ObjectSource::Stat("/") for a reachability check).
+// Unless options.down_retry is 0, the backend is wrapped in a CircuitBreakerSource.
 Result<std::unique_ptr<ObjectSource>> OpenObjectSource(const std::string& url,
                                                        const RemoteOptions& options);
 

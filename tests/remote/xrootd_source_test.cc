@@ -30,6 +30,7 @@
 #include <tuple>
 #include <vector>
 
+#include "remote/circuit_breaker.h"
 #include "remote/object_source.h"
 #include "tests/support/dataset.h"
 #include "tests/support/scratch_dir.h"
@@ -546,11 +547,14 @@ INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest,
 // ---- XRootD only
 // ----------------------------------------------------------------------------------
 
+// The backend's own behaviour in an outage: no circuit breaker in front (down_retry 0), so
+// every call meets the dead server itself.
 RemoteOptions ShortTimeouts() {
   RemoteOptions options;
   options.timeout = std::chrono::seconds(2);
   options.max_attempts = 2;
   options.initial_backoff = std::chrono::milliseconds(100);
+  options.down_retry = std::chrono::milliseconds(0);
   return options;
 }
 
@@ -636,6 +640,82 @@ TEST(XRootDOutageTest, HungServerTimesOutAndRecovers) {
   }
   ASSERT_TRUE(n.ok()) << n.status().ToString();
   EXPECT_EQ(buf, TheWorld().dataset->Bytes(Dataset::kLargeFile, 8192, buf.size()));
+}
+
+// With the circuit breaker OpenObjectSource puts in front by default: a hung (SIGSTOPped) server
+// costs the first call its timeout x attempts; the calls after it fail at once, so 20 stats and
+// reads together take about one call's time. After SIGCONT and the probe interval, reads work.
+TEST(XRootDOutageTest, HungServerBreakerFailsFastThenRecovers) {
+  REQUIRE_XROOTD_SERVER();
+  XRootDServer& server = *TheWorld().server;
+  RemoteOptions options = ShortTimeouts();
+  options.down_retry = std::chrono::seconds(1);
+  options.down_retry_max = std::chrono::seconds(2);
+  auto opened = OpenObjectSource(server.RootUrl() + "//", options);
+  ASSERT_TRUE(opened.ok());
+  std::unique_ptr<ObjectSource> src = std::move(opened).value();
+  auto* breaker = dynamic_cast<CircuitBreakerSource*>(src.get());
+  ASSERT_NE(breaker, nullptr) << "OpenObjectSource did not put a circuit breaker in front";
+  Result<ObjectInfo> info = src->Stat(Dataset::kLargeFile);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  const ObjectRef ref{Dataset::kLargeFile, info->version, info->size};
+  std::string buf(4096, '\0');
+  ASSERT_TRUE(src->Read(ref, 0, Bytes(buf)).ok());  // a handle is open and cached
+
+  struct ResumeGuard {
+    XRootDServer& server;
+    ~ResumeGuard() { (void)server.Resume(); }  // also when an assertion returns early
+  } resume_guard{server};
+  ASSERT_TRUE(server.Pause().ok());
+  const auto start = Clock::now();
+  double first = 0, slowest_after_first = 0;
+  for (int i = 0; i < 20; ++i) {
+    const auto t0 = Clock::now();
+    const Status s = i % 2 == 0
+                         ? src->Stat(i % 4 == 0 ? "/small" : Dataset::kSpaceFile).status()
+                         : src->Read(ref, 8192 * static_cast<uint64_t>(i), Bytes(buf)).status();
+    const double took = Seconds(Clock::now() - t0);
+    (i == 0 ? first : slowest_after_first) = std::max(i == 0 ? first : slowest_after_first, took);
+    EXPECT_EQ(s.code(), StatusCode::kUnavailable) << i << ": " << s.ToString();
+    if (i == 1) std::printf("[ breaker  ] a fast failure says: %s\n", s.ToString().c_str());
+  }
+  const double total = Seconds(Clock::now() - start);
+  // One call's worst case: each attempt's timeout, which XrdCl fires on a 1 s tick (up to 1 s
+  // late: TimeoutResolution, xrootd_source.h), and the sleeps between attempts (the k-th at most
+  // 1.5 x initial_backoff x 2^(k-1)); then 1 s for the 19 calls that must not wait at all.
+  double bound = 1.0;
+  for (unsigned k = 1; k <= options.max_attempts; ++k) {
+    bound += Seconds(options.timeout) + 1.0;
+    if (k < options.max_attempts) bound += 1.5 * Seconds(options.initial_backoff) * (1 << (k - 1));
+  }
+  std::printf(
+      "[ breaker  ] 20 calls to the hung server: %.2f s (first %.2f s, then at most "
+      "%.3f s each; bound %.2f s)\n",
+      total, first, slowest_after_first, bound);
+  EXPECT_LT(total, bound) << "calls to a server known down waited for it";
+  EXPECT_LT(total - first, 1.0) << "the 19 calls after the first waited for the hung server";
+  EXPECT_LT(slowest_after_first, 0.05);
+  CircuitBreakerStats st = breaker->Stats();
+  EXPECT_TRUE(st.down);
+  EXPECT_EQ(st.trips, 1u);
+  EXPECT_GE(st.fast_failures, 19u);
+
+  ASSERT_TRUE(server.Resume().ok());
+  std::this_thread::sleep_for(options.down_retry);
+  const auto back = Clock::now();
+  Result<size_t> n = src->Read(ref, 8192, Bytes(buf));
+  while (!n.ok() && Clock::now() - back < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    n = src->Read(ref, 8192, Bytes(buf));
+  }
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(buf, TheWorld().dataset->Bytes(Dataset::kLargeFile, 8192, buf.size()));
+  EXPECT_TRUE(src->Stat("/small").ok());
+  st = breaker->Stats();
+  EXPECT_FALSE(st.down);
+  std::printf("[ breaker  ] usable again %.2f s after SIGCONT + %.1f s (%llu probes)\n",
+              Seconds(Clock::now() - back), Seconds(options.down_retry),
+              static_cast<unsigned long long>(st.probes));
 }
 
 TEST(XRootDOutageTest, UnreachablePortFailsQuickly) {
