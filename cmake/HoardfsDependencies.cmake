@@ -28,7 +28,8 @@ if(NOT TARGET XRootD::XrdCl)
     INTERFACE_INCLUDE_DIRECTORIES "${_hoardfs_xrootd_includes}"
     INTERFACE_LINK_LIBRARIES "${XROOTD_CLIENT_LIBRARIES};${XROOTD_UTILS_LIBRARIES}")
 endif()
-# OpenSSL's libcrypto: SHA-256 of the test datasets (tests/support).
-if(HOARDFS_BUILD_TESTS)
-  find_package(OpenSSL REQUIRED COMPONENTS Crypto)
-endif()
+# HTTP-based remotes (remote/http, remote/s3): libcurl (transfers), expat (streaming XML) and
+# OpenSSL's libcrypto (SigV4's SHA-256/HMAC; also SHA-256 of the test datasets in tests/support).
+find_package(CURL REQUIRED)
+find_package(EXPAT REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)

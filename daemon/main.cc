@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
 
   hoardfs::MountArgs m;
   CLI::App* mount = app.add_subcommand("mount", "mount a remote read-only at a path");
-  mount->add_option("url", m.url, "root://host[:port]//path or file:///path")->required();
+  mount->add_option("url", m.url, "root://host[:port]//path, s3://bucket[/prefix] or file:///path")
+      ->required();
   mount->add_option("mountpoint", m.mountpoint, "an existing directory")->required();
   mount->add_option("--cache-dir", m.cache_dir, "cache directory")->capture_default_str();
   mount->add_option("--cache-size", m.cache_size, "cache limit, e.g. 500G")->capture_default_str();
@@ -80,6 +81,18 @@ int main(int argc, char** argv) {
       ->add_option("--remote-down-retry-max", m.remote_down_retry_max,
                    "cap in seconds of the doubling --remote-down-retry interval")
       ->capture_default_str();
+  mount->add_option("--s3-endpoint", m.s3_endpoint,
+                    "s3:// remotes: http(s)://host[:port] of the S3 service (default: AWS)");
+  mount->add_option("--s3-region", m.s3_region, "s3:// remotes: signing region")
+      ->capture_default_str();
+  mount->add_flag("--s3-virtual-host", m.s3_virtual_host,
+                  "s3:// remotes: bucket.endpoint addressing instead of endpoint/bucket");
+  const char* s3_credentials_help =
+      "s3:// remotes: AWS credentials INI file ([default] aws_access_key_id, "
+      "aws_secret_access_key); default: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+      "AWS_SESSION_TOKEN from the environment, else anonymous";
+  mount->add_option("--s3-credentials-file", m.s3_credentials_file, s3_credentials_help)
+      ->check(CLI::ExistingFile);
   mount->add_option("--dataset-depth", m.dataset_depth, "path depth of a dataset")
       ->capture_default_str();
   mount->add_option("--log-file", m.log_file, "daemon log file (background mode)");

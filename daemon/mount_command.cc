@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <utility>
 
 #include "cache/block_cache.h"
 #include "cache/fetcher.h"
@@ -76,6 +78,19 @@ int Serve(const MountArgs& a, int ready_fd) {
   ro.max_attempts = a.remote_attempts;
   ro.down_retry = std::chrono::seconds(a.remote_down_retry);
   ro.down_retry_max = std::chrono::seconds(a.remote_down_retry_max);
+  ro.s3.endpoint = a.s3_endpoint;
+  ro.s3.region = a.s3_region;
+  ro.s3.virtual_host = a.s3_virtual_host;
+  ro.s3.credentials_file = a.s3_credentials_file;
+  if (ro.s3.credentials_file.empty()) {
+    // The standard AWS variables; only daemon/ reads the environment.
+    for (auto [name, field] : {std::pair{"AWS_ACCESS_KEY_ID", &ro.s3.access_key_id},
+                               std::pair{"AWS_SECRET_ACCESS_KEY", &ro.s3.secret_access_key},
+                               std::pair{"AWS_SESSION_TOKEN", &ro.s3.session_token}}) {
+      const char* value = std::getenv(name);
+      if (value != nullptr) *field = value;
+    }
+  }
   auto source = OpenObjectSource(a.url, ro);
   if (!source.ok()) return fail(source.status());
   Result<ObjectInfo> root = (*source)->Stat("/");

@@ -29,6 +29,12 @@ struct MountArgs {
   // down, doubling per failed probe up to the max; 0 turns the breaker off.
   unsigned remote_down_retry = 5;
   unsigned remote_down_retry_max = 60;
+  // s3:// remotes (remote/object_source.h S3Options). Secrets never come from flags: a file, or
+  // the AWS_* environment variables.
+  std::string s3_endpoint;
+  std::string s3_region = "us-east-1";
+  bool s3_virtual_host = false;
+  std::string s3_credentials_file;
   unsigned dataset_depth = 3;
   std::string log_file;  // daemon mode: log here (default: syslog-less stderr to /dev/null)
   bool debug_fuse = false;

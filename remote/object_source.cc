@@ -4,6 +4,7 @@
 
 #include "remote/circuit_breaker.h"
 #include "remote/file_source.h"
+#include "remote/s3/s3_source.h"
 #include "remote/url.h"
 #include "remote/xrootd_source.h"
 
@@ -15,6 +16,7 @@ Result<std::unique_ptr<ObjectSource>> OpenBackend(const RemoteUrl& parsed,
                                                   const RemoteOptions& options) {
   if (IsXRootDScheme(parsed.scheme)) return XRootDSource::Open(parsed, options);
   if (parsed.scheme == "file") return FileSource::Open(parsed.path, options);
+  if (parsed.scheme == "s3") return S3Source::Open(parsed, options);
   return Status::NotSupported(parsed.Describe() + ": the " + parsed.scheme +
                               ":// backend is not implemented yet");
 }

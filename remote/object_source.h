@@ -63,6 +63,30 @@ struct ReadRange {
   Status status;             // set by ReadV
 };
 
+// TLS for the HTTP-based backends (s3://, https://, davs://). Empty fields use libcurl's and
+// OpenSSL's defaults (the system CA store).
+struct TlsOptions {
+  std::string ca_path;           // a directory of hashed CA certificates
+                                 // (/etc/grid-security/certificates)
+  std::string ca_file;           // a PEM bundle of CA certificates
+  std::string client_cert_file;  // PEM certificate and key in one file (an X.509/RFC 3820 proxy)
+  bool verify_peer = true;       // false only for tests against self-signed servers
+};
+
+// S3 access (s3://bucket[/prefix]). Credentials: the file if one is named (AWS `credentials` INI
+// format, see remote/s3/s3_credentials.h), else access_key_id/secret_access_key/session_token as
+// the daemon filled them (from the AWS_* environment variables), else anonymous (unsigned)
+// requests. The secret and the token are never logged or put into an error message.
+struct S3Options {
+  std::string endpoint;  // "http://rgw.example:7480"; "" = https://s3.<region>.amazonaws.com
+  std::string region = "us-east-1";
+  bool virtual_host = false;  // bucket.endpoint-host/key instead of endpoint/bucket/key
+  std::string credentials_file;
+  std::string access_key_id;
+  std::string secret_access_key;  // never log
+  std::string session_token;      // never log
+};
+
 struct RemoteOptions {
   std::chrono::milliseconds timeout{30000};      // one request
   unsigned max_attempts = 3;                     // attempts per request on transient errors
@@ -76,6 +100,8 @@ struct RemoteOptions {
   // down_retry 0: no breaker (every request waits out its own timeouts).
   std::chrono::milliseconds down_retry{5000};
   std::chrono::milliseconds down_retry_max{60000};
+  TlsOptions tls;  // HTTP-based backends
+  S3Options s3;    // s3:// only
 };
 
 // Whether a remote is reachable, as its circuit breaker sees it (remote/circuit_breaker.h).
@@ -117,7 +143,8 @@ class ObjectSource {
   virtual RemoteHealth Health() const { return {}; }
 };
 
-// Opens a source for `url`: root://host[:port]//path, file:///path (later: s3://, davs://, https://).
+// Opens a source for `url`: root://host[:port]//path, file:///path, s3://bucket[/prefix] (later:
+// davs://, https://).
 // A malformed URL or an unknown scheme is kInvalidArgument naming the URL; an unreachable server
 // is not an error here (see ObjectSource::Stat("/") for a reachability check).
 // Unless options.down_retry is 0, the backend is wrapped in a CircuitBreakerSource.

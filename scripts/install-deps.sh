@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libfuse3-dev fuse3
   libxrootd-client-dev xrootd-server xrootd-client libssl-dev
+  ceph-mon ceph-osd radosgw
   libcurl4-openssl-dev libexpat1-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   clang-format clang-tidy
   sqlite3 tar

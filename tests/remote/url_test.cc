@@ -113,9 +113,13 @@ TEST(OpenObjectSourceTest, DispatchesAndRejects) {
   auto unknown = OpenObjectSource("ftp://host/a", options);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
-  auto later = OpenObjectSource("s3://bucket/prefix", options);
+  auto later = OpenObjectSource("davs://host/prefix", options);
   ASSERT_FALSE(later.ok());
   EXPECT_EQ(later.status().code(), StatusCode::kNotSupported);
+  // An S3 source opens without contacting the server.
+  auto s3 = OpenObjectSource("s3://bucket/prefix", options);
+  ASSERT_TRUE(s3.ok()) << s3.status().ToString();
+  EXPECT_EQ((*s3)->Describe(), "s3://bucket/prefix");
   // An XRootD source opens without contacting the server.
   auto xrd = OpenObjectSource("root://127.0.0.1:1//store", options);
   ASSERT_TRUE(xrd.ok()) << xrd.status().ToString();

@@ -1,0 +1,196 @@
+// HttpClient against a scripted loopback server that misbehaves on purpose: short bodies that
+// lie in Content-Length, bodies larger than asked for, garbage, silence, refused connections.
+#include "remote/http/http_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "tests/support/xrootd_server.h"
+
+namespace hoardfs::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Accepts connections on a loopback port; for each request (headers read up to the blank line)
+// writes `reply` and, if `close_after`, closes the connection. Counts requests.
+class ScriptedServer {
+ public:
+  explicit ScriptedServer(std::string reply, bool answer = true)
+      : reply_(std::move(reply)), answer_(answer) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::listen(fd_, 16), 0);
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~ScriptedServer() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  int requests() const { return requests_; }
+
+ private:
+  void Run() {
+    while (!stop_) {
+      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      std::string in;
+      char buf[4096];
+      while (in.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::read(c, buf, sizeof(buf));
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+      }
+      ++requests_;
+      if (answer_) {
+        (void)!::write(c, reply_.data(), reply_.size());
+      } else {
+        while (!stop_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      ::close(c);
+    }
+  }
+
+  std::string reply_;
+  bool answer_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+std::unique_ptr<HttpClient> Client(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  HttpClientOptions o;
+  o.connect_timeout = timeout;
+  o.stall_timeout = timeout;
+  auto c = HttpClient::Open(o);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return std::move(c).value();
+}
+
+HttpRequest Get(const std::string& url) {
+  HttpRequest r;
+  r.url = url;
+  r.headers.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=AK/x, Signature=SECRETSIG");
+  return r;
+}
+
+TEST(HttpClientTest, ReadsABodyAndItsHeaders) {
+  ScriptedServer server(
+      "HTTP/1.1 206 Partial Content\r\nContent-Length: 5\r\nETag: \"abc\"\r\n"
+      "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Range: bytes 10-14/100\r\n"
+      "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\nhello");
+  std::string buf(10, '\0');
+  Result<HttpResponse> r = Client()->PerformInto(
+      Get(server.Url("/a?x=1")), std::as_writable_bytes(std::span<char>(buf.data(), buf.size())));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 206);
+  EXPECT_EQ(r->body_bytes, 5u);
+  EXPECT_EQ(buf.substr(0, 5), "hello");
+  EXPECT_EQ(r->etag, "\"abc\"");
+  EXPECT_EQ(r->content_range, "bytes 10-14/100");
+  EXPECT_EQ(r->content_length, 5u);
+  EXPECT_EQ(r->last_modified, "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+TEST(HttpClientTest, ErrorStatusesAreResponsesWithTheirBody) {
+  ScriptedServer server(
+      "HTTP/1.1 404 Not Found\r\nContent-Length: 29\r\nConnection: close\r\n\r\n"
+      "<Error><Code>NoSuchKey</Code>");
+  std::string body;
+  Result<HttpResponse> r = Client()->PerformToString(Get(server.Url("/k")), &body, 100);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 404);
+  EXPECT_TRUE(body.empty());
+  EXPECT_EQ(r->error_body.substr(0, 13), "<Error><Code>");
+  EXPECT_EQ(server.requests(), 1);  // not retried here
+}
+
+TEST(HttpClientTest, LyingContentLengthIsCorruption) {
+  ScriptedServer server("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly twenty bytes...");
+  std::string body;
+  Result<HttpResponse> r = Client()->PerformToString(Get(server.Url("/k")), &body, 1000);
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+  EXPECT_EQ(r.status().message().find("SECRETSIG"), std::string::npos);
+}
+
+TEST(HttpClientTest, MoreThanAskedForIsCorruption) {
+  ScriptedServer server(
+      "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n"
+      "0123456789");
+  std::string buf(4, '\0');
+  Result<HttpResponse> r = Client()->PerformInto(
+      Get(server.Url("/k")), std::as_writable_bytes(std::span<char>(buf.data(), buf.size())));
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+}
+
+TEST(HttpClientTest, GarbageIsNotSuccess) {
+  ScriptedServer server("SSH-2.0-OpenSSH_9.2\r\n\r\n");
+  std::string body;
+  Result<HttpResponse> r = Client()->PerformToString(Get(server.Url("/k")), &body, 1000);
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+}
+
+TEST(HttpClientTest, SilentServerTimesOut) {
+  ScriptedServer server("", /*answer=*/false);
+  const auto start = Clock::now();
+  std::string body;
+  Result<HttpResponse> r =
+      Client(std::chrono::seconds(1))
+          ->PerformToString(Get(server.Url("/k?token=SECRETTOKEN")), &body, 1000);
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_LT(took, 5.0);
+  EXPECT_EQ(r.status().message().find("SECRETTOKEN"), std::string::npos) << r.status().message();
+}
+
+TEST(HttpClientTest, RefusedConnectionIsUnavailable) {
+  Result<uint16_t> port = testing::PickFreePort();
+  ASSERT_TRUE(port.ok());
+  std::string body;
+  Result<HttpResponse> r = Client()->PerformToString(
+      Get("http://127.0.0.1:" + std::to_string(*port) + "/k"), &body, 1000);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+}
+
+TEST(HttpClientTest, PerformAllRunsEveryTransfer) {
+  ScriptedServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  std::vector<HttpClient::Transfer> transfers(20);
+  std::atomic<int> bytes{0};
+  for (auto& t : transfers) {
+    t.request = Get(server.Url("/k"));
+    t.sink = [&](std::span<const std::byte> c) {
+      bytes += static_cast<int>(c.size());
+      return Status::Ok();
+    };
+  }
+  Client()->PerformAll(transfers);
+  for (auto& t : transfers) {
+    ASSERT_TRUE(t.result.ok()) << t.result.status().ToString();
+    EXPECT_EQ(t.result->status, 200);
+  }
+  EXPECT_EQ(bytes.load(), 40);
+}
+
+}  // namespace
+}  // namespace hoardfs::http

@@ -1,0 +1,62 @@
+// remote/http helpers: percent-encoding, dates, HTTP status mapping, request descriptions.
+#include <gtest/gtest.h>
+
+#include "remote/http/http_client.h"
+#include "remote/http/http_status.h"
+#include "remote/http/http_time.h"
+#include "remote/http/uri_encode.h"
+
+namespace hoardfs::http {
+namespace {
+
+TEST(UriEncodeTest, EncodesAllButUnreserved) {
+  EXPECT_EQ(UriEncode("aZ09-._~", false), "aZ09-._~");
+  EXPECT_EQ(UriEncode("a b+c=d/e%f", false), "a%20b%2Bc%3Dd%2Fe%25f");
+  EXPECT_EQ(UriEncode("a b+c=d/e%f", true), "a%20b%2Bc%3Dd/e%25f");
+  EXPECT_EQ(UriEncode("\xC3\xBC\xE3\x83\x95", true), "%C3%BC%E3%83%95");
+  EXPECT_EQ(UriEncode(std::string_view("\0", 1), false), "%00");
+  Result<std::string> d = UriDecode("a%20b+c%2fd%C3%BC");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, "a b+c/d\xC3\xBC");
+  EXPECT_FALSE(UriDecode("a%2").ok());
+  EXPECT_FALSE(UriDecode("a%zz").ok());
+  EXPECT_FALSE(UriDecode("%").ok());
+}
+
+TEST(HttpTimeTest, ImfFixdateAndIso8601) {
+  EXPECT_EQ(ParseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"), int64_t{784111777} * 1000000000);
+  EXPECT_EQ(ParseHttpDate("Thu, 01 Jan 1970 00:00:00 GMT"), 0);
+  EXPECT_FALSE(ParseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"));
+  EXPECT_FALSE(ParseHttpDate("Sun, 31 Feb 1994 08:49:37 GMT"));
+  EXPECT_FALSE(ParseHttpDate("Sun, 06 Nov 1994 25:49:37 GMT"));
+  EXPECT_FALSE(ParseHttpDate(""));
+  EXPECT_EQ(ParseIso8601Utc("1994-11-06T08:49:37Z"), int64_t{784111777} * 1000000000);
+  EXPECT_EQ(ParseIso8601Utc("1994-11-06T08:49:37.5Z"), int64_t{784111777} * 1000000000 + 500000000);
+  EXPECT_FALSE(ParseIso8601Utc("1994-11-06T08:49:37"));
+  EXPECT_FALSE(ParseIso8601Utc("1994-11-06T08:49:37.Z"));
+  EXPECT_FALSE(ParseIso8601Utc("1994-13-06T08:49:37Z"));
+}
+
+TEST(HttpStatusTest, KindsPerStatus) {
+  EXPECT_TRUE(StatusFromHttp(206, "GET x", "").ok());
+  EXPECT_EQ(StatusFromHttp(403, "GET x", "AccessDenied").code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(StatusFromHttp(401, "GET x", "").code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(StatusFromHttp(404, "GET x", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(StatusFromHttp(412, "GET x", "").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StatusFromHttp(503, "GET x", "").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromHttp(429, "GET x", "").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromHttp(400, "GET x", "").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(StatusFromHttp(301, "GET x", "").code(), StatusCode::kNotSupported);
+  EXPECT_EQ(StatusFromHttp(999, "GET x", "").code(), StatusCode::kCorruption);
+  EXPECT_EQ(StatusFromHttp(403, "HEAD s3://b/k", "SignatureDoesNotMatch").message(),
+            "HEAD s3://b/k: HTTP 403 (SignatureDoesNotMatch)");
+}
+
+TEST(HttpClientTest, DescribeRequestHidesQueryAndUserinfo) {
+  EXPECT_EQ(DescribeRequest("GET", "https://u:pw@h:1/p/a?X-Amz-Signature=s#f"),
+            "GET https://h:1/p/a");
+  EXPECT_EQ(DescribeRequest("HEAD", "http://h/p?q"), "HEAD http://h/p");
+}
+
+}  // namespace
+}  // namespace hoardfs::http

@@ -1,0 +1,327 @@
+#include "tests/support/rgw_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include "tests/support/scratch_dir.h"
+#include "tests/support/xrootd_server.h"  // PickFreePort()
+
+extern char** environ;
+
+namespace hoardfs::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+// posix_spawn() of `argv` (argv[0] looked up on $PATH) with output appended to `output`, stdin
+// from /dev/null, descriptors above 2 closed, in its own process group.
+Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& output) {
+  const std::string binary = FindOnPath(argv[0]);
+  if (binary.empty()) return Status::NotFound(argv[0] + " is not on $PATH");
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  sigset_t none;
+  sigset_t defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}) {
+    sigaddset(&defaults, sig);
+  }
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args[0] = const_cast<char*>(binary.c_str());
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int err = ::posix_spawn(&pid, binary.c_str(), &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return Status::FromErrno(err, "posix_spawn " + binary);
+  return pid;
+}
+
+std::optional<int> WaitFor(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return 0;  // not our child any more
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// An anonymous GET / on the gateway: true once it lists buckets.
+bool GatewayAnswers(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      std::string in;
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(fd, buf, sizeof(buf))) > 0) in.append(buf, static_cast<size_t>(n));
+      ok = in.find("ListAllMyBucketsResult") != std::string::npos;
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
+std::string NewUuid() {
+  std::random_device rd;
+  std::mt19937_64 rng((uint64_t{rd()} << 32) ^ rd());
+  const uint64_t a = rng(), b = rng();
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-a%03x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(b >> 52),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+}  // namespace
+
+bool RgwServer::Installed() {
+  for (const char* b : {"ceph-mon", "ceph-osd", "radosgw", "ceph", "radosgw-admin", "monmaptool",
+                        "ceph-authtool"}) {
+    if (FindOnPath(b).empty()) return false;
+  }
+  return true;
+}
+
+RgwServer::RgwServer(RgwServerOptions options, std::string work_dir)
+    : options_(std::move(options)), work_dir_(std::move(work_dir)) {
+  conf_ = work_dir_ + "/ceph.conf";
+}
+
+RgwServer::~RgwServer() {
+  (void)Stop();
+  if (!work_dir_.empty()) (void)RemoveTree(work_dir_);
+}
+
+std::string RgwServer::Endpoint() const { return "http://127.0.0.1:" + std::to_string(rgw_port_); }
+
+Result<std::unique_ptr<RgwServer>> RgwServer::Start(const RgwServerOptions& options) {
+  if (!Installed()) {
+    return Status::NotFound(
+        "Ceph is not installed (ceph-mon, ceph-osd, radosgw: "
+        "scripts/install-deps.sh)");
+  }
+  HOARDFS_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create("hoardfs-rgw-"));
+  std::unique_ptr<RgwServer> server(new RgwServer(options, scratch.Release()));
+  Status s = server->Bootstrap();
+  if (!s.ok()) {
+    const std::string tail = server->LogTail();
+    (void)server->Stop();
+    return Status(s.code(), s.message() + "\n" + tail);
+  }
+  return server;
+}
+
+Status RgwServer::RunCommand(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
+  HOARDFS_ASSIGN_OR_RETURN(const pid_t pid, Spawn(argv, work_dir_ + "/log/commands.log"));
+  std::optional<int> status = WaitFor(pid, timeout);
+  if (!status) {
+    ::kill(pid, SIGKILL);
+    (void)WaitFor(pid, std::chrono::seconds(5));
+    return Status::Unavailable(argv[0] + " " + (argv.size() > 1 ? argv[1] : "") +
+                               " did not finish within " + std::to_string(timeout.count()) + " s");
+  }
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    return Status::Internal(argv[0] + " " + (argv.size() > 1 ? argv[1] : "") + " failed (status " +
+                            std::to_string(*status) + ")");
+  }
+  return Status::Ok();
+}
+
+Status RgwServer::Bootstrap() {
+  const std::string d = work_dir_;
+  for (const char* sub : {"/mon", "/osd", "/run", "/log", "/rgw"}) {
+    if (::mkdir((d + sub).c_str(), 0755) != 0) return Status::FromErrno(errno, "mkdir " + d + sub);
+  }
+  HOARDFS_ASSIGN_OR_RETURN(mon_port_, PickFreePort());
+  HOARDFS_ASSIGN_OR_RETURN(rgw_port_, PickFreePort());
+  const std::string fsid = NewUuid();
+  {
+    std::ofstream c(conf_);
+    c << "# written by hoardfs tests/support/rgw_server.cc\n"
+      << "[global]\n"
+      << "fsid = " << fsid << "\n"
+      << "mon_host = v1:127.0.0.1:" << mon_port_ << "\n"
+      << "ms_bind_msgr2 = false\n"
+      << "auth_cluster_required = none\nauth_service_required = none\n"
+      << "auth_client_required = none\n"
+      << "run_dir = " << d << "/run\n"
+      << "log_file = " << d << "/log/$name.log\n"
+      << "admin_socket = " << d << "/run/$name.asok\n"
+      << "pid_file = " << d << "/run/$name.pid\n"
+      << "mon_data = " << d << "/mon\n"
+      << "osd_data = " << d << "/osd\n"
+      << "osd_objectstore = memstore\n"
+      << "memstore_device_bytes = " << options_.memstore_bytes << "\n"
+      << "mon_allow_pool_size_one = true\n"
+      << "osd_pool_default_size = 1\nosd_pool_default_min_size = 1\n"
+      << "osd_pool_default_pg_num = 8\nosd_pool_default_pgp_num = 8\n"
+      << "osd_pool_default_pg_autoscale_mode = off\n"
+      << "mon_max_pg_per_osd = 1000\n"
+      << "mon_warn_on_pool_no_redundancy = false\n"
+      << "paxos_propose_interval = 0.1\n"
+      << "osd_crush_update_on_start = false\nosd_class_update_on_start = false\n"
+      << "osd_crush_chooseleaf_type = 0\n"
+      << "mon_data_avail_crit = 1\n"
+      << "[client.rgw.a]\n"
+      << "rgw_frontends = beast endpoint=127.0.0.1:" << rgw_port_ << "\n"
+      << "rgw_data = " << d << "/rgw\n";
+    if (!c) return Status::IOError("write " + conf_);
+  }
+  const auto short_cmd = std::chrono::seconds(60);
+  HOARDFS_RETURN_IF_ERROR(RunCommand({"ceph-authtool", "--create-keyring", d + "/mon.keyring",
+                                      "--gen-key", "-n", "mon.", "--cap", "mon", "allow *"},
+                                     short_cmd));
+  HOARDFS_RETURN_IF_ERROR(
+      RunCommand({"monmaptool", "--create", "--fsid", fsid, d + "/monmap"}, short_cmd));
+  HOARDFS_RETURN_IF_ERROR(
+      RunCommand({"monmaptool", "--addv", "a", "[v1:127.0.0.1:" + std::to_string(mon_port_) + "]",
+                  d + "/monmap"},
+                 short_cmd));
+  HOARDFS_RETURN_IF_ERROR(RunCommand({"ceph-mon", "-c", conf_, "--mkfs", "-i", "a", "--monmap",
+                                      d + "/monmap", "--keyring", d + "/mon.keyring"},
+                                     short_cmd));
+  HOARDFS_ASSIGN_OR_RETURN(mon_pid_,
+                           Spawn({"ceph-mon", "-c", conf_, "-i", "a", "-f"}, d + "/log/mon.out"));
+  const std::string osd_uuid = NewUuid();
+  HOARDFS_RETURN_IF_ERROR(RunCommand(
+      {"ceph", "-c", conf_, "--connect-timeout", "30", "osd", "new", osd_uuid}, short_cmd));
+  HOARDFS_RETURN_IF_ERROR(RunCommand(
+      {"ceph", "-c", conf_, "osd", "crush", "add", "osd.0", "1.0", "root=default"}, short_cmd));
+  HOARDFS_RETURN_IF_ERROR(RunCommand(
+      {"ceph-osd", "-c", conf_, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid}, short_cmd));
+  HOARDFS_ASSIGN_OR_RETURN(osd_pid_,
+                           Spawn({"ceph-osd", "-c", conf_, "-i", "0", "-f"}, d + "/log/osd.out"));
+  HOARDFS_RETURN_IF_ERROR(StartGateway());
+  return RunCommand({"radosgw-admin", "-c", conf_, "user", "create", "--uid=hoardfs-test",
+                     "--display-name=hoardfs test", "--access-key=" + options_.access_key,
+                     "--secret-key=" + options_.secret_key},
+                    short_cmd);
+}
+
+Status RgwServer::StartGateway() {
+  if (rgw_pid_ > 0) return Status::Ok();
+  HOARDFS_ASSIGN_OR_RETURN(rgw_pid_, Spawn({"radosgw", "-c", conf_, "-n", "client.rgw.a", "-f"},
+                                           work_dir_ + "/log/rgw.out"));
+  return WaitForGateway(options_.ready_timeout);
+}
+
+Status RgwServer::WaitForGateway(std::chrono::seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    for (pid_t* pid : {&mon_pid_, &osd_pid_, &rgw_pid_}) {
+      if (*pid > 0) {
+        if (auto exited = WaitFor(*pid, std::chrono::milliseconds(0))) {
+          *pid = -1;
+          return Status::Unavailable("a Ceph daemon exited during start-up (status " +
+                                     std::to_string(*exited) + ")");
+        }
+      }
+    }
+    if (GatewayAnswers(rgw_port_)) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return Status::Unavailable("radosgw did not answer on port " + std::to_string(rgw_port_) +
+                             " within " + std::to_string(timeout.count()) + " s");
+}
+
+Status RgwServer::StopProcess(pid_t* pid, const char* what) {
+  if (*pid <= 0) return Status::Ok();
+  const pid_t p = std::exchange(*pid, -1);
+  ::kill(p, SIGCONT);
+  if (::kill(p, SIGTERM) != 0 && errno == ESRCH) {
+    (void)WaitFor(p, std::chrono::milliseconds(100));
+    return Status::Ok();
+  }
+  if (WaitFor(p, std::chrono::seconds(5))) return Status::Ok();
+  ::kill(p, SIGKILL);
+  if (WaitFor(p, std::chrono::seconds(5))) return Status::Ok();
+  return Status::Internal(std::string(what) + " pid " + std::to_string(p) + " survived SIGKILL");
+}
+
+Status RgwServer::StopGateway() { return StopProcess(&rgw_pid_, "radosgw"); }
+
+Status RgwServer::Stop() {
+  Status s = StopProcess(&rgw_pid_, "radosgw");
+  Status o = StopProcess(&osd_pid_, "ceph-osd");
+  Status m = StopProcess(&mon_pid_, "ceph-mon");
+  if (!s.ok()) return s;
+  if (!o.ok()) return o;
+  return m;
+}
+
+std::string RgwServer::LogTail(size_t lines) const {
+  std::string out;
+  for (const char* name : {"/log/commands.log", "/log/mon.out", "/log/osd.out", "/log/rgw.out",
+                           "/log/client.rgw.a.log"}) {
+    std::ifstream in(work_dir_ + name);
+    if (!in) continue;
+    std::deque<std::string> tail;
+    std::string line;
+    while (std::getline(in, line)) {
+      tail.push_back(line);
+      if (tail.size() > lines) tail.pop_front();
+    }
+    out += std::string("--- ") + name + "\n";
+    for (const std::string& l : tail) out += l + "\n";
+  }
+  return out;
+}
+
+}  // namespace hoardfs::testing
