@@ -227,7 +227,7 @@ Result<std::unique_ptr<BlockIndex>> BlockIndex::Open(const BlockIndexOptions& op
   if (!incompatible.empty()) {
     if (!options.reset_if_incompatible) {
       return Status::FailedPrecondition("cache index " + options.dir + " " + incompatible +
-                                        "; use the same settings, or reset the cache");
+                                        "; use the same settings, or remove the cache directory to start empty");
     }
     for (auto* h : index->handles_) index->db_->DestroyColumnFamilyHandle(h);
     index->handles_.clear();

@@ -63,7 +63,22 @@ url="root://127.0.0.1:$port//store"
 echo "quickstart: XRootD server at $url (pid $(cat "$work/xrootd.pid"))"
 
 mkdir -p "$work/mnt"
-"$bin" mount "$url" "$work/mnt" --cache-dir "$work/cache" --cache-size 2G --log-file "$work/hoardfs.log"
+mount_it() {
+  "$bin" mount "$url" "$work/mnt" --cache-dir "$work/cache" --cache-size 2G --log-file "$work/hoardfs.log"
+}
+if ! err=$(mount_it 2>&1); then
+  echo "$err" >&2
+  # A cache left by an older hoardfs with another on-disk format: this demo's cache is disposable.
+  if [[ "$err" == *"has format"* ]]; then
+    echo "quickstart: removing the old-format cache $work/cache and mounting again"
+    rm -rf "$work/cache"
+    mount_it
+  else
+    exit 1
+  fi
+else
+  echo "$err"
+fi
 
 ok=0; bad=0
 start=$(date +%s.%N)
