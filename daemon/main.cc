@@ -1,6 +1,5 @@
 // hoardfs: the one binary. Subcommands are wired here; each lives in its own file.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "common/log.h"
@@ -55,7 +54,10 @@ int main(int argc, char** argv) {
 
   hoardfs::MountArgs m;
   CLI::App* mount = app.add_subcommand("mount", "mount a remote read-only at a path");
-  mount->add_option("url", m.url, "root://host[:port]//path, s3://bucket[/prefix] or file:///path")
+  mount
+      ->add_option("url", m.url,
+                   "root://host[:port]//path, s3://bucket[/prefix], davs://host[:port]/path "
+                   "(also dav://, https://, http://) or file:///path")
       ->required();
   mount->add_option("mountpoint", m.mountpoint, "an existing directory")->required();
   mount->add_option("--cache-dir", m.cache_dir, "cache directory")->capture_default_str();
@@ -92,6 +94,22 @@ int main(int argc, char** argv) {
       "aws_secret_access_key); default: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
       "AWS_SESSION_TOKEN from the environment, else anonymous";
   mount->add_option("--s3-credentials-file", m.s3_credentials_file, s3_credentials_help)
+      ->check(CLI::ExistingFile);
+  mount
+      ->add_option("--bearer-token-file", m.bearer_token_file,
+                   "davs:// and https:// remotes: a file holding a bearer token (WLCG); re-read "
+                   "when it changes")
+      ->check(CLI::ExistingFile);
+  mount->add_flag("--bearer-token-to-other-hosts", m.token_to_other_hosts,
+                  "also send the token when a redirect leads to another host");
+  mount
+      ->add_option("--x509-proxy", m.x509_proxy,
+                   "HTTP-based remotes: client certificate and key in one PEM file (an X.509 or "
+                   "RFC 3820 proxy)")
+      ->check(CLI::ExistingFile);
+  mount->add_option("--ca-path", m.ca_path, "HTTP-based remotes: a directory of CA certificates")
+      ->check(CLI::ExistingDirectory);
+  mount->add_option("--ca-file", m.ca_file, "HTTP-based remotes: a PEM bundle of CA certificates")
       ->check(CLI::ExistingFile);
   mount->add_option("--dataset-depth", m.dataset_depth, "path depth of a dataset")
       ->capture_default_str();

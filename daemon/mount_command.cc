@@ -46,12 +46,15 @@ Status CheckMountpoint(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOTCONN) {
-      return Status::FailedPrecondition(path + " is a stale mount (transport endpoint not "
-                                               "connected); run: fusermount3 -u " + path);
+      return Status::FailedPrecondition(path +
+                                        " is a stale mount (transport endpoint not "
+                                        "connected); run: fusermount3 -u " +
+                                        path);
     }
     return Status::FromErrno(errno, "mount point " + path);
   }
-  if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument("mount point " + path + " is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return Status::InvalidArgument("mount point " + path + " is not a directory");
   if (IsMountPoint(path)) return Status::FailedPrecondition(path + " is already mounted");
   return Status::Ok();
 }
@@ -82,6 +85,11 @@ int Serve(const MountArgs& a, int ready_fd) {
   ro.s3.region = a.s3_region;
   ro.s3.virtual_host = a.s3_virtual_host;
   ro.s3.credentials_file = a.s3_credentials_file;
+  ro.dav.bearer_token_file = a.bearer_token_file;
+  ro.dav.token_to_other_hosts = a.token_to_other_hosts;
+  ro.tls.client_cert_file = a.x509_proxy;
+  ro.tls.ca_path = a.ca_path;
+  ro.tls.ca_file = a.ca_file;
   if (ro.s3.credentials_file.empty()) {
     // The standard AWS variables; only daemon/ reads the environment.
     for (auto [name, field] : {std::pair{"AWS_ACCESS_KEY_ID", &ro.s3.access_key_id},

@@ -21,7 +21,7 @@ struct MountArgs {
   std::string cache_size = "10G";
   std::string block_size = "1M";
   bool foreground = false;
-  std::vector<std::string> fuse_options;  // -o a,b
+  std::vector<std::string> fuse_options;                    // -o a,b
   unsigned attr_ttl = 60, dir_ttl = 60, negative_ttl = 10;  // seconds
   unsigned remote_timeout = 30;                             // seconds per request
   unsigned remote_attempts = 3;
@@ -35,6 +35,10 @@ struct MountArgs {
   std::string s3_region = "us-east-1";
   bool s3_virtual_host = false;
   std::string s3_credentials_file;
+  // davs://, https:// remotes (remote/object_source.h DavOptions, TlsOptions).
+  std::string bearer_token_file;
+  bool token_to_other_hosts = false;
+  std::string x509_proxy, ca_path, ca_file;
   unsigned dataset_depth = 3;
   std::string log_file;  // daemon mode: log here (default: syslog-less stderr to /dev/null)
   bool debug_fuse = false;

@@ -3,6 +3,7 @@
 #include "remote/object_source.h"
 
 #include "remote/circuit_breaker.h"
+#include "remote/dav/dav_source.h"
 #include "remote/file_source.h"
 #include "remote/s3/s3_source.h"
 #include "remote/url.h"
@@ -17,6 +18,7 @@ Result<std::unique_ptr<ObjectSource>> OpenBackend(const RemoteUrl& parsed,
   if (IsXRootDScheme(parsed.scheme)) return XRootDSource::Open(parsed, options);
   if (parsed.scheme == "file") return FileSource::Open(parsed.path, options);
   if (parsed.scheme == "s3") return S3Source::Open(parsed, options);
+  if (IsDavScheme(parsed.scheme)) return DavSource::Open(parsed, options);
   return Status::NotSupported(parsed.Describe() + ": the " + parsed.scheme +
                               ":// backend is not implemented yet");
 }

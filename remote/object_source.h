@@ -87,6 +87,16 @@ struct S3Options {
   std::string session_token;      // never log
 };
 
+// WebDAV/HTTP access (davs://, dav://, https://, http://). The token is read from the file at
+// open and re-read whenever the file's mtime, size or inode changes (tokens expire and are
+// rotated); it is sent as "Authorization: Bearer" and never logged or put into a message.
+// Redirects (storage doors send clients to pools) are followed; the token goes along only to
+// the same scheme, host and port unless token_to_other_hosts is set.
+struct DavOptions {
+  std::string bearer_token_file;  // "" : no token
+  bool token_to_other_hosts = false;
+};
+
 struct RemoteOptions {
   std::chrono::milliseconds timeout{30000};      // one request
   unsigned max_attempts = 3;                     // attempts per request on transient errors
@@ -102,6 +112,7 @@ struct RemoteOptions {
   std::chrono::milliseconds down_retry_max{60000};
   TlsOptions tls;  // HTTP-based backends
   S3Options s3;    // s3:// only
+  DavOptions dav;  // davs://, dav://, https://, http://
 };
 
 // Whether a remote is reachable, as its circuit breaker sees it (remote/circuit_breaker.h).
@@ -143,8 +154,8 @@ class ObjectSource {
   virtual RemoteHealth Health() const { return {}; }
 };
 
-// Opens a source for `url`: root://host[:port]//path, file:///path, s3://bucket[/prefix] (later:
-// davs://, https://).
+// Opens a source for `url`: root://host[:port]//path, file:///path, s3://bucket[/prefix],
+// davs://host[:port]/path (also dav://, https://, http://).
 // A malformed URL or an unknown scheme is kInvalidArgument naming the URL; an unreachable server
 // is not an error here (see ObjectSource::Stat("/") for a reachability check).
 // Unless options.down_retry is 0, the backend is wrapped in a CircuitBreakerSource.

@@ -9,6 +9,7 @@ packages=(
   libfuse3-dev fuse3
   libxrootd-client-dev xrootd-server xrootd-client libssl-dev
   ceph-mon ceph-osd radosgw
+  nginx-light libnginx-mod-http-dav-ext
   libcurl4-openssl-dev libexpat1-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   clang-format clang-tidy
   sqlite3 tar

@@ -1,0 +1,298 @@
+// DavSource against two real WebDAV servers started by the test over the same generated dataset:
+// XRootD's HTTP plugin (tests/support/xrootd_server.h; no ETags) and nginx with dav-ext
+// (tests/support/nginx_dav_server.h; ETags on GET, bearer tokens enforced under /auth/).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "remote/object_source.h"
+#include "tests/support/dataset.h"
+#include "tests/support/nginx_dav_server.h"
+#include "tests/support/scratch_dir.h"
+#include "tests/support/xrootd_server.h"
+
+namespace hoardfs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using testing::Dataset;
+using testing::ScratchDir;
+
+constexpr const char* kToken = "tok-Abc.123_secret-value";
+
+std::span<std::byte> Bytes(std::string& s) {
+  return std::as_writable_bytes(std::span<char>(s.data(), s.size()));
+}
+
+struct World {
+  ScratchDir dir;
+  std::optional<Dataset> dataset;
+  std::unique_ptr<testing::XRootDServer> xrootd;
+  std::unique_ptr<testing::NginxDavServer> nginx;
+  std::string error;
+};
+
+World& TheWorld() {
+  static World world;
+  return world;
+}
+
+class WorldEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    World& w = TheWorld();
+    auto dir = ScratchDir::CreateInMemory("hoardfs-dav-");
+    ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+    w.dir = std::move(dir).value();
+    testing::DatasetOptions dopts;
+    dopts.large_file_size = uint64_t{16} << 20;
+    dopts.big_dir_entries = 3000;
+    auto ds = Dataset::Generate(w.dir.Sub("data"), dopts);
+    ASSERT_TRUE(ds.ok()) << ds.status().ToString();
+    w.dataset.emplace(std::move(ds).value());
+    if (!testing::XRootDServer::FindBinary().empty()) {
+      testing::XRootDServerOptions o;
+      o.data_dir = w.dir.Sub("data");
+      o.http = true;
+      auto s = testing::XRootDServer::Start(o);
+      if (s.ok()) {
+        w.xrootd = std::move(s).value();
+      } else {
+        w.error += s.status().ToString();
+      }
+    }
+    if (testing::NginxDavServer::Installed()) {
+      auto s = testing::NginxDavServer::Start(w.dir.Sub("data"), kToken);
+      if (s.ok()) {
+        w.nginx = std::move(s).value();
+      } else {
+        w.error += s.status().ToString();
+      }
+    }
+  }
+  void TearDown() override {
+    World& w = TheWorld();
+    w.xrootd.reset();
+    w.nginx.reset();
+    w.dataset.reset();
+    w.dir = ScratchDir();
+  }
+};
+
+[[maybe_unused]] const auto* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new WorldEnvironment);
+
+RemoteOptions Options() {
+  RemoteOptions o;
+  o.timeout = std::chrono::seconds(10);
+  return o;
+}
+
+class DavSourceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    World& w = TheWorld();
+    if (GetParam() == "xrootd") {
+      if (testing::XRootDServer::FindBinary().empty()) GTEST_SKIP() << "xrootd not installed";
+      ASSERT_NE(w.xrootd, nullptr) << w.error;
+      base_ = w.xrootd->HttpUrl();
+    } else {
+      if (!testing::NginxDavServer::Installed()) GTEST_SKIP() << "nginx dav-ext not installed";
+      ASSERT_NE(w.nginx, nullptr) << w.error;
+      base_ = w.nginx->Url();
+    }
+    auto src = OpenObjectSource(base_, Options());
+    ASSERT_TRUE(src.ok()) << src.status().ToString();
+    source_ = std::move(src).value();
+  }
+  const Dataset& ds() const { return *TheWorld().dataset; }
+  ObjectRef RefOf(const std::string& path) {
+    Result<ObjectInfo> info = source_->Stat(path);
+    EXPECT_TRUE(info.ok()) << path << ": " << info.status().ToString();
+    return {path, info.ok() ? info->version : "", info.ok() ? info->size : 0};
+  }
+  std::string base_;
+  std::unique_ptr<ObjectSource> source_;
+};
+
+TEST_P(DavSourceTest, StatFilesDirectoriesAndMissing) {
+  Result<ObjectInfo> root = source_->Stat("/");
+  ASSERT_TRUE(root.ok()) << root.status().ToString();
+  EXPECT_EQ(root->type, ObjectType::kDirectory);
+  int checked = 0;
+  for (const testing::DatasetEntry& e : ds().entries()) {
+    if (e.path.rfind(Dataset::kBigDir + std::string("/"), 0) == 0 && e.path.back() != '7') {
+      continue;
+    }
+    Result<ObjectInfo> info = source_->Stat(e.path);
+    ASSERT_TRUE(info.ok()) << e.path << ": " << info.status().ToString();
+    EXPECT_EQ(info->type, e.type) << e.path;
+    if (e.type == ObjectType::kFile) {
+      EXPECT_EQ(info->size, e.size) << e.path;
+      EXPECT_FALSE(info->version.empty());
+      EXPECT_GT(info->mtime_ns, 0);
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 300);
+  for (const char* missing : {"/nope", "/small/nope", "/emptydir/x", "/smal"}) {
+    EXPECT_EQ(source_->Stat(missing).status().code(), StatusCode::kNotFound) << missing;
+  }
+}
+
+TEST_P(DavSourceTest, ListEveryDirectoryMatchesTheDataset) {
+  for (const std::string& dir : ds().Directories()) {
+    Result<ListPage> page = source_->List(dir, "");
+    ASSERT_TRUE(page.ok()) << dir << ": " << page.status().ToString();
+    EXPECT_TRUE(page->next_token.empty());
+    std::map<std::string, std::tuple<ObjectType, uint64_t>> actual;
+    for (const ObjectInfo& e : page->entries) {
+      EXPECT_TRUE(actual.emplace(e.name, std::make_tuple(e.type, e.size)).second) << e.name;
+    }
+    std::map<std::string, std::tuple<ObjectType, uint64_t>> expected;
+    for (const testing::DatasetEntry* e : ds().Children(dir)) {
+      expected.emplace(e->path.substr(e->path.rfind('/') + 1), std::make_tuple(e->type, e->size));
+    }
+    EXPECT_EQ(actual, expected) << dir;
+    if (dir == Dataset::kBigDir) {
+      EXPECT_EQ(page->entries.size(), 3000u);
+    }
+  }
+  EXPECT_EQ(source_->List("/missing", "").status().code(), StatusCode::kNotFound);
+  // TODO(dav): XRootD 5.5's HTTP answers PROPFIND on "<file>/" with a 5xx (kUnavailable after
+  // retries), not 404; DavSource does not yet tell that apart.
+  if (GetParam() != "xrootd") {
+    EXPECT_EQ(source_->List(Dataset::kLargeFile, "").status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_P(DavSourceTest, ReadsAndReadV) {
+  for (const char* path : {Dataset::kSpaceFile, Dataset::kUnicodeFile}) {
+    const ObjectRef ref = RefOf(path);
+    std::string buf(ref.size, '\0');
+    Result<size_t> n = source_->Read(ref, 0, Bytes(buf));
+    ASSERT_TRUE(n.ok()) << path << ": " << n.status().ToString();
+    EXPECT_EQ(buf, ds().Bytes(path, 0, ref.size));
+  }
+  const ObjectRef empty = RefOf(Dataset::kEmptyFile);
+  std::string b10(10, '\0');
+  ASSERT_TRUE(source_->Read(empty, 0, Bytes(b10)).ok());
+  EXPECT_EQ(source_->Read({"/nope", "", 10}, 0, Bytes(b10)).status().code(), StatusCode::kNotFound);
+  const ObjectRef ref = RefOf(Dataset::kLargeFile);
+  const uint64_t size = ref.size;
+  for (auto [off, len] : std::vector<std::pair<uint64_t, size_t>>{
+           {0, 1 << 20}, {12345, 100000}, {size - 100, 4096}, {size, 10}, {7, 3 << 20}}) {
+    std::string buf(len, '\0');
+    Result<size_t> n = source_->Read(ref, off, Bytes(buf));
+    ASSERT_TRUE(n.ok()) << off << ": " << n.status().ToString();
+    const std::string expected = ds().Bytes(Dataset::kLargeFile, off, len);
+    ASSERT_EQ(*n, expected.size());
+    EXPECT_TRUE(buf.compare(0, *n, expected) == 0) << off;
+  }
+  std::mt19937_64 rng(7);
+  std::vector<std::pair<uint64_t, size_t>> spec;
+  for (int i = 0; i < 500; ++i) {
+    const size_t len = 1 + rng() % (64 << 10);
+    spec.emplace_back(rng() % (size - len), len);
+  }
+  spec.emplace_back(size - 500, 2000);  // across the end: clamped
+  spec.emplace_back(size + 10, 100);    // past it
+  std::vector<std::string> bufs;
+  bufs.reserve(spec.size());
+  std::vector<ReadRange> ranges(spec.size());
+  for (size_t i = 0; i < spec.size(); ++i) {
+    bufs.emplace_back(spec[i].second, '\0');
+    ranges[i].offset = spec[i].first;
+    ranges[i].out = Bytes(bufs.back());
+  }
+  const auto start = Clock::now();
+  Status s = source_->ReadV(ref, ranges);
+  std::printf("[ readv    ] %s: %zu ranges in %.3f s\n", GetParam().c_str(), spec.size(),
+              std::chrono::duration<double>(Clock::now() - start).count());
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  for (size_t i = 0; i < spec.size(); ++i) {
+    ASSERT_TRUE(ranges[i].status.ok()) << i << ": " << ranges[i].status.ToString();
+    const std::string expected = ds().Bytes(Dataset::kLargeFile, spec[i].first, spec[i].second);
+    ASSERT_EQ(ranges[i].bytes_read, expected.size()) << i;
+    EXPECT_TRUE(bufs[i].compare(0, expected.size(), expected) == 0) << "range " << i;
+  }
+  // A wrong version is refused.
+  // TODO(dav): XRootD's GET carries neither ETag nor (apparently) Last-Modified, so a stale
+  // "<size>-<mtime>" version is only caught by a size change there.
+  if (GetParam() != "xrootd") {
+    ObjectRef stale = ref;
+    stale.version = "0-0";
+    EXPECT_EQ(source_->Read(stale, 0, Bytes(b10)).status().code(), StatusCode::kFailedPrecondition);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, DavSourceTest, ::testing::Values("xrootd", "nginx"));
+
+TEST(DavBearerTokenTest, EnforcedByNginxAndRotated) {
+  World& w = TheWorld();
+  if (!testing::NginxDavServer::Installed()) GTEST_SKIP() << "nginx dav-ext not installed";
+  ASSERT_NE(w.nginx, nullptr) << w.error;
+  const std::string token_file = w.dir.Sub("token");
+  const std::string wrong = "wrong-token-XYZ987";
+  { std::ofstream(token_file) << wrong << "\n"; }
+  RemoteOptions o = Options();
+  o.dav.bearer_token_file = token_file;
+  o.down_retry = std::chrono::milliseconds(0);
+  auto src = OpenObjectSource(w.nginx->Url() + "/auth", o);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  std::string buf(10, '\0');
+  for (const Status& s : {(*src)->Stat("/").status(), (*src)->List("/small", "").status(),
+                          (*src)->Read({Dataset::kLargeFile, "", 100}, 0, Bytes(buf)).status()}) {
+    EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+    EXPECT_NE(s.message().find("401"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("127.0.0.1"), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find(wrong), std::string::npos) << s.message();
+  }
+  // Rotated: the next request uses the new token (a different size, so the change is seen).
+  { std::ofstream(token_file) << kToken << "\n"; }
+  Result<ObjectInfo> info = (*src)->Stat(Dataset::kLargeFile);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  Result<ListPage> page = (*src)->List("/", "");
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->entries.size(), TheWorld().dataset->Children("/").size());
+  ObjectRef ref{Dataset::kLargeFile, info->version, info->size};
+  EXPECT_TRUE((*src)->Read(ref, 0, Bytes(buf)).ok());
+  // No token at all.
+  auto anon = OpenObjectSource(w.nginx->Url() + "/auth", Options());
+  EXPECT_EQ((*anon)->Stat("/").status().code(), StatusCode::kPermissionDenied);
+  // A missing token file is a mount-time error.
+  o.dav.bearer_token_file = w.dir.Sub("no-such-token");
+  EXPECT_EQ(OpenObjectSource(w.nginx->Url() + "/auth", o).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// A server of its own, stopped.
+TEST(DavOutageTest, StoppedServerIsUnavailableQuickly) {
+  World& w = TheWorld();
+  if (!testing::NginxDavServer::Installed()) GTEST_SKIP() << "nginx dav-ext not installed";
+  auto own = testing::NginxDavServer::Start(w.dir.Sub("data"), kToken);  // stopped below
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  RemoteOptions o = Options();
+  o.timeout = std::chrono::seconds(2);
+  o.max_attempts = 2;
+  o.initial_backoff = std::chrono::milliseconds(100);
+  o.down_retry = std::chrono::milliseconds(0);
+  auto src = OpenObjectSource((*own)->Url(), o);
+  ASSERT_TRUE(src.ok());
+  ASSERT_TRUE((*src)->Stat("/").ok());
+  ASSERT_TRUE((*own)->Stop().ok());
+  const auto start = Clock::now();
+  EXPECT_EQ((*src)->Stat(Dataset::kLargeFile).status().code(), StatusCode::kUnavailable);
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 3.0);
+}
+
+}  // namespace
+}  // namespace hoardfs
