@@ -118,11 +118,18 @@ int Serve(const MountArgs& a, int ready_fd) {
   if (!bs.ok()) return fail(bs.status());
   co.block_size = static_cast<uint32_t>(*bs);
   co.dataset_depth = a.dataset_depth;
+  // Memory budget of the daemon (target: peak RSS <= 256 MiB on any workload): blocks queued for
+  // the cache disk and one group commit, the fetcher's blocks in flight and recent, the index's
+  // block cache and write buffers.
+  co.max_pending_insert_bytes = 32ull << 20;
+  co.max_insert_batch_bytes = 16ull << 20;
   auto cache = BlockCache::Open(co);
   if (!cache.ok()) return fail(cache.status());
   auto metadata = MetadataCache::Open((*cache)->index());
   if (!metadata.ok()) return fail(metadata.status());
-  Fetcher fetcher(cache->get(), FetcherOptions{});
+  FetcherOptions fetch_options;
+  fetch_options.max_memory_bytes = 64ull << 20;
+  Fetcher fetcher(cache->get(), fetch_options);
   RemoteTreeOptions to;
   to.attr_ttl = std::chrono::seconds(a.attr_ttl);
   to.dir_ttl = std::chrono::seconds(a.dir_ttl);
