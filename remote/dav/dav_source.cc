@@ -13,6 +13,7 @@
 #include "remote/http/http_status.h"
 #include "remote/http/http_time.h"
 #include "remote/http/multipart_byteranges.h"
+#include "remote/http/range_plan.h"
 #include "remote/http/uri_encode.h"
 #include "remote/object_path.h"
 #include "remote/retry.h"
@@ -117,12 +118,7 @@ std::string StripETag(std::string_view v) {
 }
 
 // A coalesced span of the file and the ranges it serves.
-struct Group {
-  uint64_t start = 0;
-  uint64_t end = 0;
-  std::vector<size_t> members;  // indices into the caller's ranges
-  Status status = Status::Aborted("not read");
-};
+using http::RangeGroup;
 
 class DavSourceImpl final : public ObjectSource {
  public:
@@ -235,29 +231,9 @@ class DavSourceImpl final : public ObjectSource {
       for (ReadRange& r : ranges) r.status = bad;
       return bad;
     }
-    std::vector<size_t> order;
-    for (size_t i = 0; i < ranges.size(); ++i) {
-      ranges[i].bytes_read = 0;
-      ranges[i].status = Status::Ok();
-      if (ranges[i].offset < ref.size && !ranges[i].out.empty()) order.push_back(i);
-    }
-    if (order.empty()) return Status::Ok();
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return ranges[a].offset < ranges[b].offset; });
-    auto length_of = [&](size_t i) {
-      return std::min<uint64_t>(ranges[i].out.size(), ref.size - ranges[i].offset);
-    };
-    std::vector<Group> groups;
-    for (size_t i : order) {
-      const uint64_t start = ranges[i].offset;
-      const uint64_t end = start + length_of(i);  // clamped to the file size
-      if (groups.empty() || start > groups.back().end + kCoalesceGap ||
-          std::max(end, groups.back().end) - groups.back().start > kMaxSpan) {
-        groups.push_back(Group{start, end, {}, Status::Aborted("not read")});
-      }
-      groups.back().end = std::max(groups.back().end, end);
-      groups.back().members.push_back(i);
-    }
+    http::RangePlan plan(ranges, ref.size, kCoalesceGap, kMaxSpan);
+    std::vector<RangeGroup>& groups = plan.groups();
+    if (groups.empty()) return Status::Ok();
     const std::string what = "GET " + DescribePath(ref.path);
     std::vector<size_t> pending(groups.size());
     for (size_t g = 0; g < groups.size(); ++g) pending[g] = g;
@@ -281,18 +257,7 @@ class DavSourceImpl final : public ObjectSource {
       pending = std::move(retry);
       if (!pending.empty()) std::this_thread::sleep_for(BackoffDelay(retry_, attempt));
     }
-    bool any_ok = false;
-    for (const Group& g : groups) {
-      any_ok = any_ok || g.status.ok();
-      for (size_t i : g.members) {
-        ranges[i].status = g.status;
-        ranges[i].bytes_read = g.status.ok() ? static_cast<size_t>(length_of(i)) : 0;
-      }
-    }
-    if (any_ok) return Status::Ok();
-    const Status first = groups.front().status;
-    for (ReadRange& r : ranges) r.status = first;
-    return first;
+    return plan.Finish();
   }
 
   std::string Describe() const override { return describe_; }
@@ -508,7 +473,7 @@ class DavSourceImpl final : public ObjectSource {
   // them get OK; errors of the server get that status; anything else (a server that ignores or
   // merges ranges) leaves them kAborted, for single-range GETs, and turns multi-range off.
   void MultiRangeRound(const ObjectRef& ref, std::span<ReadRange> ranges,
-                       std::vector<Group>& groups, const std::vector<size_t>& pending,
+                       std::vector<RangeGroup>& groups, const std::vector<size_t>& pending,
                        const std::string& what) {
     struct Batch {
       std::vector<size_t> groups;
@@ -604,7 +569,7 @@ class DavSourceImpl final : public ObjectSource {
   // Single-range GETs for `todo` groups, concurrently; redirected ones are re-done one by one
   // through Execute().
   void SingleRangeRound(const ObjectRef& ref, std::span<ReadRange> ranges,
-                        std::vector<Group>& groups, const std::vector<size_t>& todo,
+                        std::vector<RangeGroup>& groups, const std::vector<size_t>& todo,
                         const std::string& what) {
     std::optional<std::string> token;
     if (token_) {
@@ -630,7 +595,7 @@ class DavSourceImpl final : public ObjectSource {
     };
     std::vector<http::HttpClient::Transfer> transfers(todo.size());
     for (size_t t = 0; t < todo.size(); ++t) {
-      const Group& g = groups[todo[t]];
+      const RangeGroup& g = groups[todo[t]];
       transfers[t].request = Request("GET", ref.path, false, VersionHeaders(ref));
       if (token) transfers[t].request.headers.emplace_back("Authorization", "Bearer " + *token);
       transfers[t].request.ranges.push_back({g.start, g.end - g.start});
@@ -638,7 +603,7 @@ class DavSourceImpl final : public ObjectSource {
     }
     client_->PerformAll(transfers);
     for (size_t t = 0; t < todo.size(); ++t) {
-      Group& g = groups[todo[t]];
+      RangeGroup& g = groups[todo[t]];
       Result<http::HttpResponse> r = std::move(transfers[t].result);
       if (r.ok() && r->status >= 300 && r->status < 400) {
         http::HttpRequest req = Request("GET", ref.path, false, VersionHeaders(ref));

@@ -9,6 +9,7 @@
 #include "remote/http/http_client.h"
 #include "remote/http/http_status.h"
 #include "remote/http/http_time.h"
+#include "remote/http/range_plan.h"
 #include "remote/object_path.h"
 #include "remote/retry.h"
 #include "remote/s3/s3_credentials.h"
@@ -166,40 +167,9 @@ class S3SourceImpl final : public ObjectSource {
       for (ReadRange& r : ranges) r.status = bad;
       return bad;
     }
-    // Clamp, then coalesce the non-empty ranges in offset order.
-    std::vector<size_t> order;
-    for (size_t i = 0; i < ranges.size(); ++i) {
-      ReadRange& r = ranges[i];
-      r.bytes_read = 0;
-      r.status = Status::Ok();
-      if (r.offset < ref.size && !r.out.empty()) order.push_back(i);
-    }
-    if (order.empty()) return Status::Ok();
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return ranges[a].offset < ranges[b].offset; });
-    auto length_of = [&](size_t i) {
-      return std::min<uint64_t>(ranges[i].out.size(), ref.size - ranges[i].offset);
-    };
-    struct Group {
-      uint64_t start = 0;
-      uint64_t end = 0;
-      std::vector<size_t> members;    // indices into `ranges`, by offset
-      std::vector<uint64_t> max_end;  // running maximum of members' ends
-      Status status = Status::Aborted("not read");
-    };
-    std::vector<Group> groups;
-    for (size_t i : order) {
-      const uint64_t start = ranges[i].offset;
-      const uint64_t end = start + length_of(i);
-      if (groups.empty() || start > groups.back().end + kCoalesceGap ||
-          std::max(end, groups.back().end) - groups.back().start > kMaxSpan) {
-        groups.push_back(Group{start, end, {}, {}});
-      }
-      Group& g = groups.back();
-      g.end = std::max(g.end, end);
-      g.members.push_back(i);
-      g.max_end.push_back(g.end);
-    }
+    http::RangePlan plan(ranges, ref.size, kCoalesceGap, kMaxSpan);
+    std::vector<http::RangeGroup>& groups = plan.groups();
+    if (groups.empty()) return Status::Ok();
 
     const std::string key = Key(ref.path);
     const std::string what = "GET " + request_.Describe(key);
@@ -209,7 +179,7 @@ class S3SourceImpl final : public ObjectSource {
     for (unsigned attempt = 1; !pending.empty(); ++attempt) {
       std::vector<http::HttpClient::Transfer> transfers(pending.size());
       for (size_t t = 0; t < pending.size(); ++t) {
-        Group& g = groups[pending[t]];
+        http::RangeGroup& g = groups[pending[t]];
         transfers[t].request = request_.Build("GET", key, {}, VersionHeaders(ref));
         transfers[t].request.ranges.push_back({g.start, g.end - g.start});
         transfers[t].sink = ScatterSink(g.start, g.end, g.members, g.max_end, ranges, what);
@@ -217,7 +187,7 @@ class S3SourceImpl final : public ObjectSource {
       client_->PerformAll(transfers);
       std::vector<size_t> retry;
       for (size_t t = 0; t < pending.size(); ++t) {
-        Group& g = groups[pending[t]];
+        http::RangeGroup& g = groups[pending[t]];
         const Result<http::HttpResponse>& r = transfers[t].result;
         g.status =
             r.ok() ? CheckRangeResponse(what, ref, *r, g.start, g.end - g.start) : r.status();
@@ -226,19 +196,7 @@ class S3SourceImpl final : public ObjectSource {
       pending = std::move(retry);
       if (!pending.empty()) std::this_thread::sleep_for(BackoffDelay(retry_, attempt));
     }
-    bool any_ok = false;
-    for (const Group& g : groups) {
-      any_ok = any_ok || g.status.ok();
-      for (size_t i : g.members) {
-        ranges[i].status = g.status;
-        ranges[i].bytes_read = g.status.ok() ? static_cast<size_t>(length_of(i)) : 0;
-      }
-    }
-    if (any_ok) return Status::Ok();
-    // Nothing could be read: the whole call failed, and every range says why.
-    const Status first = groups.front().status;
-    for (ReadRange& r : ranges) r.status = first;
-    return first;
+    return plan.Finish();  // when nothing was read, every range says why
   }
 
   std::string Describe() const override { return describe_; }

@@ -4,6 +4,7 @@
 #include "remote/http/http_client.h"
 #include "remote/http/http_status.h"
 #include "remote/http/http_time.h"
+#include "remote/http/range_plan.h"
 #include "remote/http/uri_encode.h"
 
 namespace hoardfs::http {
@@ -56,6 +57,49 @@ TEST(HttpClientTest, DescribeRequestHidesQueryAndUserinfo) {
   EXPECT_EQ(DescribeRequest("GET", "https://u:pw@h:1/p/a?X-Amz-Signature=s#f"),
             "GET https://h:1/p/a");
   EXPECT_EQ(DescribeRequest("HEAD", "http://h/p?q"), "HEAD http://h/p");
+}
+
+// ReadV ranges as HTTP backends send them: clamped, sorted, coalesced within gap and span.
+TEST(RangePlanTest, ClampsSortsAndCoalescesWithinGapAndSpan) {
+  std::vector<std::byte> buf(64);
+  auto out = [&](size_t n) { return std::span<std::byte>(buf.data(), n); };
+  std::vector<ReadRange> r(6);
+  r[0] = {.offset = 1000, .out = out(10)};  // group 2 (gap 90 > 50 from group 1)
+  r[1] = {.offset = 0, .out = out(10)};     // group 1
+  r[2] = {.offset = 40, .out = out(20)};    // group 1 (gap 30)
+  r[3] = {.offset = 1015, .out = out(64)};  // group 2, clamped to the size: 1015..1050
+  r[4] = {.offset = 2000, .out = out(8)};   // past the end: dropped
+  r[5] = {.offset = 100, .out = out(0)};    // empty: dropped
+  for (ReadRange& x : r) x.status = Status::Corruption("stale");
+  RangePlan plan(r, /*file_size=*/1050, /*max_gap=*/50, /*max_span=*/4096);
+  std::vector<RangeGroup>& g = plan.groups();
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].start, 0u);
+  EXPECT_EQ(g[0].end, 60u);
+  EXPECT_EQ(g[0].members, (std::vector<size_t>{1, 2}));
+  EXPECT_EQ(g[1].start, 1000u);
+  EXPECT_EQ(g[1].end, 1050u);
+  EXPECT_EQ(g[1].members, (std::vector<size_t>{0, 3}));
+  EXPECT_EQ(plan.LengthOf(3), 35u);
+  for (const ReadRange& x : r) EXPECT_TRUE(x.status.ok()) << "every range starts reset";
+
+  // A span limit splits even touching ranges.
+  std::vector<ReadRange> t = {{.offset = 0, .out = out(40)}, {.offset = 40, .out = out(40)}};
+  EXPECT_EQ(RangePlan(t, 1000, 1000, 64).groups().size(), 2u);
+
+  // Finish: one group read is OK overall; members carry their group's status.
+  g[0].status = Status::Ok();
+  g[1].status = Status::Unavailable("reset");
+  EXPECT_TRUE(plan.Finish().ok());
+  EXPECT_EQ(r[1].bytes_read, 10u);
+  EXPECT_EQ(r[2].bytes_read, 20u);
+  EXPECT_EQ(r[3].bytes_read, 0u);
+  EXPECT_EQ(r[3].status.code(), StatusCode::kUnavailable);
+  // Nothing read: the call fails and every range (dropped ones too) says why.
+  g[0].status = Status::PermissionDenied("403");
+  g[1].status = Status::Unavailable("reset");
+  EXPECT_EQ(plan.Finish().code(), StatusCode::kPermissionDenied);
+  for (const ReadRange& x : r) EXPECT_EQ(x.status.code(), StatusCode::kPermissionDenied);
 }
 
 }  // namespace

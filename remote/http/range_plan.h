@@ -1,0 +1,47 @@
+// RangePlan: the ranges of one ObjectSource::ReadV call as an HTTP backend sends them. Ranges are
+// reset (bytes_read 0, status OK), those empty or past the end of the file dropped, the rest
+// clamped to the file size, sorted by offset and coalesced into groups: a range joins the group
+// before it when the gap is at most `max_gap` and the group stays within `max_span` bytes. One
+// group is one ranged GET (or one part of a multi-range GET); its bytes are scattered to its
+// members. Finish() hands every group's status to its members.
+//
+// Thread-safety: none (one ReadV call owns its plan).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/status.h"
+#include "remote/object_source.h"
+
+namespace hoardfs::http {
+
+struct RangeGroup {
+  uint64_t start = 0;
+  uint64_t end = 0;               // exclusive
+  std::vector<size_t> members;    // indices into the call's ranges, by offset
+  std::vector<uint64_t> max_end;  // running maximum of the members' ends
+  Status status = Status::Aborted("not read");
+};
+
+class RangePlan {
+ public:
+  RangePlan(std::span<ReadRange> ranges, uint64_t file_size, uint64_t max_gap, uint64_t max_span);
+
+  std::vector<RangeGroup>& groups() { return groups_; }
+  // Bytes range i asks for, clamped to the file size.
+  uint64_t LengthOf(size_t i) const;
+
+  // Sets each member's status (and bytes_read, when its group was read). OK when any group was
+  // read; else every range gets the first group's status, which is returned (nothing was read).
+  Status Finish();
+
+ private:
+  std::span<ReadRange> ranges_;
+  uint64_t file_size_;
+  std::vector<RangeGroup> groups_;
+};
+
+}  // namespace hoardfs::http
