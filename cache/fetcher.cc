@@ -184,27 +184,29 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
     fail(Status::InvalidArgument("read beyond the end of " + file.ref.path));
     return;
   }
-  auto buffer = std::make_shared<std::vector<std::byte>>(end - offset);
-  Result<size_t> got = file.source->Read(file.ref, offset, *buffer);
+  // Not zero-filled: every byte is overwritten by the read (or the blocks are never published).
+  const size_t length = static_cast<size_t>(end - offset);
+  std::shared_ptr<std::byte[]> buffer = std::make_shared_for_overwrite<std::byte[]>(length);
+  Result<size_t> got = file.source->Read(file.ref, offset, std::span(buffer.get(), length));
   stats_.remote_requests.fetch_add(1, std::memory_order_relaxed);
   if (!got.ok()) {
     fail(got.status());
     return;
   }
   stats_.remote_bytes.fetch_add(*got, std::memory_order_relaxed);
-  if (*got != buffer->size()) {
+  if (*got != length) {
     // The remote holds fewer bytes than the size it reported at open: it changed or it lies.
     fail(Status::Corruption(file.ref.path + ": remote returned " + std::to_string(*got) +
                             " bytes at offset " + std::to_string(offset) + ", expected " +
-                            std::to_string(buffer->size())));
+                            std::to_string(length)));
     return;
   }
   std::string key = BlockKey(file.key, 0);
   for (uint32_t k = 0; k < count; ++k) {
     const uint64_t b_off = uint64_t{k} * block_size_;
     const size_t b_len =
-        static_cast<size_t>(std::min<uint64_t>(block_size_, buffer->size() - b_off));
-    Block block{std::shared_ptr<const std::byte>(buffer, buffer->data() + b_off), b_len};
+        static_cast<size_t>(std::min<uint64_t>(block_size_, length - b_off));
+    Block block{std::shared_ptr<const std::byte>(buffer, buffer.get() + b_off), b_len};
     SetBlockIndex(&key, first + k);
     promises[k].set_value(Result<Block>(block));
     Remember(key, block);
