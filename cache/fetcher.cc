@@ -204,8 +204,7 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
   std::string key = BlockKey(file.key, 0);
   for (uint32_t k = 0; k < count; ++k) {
     const uint64_t b_off = uint64_t{k} * block_size_;
-    const size_t b_len =
-        static_cast<size_t>(std::min<uint64_t>(block_size_, length - b_off));
+    const size_t b_len = static_cast<size_t>(std::min<uint64_t>(block_size_, length - b_off));
     Block block{std::shared_ptr<const std::byte>(buffer, buffer.get() + b_off), b_len};
     SetBlockIndex(&key, first + k);
     promises[k].set_value(Result<Block>(block));
@@ -217,13 +216,8 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
   }
 }
 
-Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<std::byte> out,
-                             ReadStream* stream) {
-  const uint64_t size = file.ref.size;
-  if (offset >= size || out.empty()) return size_t{0};
-  const size_t length = static_cast<size_t>(std::min<uint64_t>(out.size(), size - offset));
-  const uint32_t first = static_cast<uint32_t>(offset / block_size_);
-  const uint32_t last = static_cast<uint32_t>((offset + length - 1) / block_size_);
+Result<std::vector<Fetcher::Block>> Fetcher::GetBlocks(const RemoteFile& file, uint32_t first,
+                                                       uint32_t last) {
   const size_t n = last - first + 1;
   std::vector<std::optional<Block>> got(n);
   std::vector<std::shared_future<Result<Block>>> waits(n);
@@ -269,33 +263,67 @@ Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<
       for (size_t i = 0; i < misses.size(); ++i) waits[misses[i] - first] = futures[i];
     }
   }
+  std::vector<Block> out;
+  out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    if (got[i] || !waits[i].valid()) continue;
-    Result<Block> r = Status::Aborted("fetch abandoned");
-    try {
-      r = waits[i].get();
-    } catch (const std::future_error&) {
-      r = Status::Aborted("fetch abandoned at shutdown");
+    if (!got[i] && waits[i].valid()) {
+      Result<Block> r = Status::Aborted("fetch abandoned");
+      try {
+        r = waits[i].get();
+      } catch (const std::future_error&) {
+        r = Status::Aborted("fetch abandoned at shutdown");
+      }
+      if (!r.ok()) return r.status();
+      got[i] = *r;
     }
-    if (!r.ok()) return r.status();
-    got[i] = *r;
+    out.push_back(std::move(*got[i]));
   }
+  return out;
+}
+
+Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<std::byte> out,
+                             ReadStream* stream) {
+  const uint64_t size = file.ref.size;
+  if (offset >= size || out.empty()) return size_t{0};
+  const size_t length = static_cast<size_t>(std::min<uint64_t>(out.size(), size - offset));
+  const uint32_t first = static_cast<uint32_t>(offset / block_size_);
+  const uint32_t last = static_cast<uint32_t>((offset + length - 1) / block_size_);
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got, GetBlocks(file, first, last));
 
   // Copy out.
   size_t copied = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < got.size(); ++i) {
     const uint64_t block_start = uint64_t{first + static_cast<uint32_t>(i)} * block_size_;
     const uint64_t from = std::max<uint64_t>(offset, block_start);
-    const uint64_t to = std::min<uint64_t>(offset + length, block_start + got[i]->size);
+    const uint64_t to = std::min<uint64_t>(offset + length, block_start + got[i].size);
     if (to <= from) {
       return Status::Corruption(file.ref.path + ": block " + std::to_string(first + i) +
                                 " is shorter than the file size says");
     }
-    std::memcpy(out.data() + copied, got[i]->data.get() + (from - block_start), to - from);
+    std::memcpy(out.data() + copied, got[i].data.get() + (from - block_start), to - from);
     copied += to - from;
   }
   if (stream != nullptr) ScheduleReadahead(file, offset, copied, stream);
   return copied;
+}
+
+Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, uint64_t offset,
+                                                       size_t length, ReadStream* stream) {
+  const uint64_t size = file.ref.size;
+  if (offset >= size || length == 0) return std::optional<FetchedSlice>(FetchedSlice{});
+  length = static_cast<size_t>(std::min<uint64_t>(length, size - offset));
+  const uint32_t block = static_cast<uint32_t>(offset / block_size_);
+  if ((offset + length - 1) / block_size_ != block) return std::optional<FetchedSlice>();
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got, GetBlocks(file, block, block));
+  const uint64_t in_block = offset - uint64_t{block} * block_size_;
+  if (got[0].size < in_block + length) {
+    return Status::Corruption(file.ref.path + ": block " + std::to_string(block) +
+                              " is shorter than the file size says");
+  }
+  FetchedSlice slice{std::shared_ptr<const std::byte>(got[0].data, got[0].data.get() + in_block),
+                     length};
+  if (stream != nullptr) ScheduleReadahead(file, offset, length, stream);
+  return std::optional<FetchedSlice>(std::move(slice));
 }
 
 void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,

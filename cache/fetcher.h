@@ -55,11 +55,17 @@ struct ReadStream {
 };
 
 struct FetcherOptions {
-  uint64_t max_request_bytes = 8ull << 20;    // one remote read at most
-  uint64_t readahead_initial = 4ull << 20;    // first window of a sequential stream
-  uint64_t readahead_max = 32ull << 20;       // per stream
-  uint64_t max_memory_bytes = 128ull << 20;   // blocks in flight + recently used, all streams
-  unsigned threads = 8;                       // prefetch workers
+  uint64_t max_request_bytes = 8ull << 20;   // one remote read at most
+  uint64_t readahead_initial = 4ull << 20;   // first window of a sequential stream
+  uint64_t readahead_max = 32ull << 20;      // per stream
+  uint64_t max_memory_bytes = 128ull << 20;  // blocks in flight + recently used, all streams
+  unsigned threads = 8;                      // prefetch workers
+};
+
+// Bytes of a fetched block, shared (no copy): `data` keeps the block alive.
+struct FetchedSlice {
+  std::shared_ptr<const std::byte> data;
+  size_t size = 0;
 };
 
 struct FetcherStats {
@@ -80,6 +86,11 @@ class Fetcher {
   Result<size_t> Read(const RemoteFile& file, uint64_t offset, std::span<std::byte> out,
                       ReadStream* stream);
 
+  // The same bytes as Read() without copying them, when [offset, offset + length) lies within
+  // one block (nullopt otherwise: use Read()). Short only at the end of the file.
+  Result<std::optional<FetchedSlice>> ReadSlice(const RemoteFile& file, uint64_t offset,
+                                                size_t length, ReadStream* stream);
+
   // Bytes of `file` present in the block cache (index only).
   uint64_t CachedBytes(const RemoteFile& file);
 
@@ -98,6 +109,8 @@ class Fetcher {
     bool done = false;
   };
 
+  // Blocks [first, last] of `file`: from memory, the cache, or the remote (steps 1-3).
+  Result<std::vector<Block>> GetBlocks(const RemoteFile& file, uint32_t first, uint32_t last);
   // Fetches blocks [first, last] of `file` that nobody else is fetching; returns futures for all.
   std::vector<std::shared_future<Result<Block>>> Acquire(const RemoteFile& file,
                                                          std::span<const uint32_t> blocks,

@@ -65,6 +65,10 @@ class RemoteTree {
                       ReadStream* stream) {
     return fetcher_->Read(file, offset, out, stream);
   }
+  Result<std::optional<FetchedSlice>> ReadSlice(const RemoteFile& file, uint64_t offset,
+                                                size_t length, ReadStream* stream) {
+    return fetcher_->ReadSlice(file, offset, length, stream);
+  }
   uint64_t CachedBytes(const RemoteFile& file) { return fetcher_->CachedBytes(file); }
   FetcherStats FetchStats() const { return fetcher_->Stats(); }
 

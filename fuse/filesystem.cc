@@ -198,7 +198,19 @@ void Filesystem::Drop(OpenDir* dir) {
 
 Result<size_t> Filesystem::Read(OpenFile& file, uint64_t offset, std::span<std::byte> out) {
   HOARDFS_ASSIGN_OR_RETURN(size_t n, tree_->Read(file.file, offset, out, &file.stream));
-  if (n == out.size()) return n;
+  if (n < out.size()) HOARDFS_RETURN_IF_ERROR(CheckShortRead(file));
+  return n;
+}
+
+Result<std::optional<FetchedSlice>> Filesystem::ReadSlice(OpenFile& file, uint64_t offset,
+                                                          size_t size) {
+  HOARDFS_ASSIGN_OR_RETURN(std::optional<FetchedSlice> slice,
+                           tree_->ReadSlice(file.file, offset, size, &file.stream));
+  if (slice && slice->size < size) HOARDFS_RETURN_IF_ERROR(CheckShortRead(file));
+  return slice;
+}
+
+Status Filesystem::CheckShortRead(const OpenFile& file) {
   // A short read is the end of this handle's version. If a newer version was opened since, the
   // kernel may already hold that version's (larger) size and would fill the rest of the request
   // with zeros: an error is the only answer that cannot be taken for the old version's bytes.
@@ -209,7 +221,7 @@ Result<size_t> Filesystem::Read(OpenFile& file, uint64_t offset, std::span<std::
                                       " changed since it was opened (version " +
                                       file.file.ref.version + "): no read past its end");
   }
-  return n;
+  return Status::Ok();
 }
 
 Result<struct statvfs> Filesystem::StatFs() {

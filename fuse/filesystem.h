@@ -95,6 +95,8 @@ class Filesystem {
   // Bytes of the handle's version only; a short read (its end) of a handle whose inode has been
   // opened at a newer version since is kFailedPrecondition (EIO), see the body.
   Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<std::byte> out);
+  // The same without a copy when the range lies within one block (nullopt: use Read()).
+  Result<std::optional<FetchedSlice>> ReadSlice(OpenFile& file, uint64_t offset, size_t size);
   Result<struct statvfs> StatFs();
   // Extended attributes: user.hoardfs.{version,cached_bytes,remote} on files and
   // user.hoardfs.stats (JSON counters) on the root.
@@ -114,6 +116,8 @@ class Filesystem {
   Result<std::string> PathOf(uint64_t ino);
   Result<std::shared_ptr<const DirListing>> BuildListing(uint64_t ino);
   Result<uint64_t> InodeOf(const std::string& path);
+  // OK, or kFailedPrecondition when a short read must not be taken for the end of the file.
+  Status CheckShortRead(const OpenFile& file);
   struct stat ToStat(uint64_t ino, const ObjectInfo& info) const;
 
   RemoteTree* tree_;
@@ -123,7 +127,7 @@ class Filesystem {
   // Per inode: the version whose pages the kernel may hold, and the open handles per version.
   struct InodeVersions {
     std::string page_cache_version;
-    std::string latest_version;  // of the most recent open
+    std::string latest_version;                      // of the most recent open
     std::unordered_map<std::string, uint32_t> open;  // version -> open handles
   };
 

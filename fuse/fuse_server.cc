@@ -123,9 +123,26 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   try {
+    auto* file = reinterpret_cast<Filesystem::OpenFile*>(fi->fh);
+    // Within one block (the kernel's aligned readahead requests): the block's own memory goes
+    // to the kernel, no copy on our side.
+    Result<std::optional<FetchedSlice>> slice =
+        Fs(req)->ReadSlice(*file, static_cast<uint64_t>(off), size);
+    if (!slice.ok()) {
+      Logger("fuse")->warn("read ino {} off {} size {}: {}", ino, off, size,
+                           slice.status().ToString());
+      fuse_reply_err(req, ErrnoOf(slice.status()));
+      return;
+    }
+    if (slice->has_value()) {
+      const FetchedSlice& s = **slice;
+      fuse_bufvec bufv = FUSE_BUFVEC_INIT(s.size);
+      bufv.buf[0].mem = const_cast<std::byte*>(s.data.get());  // read by writev only
+      fuse_reply_data(req, &bufv, FUSE_BUF_NO_SPLICE);
+      return;
+    }
     thread_local std::vector<std::byte> buffer;
     if (buffer.size() < size) buffer.resize(size);
-    auto* file = reinterpret_cast<Filesystem::OpenFile*>(fi->fh);
     Result<size_t> n =
         Fs(req)->Read(*file, static_cast<uint64_t>(off), std::span<std::byte>(buffer.data(), size));
     if (n.ok()) {

@@ -269,6 +269,32 @@ TEST_F(FetcherTest, AnyRangeReturnsExactlyTheSourceBytes) {
   EXPECT_EQ(*n, 0u);
 }
 
+// ReadSlice: the same bytes as Read without a copy, within one block only; from the remote, from
+// memory and from the cache.
+TEST_F(FetcherTest, ReadSliceWithinOneBlockGivesTheSourceBytesAndRefusesToSpanBlocks) {
+  const uint64_t size = 3ull * kBlock + 500;
+  const std::string contents = Contents(9, size);
+  auto slice = [&](const RemoteFile& file, uint64_t offset, size_t len) -> std::string {
+    Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, offset, len, nullptr);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok() || !r->has_value()) return "<none>";
+    return std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size);
+  };
+  for (int pass = 0; pass < 3; ++pass) {
+    SCOPED_TRACE(pass == 0 ? "remote" : pass == 1 ? "memory" : "cache");
+    if (pass == 2) {  // a new fetcher: memory is empty, the blocks are in the cache
+      ASSERT_TRUE(cache_->Flush().ok());
+      StartFetcher(SmallFetcherOptions());
+    }
+    const RemoteFile file = pass == 0 ? Add("/slice/f", contents) : FileOf("/slice/f");
+    EXPECT_EQ(slice(file, 0, kBlock), contents.substr(0, kBlock));
+    EXPECT_EQ(slice(file, kBlock + 10, 100), contents.substr(kBlock + 10, 100));
+    EXPECT_EQ(slice(file, 3 * kBlock, kBlock), contents.substr(3 * kBlock));  // short at EOF
+    EXPECT_EQ(slice(file, size, 10), "");                                    // at EOF
+    EXPECT_EQ(slice(file, kBlock - 1, 2), "<none>");  // spans two blocks: use Read()
+  }
+}
+
 TEST_F(FetcherTest, EmptyFileReadsZeroBytesWithoutRemoteRequests) {
   const RemoteFile file = Add("/empty", "");
   EXPECT_EQ(file.ref.size, 0u);
