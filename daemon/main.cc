@@ -54,12 +54,20 @@ int main(int argc, char** argv) {
 
   hoardfs::MountArgs m;
   CLI::App* mount = app.add_subcommand("mount", "mount a remote read-only at a path");
+  // Positionals: URL MOUNTPOINT, or MOUNTPOINT alone with --config (sorted out after parsing).
+  std::vector<std::string> positionals;
   mount
-      ->add_option("url", m.url,
-                   "root://host[:port]//path, s3://bucket[/prefix], davs://host[:port]/path "
-                   "(also dav://, https://, http://) or file:///path")
-      ->required();
-  mount->add_option("mountpoint", m.mountpoint, "an existing directory")->required();
+      ->add_option("url", positionals,
+                   "URL MOUNTPOINT: root://host[:port]//path, s3://bucket[/prefix], "
+                   "davs://host[:port]/path (also dav://, https://, http://) or file:///path, "
+                   "then an existing directory; with --config: MOUNTPOINT only")
+      ->required()
+      ->expected(1, 2);
+  mount
+      ->add_option("--config", m.config_file,
+                   "a mount table: several remotes under MOUNTPOINT, each with its own options "
+                   "(see README.md)")
+      ->check(CLI::ExistingFile);
   mount->add_option("--cache-dir", m.cache_dir, "cache directory")->capture_default_str();
   mount->add_option("--cache-size", m.cache_size, "cache limit, e.g. 500G")->capture_default_str();
   mount->add_option("--block-size", m.block_size, "cache block size")->capture_default_str();
@@ -120,7 +128,21 @@ int main(int argc, char** argv) {
   hoardfs::SetLogLevel(spdlog::level::from_str(log_level));
   for (CLI::App* sub : cache->get_subcommands()) args.command = sub->get_name();
   try {
-    if (mount->parsed()) return hoardfs::RunMount(m);
+    if (mount->parsed()) {
+      const size_t want = m.config_file.empty() ? 2 : 1;
+      if (positionals.size() != want) {
+        std::cerr << "hoardfs: mount takes "
+                  << (want == 2 ? "URL MOUNTPOINT" : "MOUNTPOINT (the URLs are in --config)")
+                  << "\n";
+        return 2;
+      }
+      m.mountpoint = positionals.back();
+      if (want == 2) m.url = positionals.front();
+      for (const CLI::Option* o : mount->get_options()) {
+        if (o->count() > 0) m.given_flags.insert("--" + o->get_single_name());
+      }
+      return hoardfs::RunMount(m);
+    }
     return hoardfs::RunCacheCommand(args);
   } catch (const std::exception& e) {
     std::cerr << "hoardfs: " << e.what() << "\n";

@@ -10,8 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "cache/block_cache.h"
@@ -20,8 +24,10 @@
 #include "cache/remote_tree.h"
 #include "common/log.h"
 #include "daemon/byte_size.h"
+#include "daemon/mount_table.h"
 #include "fuse/filesystem.h"
 #include "fuse/fuse_server.h"
+#include "fuse/mount_namespace.h"
 #include "remote/object_source.h"
 
 namespace hoardfs {
@@ -59,8 +65,72 @@ Status CheckMountpoint(const std::string& path) {
   return Status::Ok();
 }
 
+// The single-URL form as a table of one remote at the mount root (path "", remote id 0).
+MountTable SingleRemoteTable(const MountArgs& a) {
+  MountTableEntry e;
+  e.url = a.url;
+  e.remote_id = 0;
+  e.attr_ttl = a.attr_ttl;
+  e.dir_ttl = a.dir_ttl;
+  e.negative_ttl = a.negative_ttl;
+  e.remote_timeout = a.remote_timeout;
+  e.remote_attempts = a.remote_attempts;
+  e.remote_down_retry = a.remote_down_retry;
+  e.remote_down_retry_max = a.remote_down_retry_max;
+  e.s3_endpoint = a.s3_endpoint;
+  e.s3_region = a.s3_region;
+  e.s3_virtual_host = a.s3_virtual_host;
+  e.s3_credentials_file = a.s3_credentials_file;
+  e.bearer_token_file = a.bearer_token_file;
+  e.token_to_other_hosts = a.token_to_other_hosts;
+  e.x509_proxy = a.x509_proxy;
+  e.ca_path = a.ca_path;
+  e.ca_file = a.ca_file;
+  MountTable t;
+  t.mounts.push_back(std::move(e));
+  return t;
+}
+
+RemoteOptions RemoteOptionsOf(const MountTableEntry& e) {
+  RemoteOptions ro;
+  ro.timeout = std::chrono::seconds(e.remote_timeout);
+  ro.max_attempts = e.remote_attempts;
+  ro.down_retry = std::chrono::seconds(e.remote_down_retry);
+  ro.down_retry_max = std::chrono::seconds(e.remote_down_retry_max);
+  ro.s3.endpoint = e.s3_endpoint;
+  ro.s3.region = e.s3_region;
+  ro.s3.virtual_host = e.s3_virtual_host;
+  ro.s3.credentials_file = e.s3_credentials_file;
+  ro.dav.bearer_token_file = e.bearer_token_file;
+  ro.dav.token_to_other_hosts = e.token_to_other_hosts;
+  ro.tls.client_cert_file = e.x509_proxy;
+  ro.tls.ca_path = e.ca_path;
+  ro.tls.ca_file = e.ca_file;
+  if (ro.s3.credentials_file.empty()) {
+    // The standard AWS variables; only daemon/ reads the environment.
+    for (auto [name, field] : {std::pair{"AWS_ACCESS_KEY_ID", &ro.s3.access_key_id},
+                               std::pair{"AWS_SECRET_ACCESS_KEY", &ro.s3.secret_access_key},
+                               std::pair{"AWS_SESSION_TOKEN", &ro.s3.session_token}}) {
+      const char* value = std::getenv(name);
+      if (value != nullptr) *field = value;
+    }
+  }
+  return ro;
+}
+
+// Checks that the root of `source` is a readable directory.
+Status CheckRoot(ObjectSource& source) {
+  Result<ObjectInfo> root = source.Stat("/");
+  if (!root.ok()) return root.status().WithContext("cannot read the root of " + source.Describe());
+  if (root->type != ObjectType::kDirectory) {
+    return Status::InvalidArgument(source.Describe() + " is not a directory");
+  }
+  return Status::Ok();
+}
+
 // Everything after the fork: open, mount, report readiness on `ready_fd` (-1 in foreground), serve.
-int Serve(const MountArgs& a, int ready_fd) {
+// `table` holds one remote at the root (path "") for the single-URL form.
+int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
   auto report = [&](const Status& s) {
     if (ready_fd >= 0) {
       const std::string msg = s.ok() ? "ok" : s.ToString();
@@ -75,52 +145,51 @@ int Serve(const MountArgs& a, int ready_fd) {
     report(s);
     return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
   };
+  const bool single = a.config_file.empty();
 
-  RemoteOptions ro;
-  ro.timeout = std::chrono::seconds(a.remote_timeout);
-  ro.max_attempts = a.remote_attempts;
-  ro.down_retry = std::chrono::seconds(a.remote_down_retry);
-  ro.down_retry_max = std::chrono::seconds(a.remote_down_retry_max);
-  ro.s3.endpoint = a.s3_endpoint;
-  ro.s3.region = a.s3_region;
-  ro.s3.virtual_host = a.s3_virtual_host;
-  ro.s3.credentials_file = a.s3_credentials_file;
-  ro.dav.bearer_token_file = a.bearer_token_file;
-  ro.dav.token_to_other_hosts = a.token_to_other_hosts;
-  ro.tls.client_cert_file = a.x509_proxy;
-  ro.tls.ca_path = a.ca_path;
-  ro.tls.ca_file = a.ca_file;
-  if (ro.s3.credentials_file.empty()) {
-    // The standard AWS variables; only daemon/ reads the environment.
-    for (auto [name, field] : {std::pair{"AWS_ACCESS_KEY_ID", &ro.s3.access_key_id},
-                               std::pair{"AWS_SECRET_ACCESS_KEY", &ro.s3.secret_access_key},
-                               std::pair{"AWS_SESSION_TOKEN", &ro.s3.session_token}}) {
-      const char* value = std::getenv(name);
-      if (value != nullptr) *field = value;
+  std::vector<std::unique_ptr<ObjectSource>> sources;
+  for (const MountTableEntry& e : table.mounts) {
+    auto source = OpenObjectSource(e.url, RemoteOptionsOf(e));
+    if (!source.ok()) {
+      return fail(single
+                      ? source.status()
+                      : source.status().WithContext(a.config_file + ":" + std::to_string(e.line) +
+                                                    ": [mount " + e.path + "]"));
     }
+    sources.push_back(std::move(*source));
   }
-  auto source = OpenObjectSource(a.url, ro);
-  if (!source.ok()) return fail(source.status());
-  Result<ObjectInfo> root = (*source)->Stat("/");
-  if (!root.ok()) {
-    return fail(root.status().WithContext("cannot read the root of " + (*source)->Describe()));
+  // The roots are checked in parallel: with a table, one remote's timeout must not add to the
+  // others'.
+  std::vector<std::future<Status>> checks;
+  for (auto& source : sources) {
+    checks.push_back(std::async(std::launch::async, [&s = *source] { return CheckRoot(s); }));
   }
-  if (root->type != ObjectType::kDirectory) {
-    return fail(Status::InvalidArgument((*source)->Describe() + " is not a directory"));
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const Status s = checks[i].get();
+    if (s.ok()) continue;
+    if (single || s.code() == StatusCode::kInvalidArgument) return fail(s);
+    Logger("daemon")->warn("/{}: {}; mounting it anyway, it fails with EIO until it answers",
+                           table.mounts[i].path, s.ToString());
   }
 
   BlockCacheOptions co;
-  co.dir = a.cache_dir;
-  auto size = ParseByteSize(a.cache_size);
+  auto pick = [&](const char* flag, const std::string& from_flag,
+                  const std::optional<std::string>& from_table) {
+    return a.given_flags.count(flag) != 0 || !from_table ? from_flag : *from_table;
+  };
+  co.dir = pick("--cache-dir", a.cache_dir, table.cache_dir);
+  auto size = ParseByteSize(pick("--cache-size", a.cache_size, table.cache_size));
   if (!size.ok()) return fail(size.status());
   co.capacity_bytes = *size;
-  auto bs = ParseByteSize(a.block_size);
+  auto bs = ParseByteSize(pick("--block-size", a.block_size, table.block_size));
   if (!bs.ok()) return fail(bs.status());
   co.block_size = static_cast<uint32_t>(*bs);
-  co.dataset_depth = a.dataset_depth;
+  co.dataset_depth = a.given_flags.count("--dataset-depth") != 0 || !table.dataset_depth
+                         ? a.dataset_depth
+                         : *table.dataset_depth;
   // Memory budget of the daemon (target: peak RSS <= 256 MiB on any workload): blocks queued for
-  // the cache disk and one group commit, the fetcher's blocks in flight and recent, the index's
-  // block cache and write buffers.
+  // the cache disk and one group commit, the fetcher's blocks in flight and recent (below), the
+  // index's block cache and write buffers.
   co.max_pending_insert_bytes = 32ull << 20;
   co.max_insert_batch_bytes = 16ull << 20;
   auto cache = BlockCache::Open(co);
@@ -130,18 +199,35 @@ int Serve(const MountArgs& a, int ready_fd) {
   FetcherOptions fetch_options;
   fetch_options.max_memory_bytes = 64ull << 20;
   Fetcher fetcher(cache->get(), fetch_options);
-  RemoteTreeOptions to;
-  to.attr_ttl = std::chrono::seconds(a.attr_ttl);
-  to.dir_ttl = std::chrono::seconds(a.dir_ttl);
-  to.negative_ttl = std::chrono::seconds(a.negative_ttl);
-  RemoteTree tree(metadata->get(), &fetcher, cache->get(), source->get(), /*remote_id=*/0, to);
+
+  std::vector<std::unique_ptr<RemoteTree>> trees;
+  std::vector<MountedTree> mounted;
   FilesystemOptions fo;
-  fo.attr_timeout = a.attr_ttl;
-  fo.entry_timeout = std::min(a.attr_ttl, a.dir_ttl);
-  fo.negative_timeout = a.negative_ttl;
+  fo.attr_timeout = fo.entry_timeout = fo.negative_timeout = 1e9;
+  for (size_t i = 0; i < table.mounts.size(); ++i) {
+    const MountTableEntry& e = table.mounts[i];
+    RemoteTreeOptions to;
+    to.attr_ttl = std::chrono::seconds(e.attr_ttl);
+    to.dir_ttl = std::chrono::seconds(e.dir_ttl);
+    to.negative_ttl = std::chrono::seconds(e.negative_ttl);
+    trees.push_back(std::make_unique<RemoteTree>(metadata->get(), &fetcher, cache->get(),
+                                                 sources[i].get(), e.remote_id, to));
+    mounted.push_back({e.path, trees.back().get()});
+    // The kernel's timeouts are one set for the mount: the shortest of the remotes'.
+    fo.attr_timeout = std::min<double>(fo.attr_timeout, e.attr_ttl);
+    fo.entry_timeout = std::min<double>(fo.entry_timeout, std::min(e.attr_ttl, e.dir_ttl));
+    fo.negative_timeout = std::min<double>(fo.negative_timeout, e.negative_ttl);
+  }
   fo.uid = ::getuid();
   fo.gid = ::getgid();
-  Filesystem fs(&tree, cache->get(), fo);
+  std::unique_ptr<Filesystem> fs;
+  if (single) {
+    fs = std::make_unique<Filesystem>(trees.front().get(), cache->get(), fo);
+  } else {
+    auto names = MountNamespace::Table(mounted, metadata->get(), kSyntheticRemoteId);
+    if (!names.ok()) return fail(names.status());
+    fs = std::make_unique<Filesystem>(std::move(*names), cache->get(), fo);
+  }
 
   FuseOptions fuse;
   fuse.mountpoint = a.mountpoint;
@@ -154,10 +240,13 @@ int Serve(const MountArgs& a, int ready_fd) {
     }
   }
   fuse.debug = a.debug_fuse;
-  auto server = FuseServer::Mount(&fs, fuse);
+  auto server = FuseServer::Mount(fs.get(), fuse);
   if (!server.ok()) return fail(server.status());
-  Logger("daemon")->info("mounted {} at {} (cache {} , {})", (*source)->Describe(), a.mountpoint,
-                         a.cache_dir, FormatByteSize(co.capacity_bytes));
+  for (size_t i = 0; i < table.mounts.size(); ++i) {
+    Logger("daemon")->info("mounted {} at {}/{} (remote id {})", sources[i]->Describe(),
+                           a.mountpoint, table.mounts[i].path, table.mounts[i].remote_id);
+  }
+  Logger("daemon")->info("cache {} , {}", co.dir, FormatByteSize(co.capacity_bytes));
   report(Status::Ok());
   Status run = (*server)->Run();
   server->reset();  // unmount before the caches close
@@ -169,14 +258,65 @@ int Serve(const MountArgs& a, int ready_fd) {
   return 0;
 }
 
+// Reads and checks the mount table of --config: syntax and values (ParseMountTable), the files
+// it names, and the flags given with it.
+Result<MountTable> LoadMountTable(const MountArgs& a) {
+  for (const char* flag :
+       {"--attr-ttl", "--dir-ttl", "--negative-ttl", "--remote-timeout", "--remote-attempts",
+        "--remote-down-retry", "--remote-down-retry-max", "--s3-endpoint", "--s3-region",
+        "--s3-virtual-host", "--s3-credentials-file", "--bearer-token-file",
+        "--bearer-token-to-other-hosts", "--x509-proxy", "--ca-path", "--ca-file"}) {
+    if (a.given_flags.count(flag) != 0) {
+      return Status::InvalidArgument(std::string(flag) +
+                                     " applies to a single URL; with --config " +
+                                     "set it per remote in " + a.config_file);
+    }
+  }
+  std::ifstream in(a.config_file, std::ios::binary);
+  if (!in) return Status::FromErrno(errno, "cannot read config " + a.config_file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::FromErrno(errno, "cannot read config " + a.config_file);
+  HOARDFS_ASSIGN_OR_RETURN(MountTable table, ParseMountTable(text.str(), a.config_file));
+  for (const MountTableEntry& e : table.mounts) {
+    for (auto [key, value, dir] :
+         {std::tuple{"s3_credentials_file", &e.s3_credentials_file, false},
+          std::tuple{"bearer_token_file", &e.bearer_token_file, false},
+          std::tuple{"x509_proxy", &e.x509_proxy, false}, std::tuple{"ca_file", &e.ca_file, false},
+          std::tuple{"ca_path", &e.ca_path, true}}) {
+      if (value->empty()) continue;
+      struct stat st {};
+      const std::string where = a.config_file + ":" + std::to_string(e.line) + ": [mount " +
+                                e.path + "] key '" + key + "': ";
+      if (::stat(value->c_str(), &st) != 0) return Status::FromErrno(errno, where + *value);
+      if (dir != S_ISDIR(st.st_mode)) {
+        return Status::InvalidArgument(where + *value + " is " + (dir ? "not " : "") +
+                                       "a directory");
+      }
+    }
+  }
+  return table;
+}
+
 }  // namespace
 
 int RunMount(const MountArgs& a) {
+  MountTable table;
+  if (a.config_file.empty()) {
+    table = SingleRemoteTable(a);
+  } else {
+    auto loaded = LoadMountTable(a);
+    if (!loaded.ok()) {
+      std::cerr << "hoardfs: " << loaded.status().ToString() << "\n";
+      return loaded.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    table = std::move(*loaded);
+  }
   if (Status s = CheckMountpoint(a.mountpoint); !s.ok()) {
     std::cerr << "hoardfs: " << s.ToString() << "\n";
     return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
-  if (a.foreground) return Serve(a, -1);
+  if (a.foreground) return Serve(a, table, -1);
 
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) {
@@ -213,7 +353,7 @@ int RunMount(const MountArgs& a) {
         ::close(fd);
       }
     }
-    ::_exit(Serve(a, pipefd[1]));
+    ::_exit(Serve(a, table, pipefd[1]));
   }
   ::close(pipefd[1]);
   std::string msg;
@@ -222,7 +362,11 @@ int RunMount(const MountArgs& a) {
   while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0) msg.append(buf, static_cast<size_t>(n));
   ::close(pipefd[0]);
   if (msg == "ok") {
-    std::cout << "hoardfs: " << a.url << " mounted at " << a.mountpoint << " (pid " << pid << ")\n";
+    const std::string what =
+        a.config_file.empty()
+            ? a.url
+            : a.config_file + " (" + std::to_string(table.mounts.size()) + " remotes)";
+    std::cout << "hoardfs: " << what << " mounted at " << a.mountpoint << " (pid " << pid << ")\n";
     return 0;
   }
   int status = 0;

@@ -1,6 +1,14 @@
 // `hoardfs mount URL MOUNTPOINT ...`: the main job. Opens the remote, checks that its root can be
 // read, opens the cache, mounts read-only and serves until unmounted or signalled.
 //
+// `hoardfs mount --config FILE MOUNTPOINT ...`: the same for a mount table (daemon/mount_table.h):
+// every remote gets its own ObjectSource, RemoteTree, remote id and TTLs; one BlockCache,
+// MetadataCache and Fetcher serve them all. A bad table (syntax, unknown key, bad URL, a missing
+// credentials file) fails before anything is mounted. A remote that cannot be reached at mount
+// time does not: it is logged and mounted anyway, and its directory fails with EIO until the
+// remote is back (the single-URL form fails instead). Cache flags override the table's [cache];
+// per-remote flags (--attr-ttl, --s3-endpoint, ...) belong in the table and are refused with it.
+//
 // Without --foreground the command forks before anything else starts (no threads, no XrdCl yet:
 // XrdCl and fork() do not mix), the child mounts, and the parent exits only when the mount is up
 // (status 0) or failed (one line on stderr, non-zero status, nothing left mounted).
@@ -9,13 +17,18 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace hoardfs {
 
 struct MountArgs {
-  std::string url;
+  std::string url;          // empty with config_file
+  std::string config_file;  // --config: a mount table
+  // The flags given on the command line ("--cache-dir", ...): with a table, they decide whether
+  // the flag or the table's value applies.
+  std::set<std::string> given_flags;
   std::string mountpoint;
   std::string cache_dir = "/var/cache/hoardfs";
   std::string cache_size = "10G";

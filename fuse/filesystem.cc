@@ -17,19 +17,51 @@ constexpr const char* kXattrStats = "user.hoardfs.stats";
 
 }  // namespace
 
-Filesystem::Filesystem(RemoteTree* tree, BlockCache* cache, const FilesystemOptions& options)
-    : tree_(tree), cache_(cache), options_(options) {}
-
-Result<std::string> Filesystem::PathOf(uint64_t ino) {
-  if (ino == kRootIno) return std::string("/");
-  auto p = tree_->PathOf(ino);
-  if (!p) return Status::NotFound("unknown inode " + std::to_string(ino));
-  return std::move(*p);
+static int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-Result<uint64_t> Filesystem::InodeOf(const std::string& path) {
-  if (path == "/") return kRootIno;
-  return tree_->InodeOf(path);
+Filesystem::Filesystem(RemoteTree* tree, BlockCache* cache, const FilesystemOptions& options)
+    : Filesystem(MountNamespace::Single(tree), cache, options) {}
+
+Filesystem::Filesystem(std::unique_ptr<MountNamespace> names, BlockCache* cache,
+                       const FilesystemOptions& options)
+    : names_(std::move(names)), cache_(cache), options_(options), started_ns_(NowNs()) {}
+
+Result<Filesystem::Node> Filesystem::RemoteNode(uint64_t ino) {
+  HOARDFS_ASSIGN_OR_RETURN(Node node, names_->Resolve(ino));
+  if (node.dir != nullptr) {
+    return Status::InvalidArgument(node.dir->path + " is a directory of the mount table");
+  }
+  return node;
+}
+
+struct stat Filesystem::SyntheticStat(uint64_t ino) const {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_uid = options_.uid;
+  st.st_gid = options_.gid;
+  st.st_blksize = 1 << 20;
+  st.st_mode = S_IFDIR | 0555;
+  st.st_nlink = 2;
+  st.st_mtim.tv_sec = started_ns_ / 1000000000;
+  st.st_mtim.tv_nsec = started_ns_ % 1000000000;
+  st.st_ctim = st.st_mtim;
+  st.st_atim = st.st_mtim;
+  return st;
+}
+
+Result<struct stat> Filesystem::StatOf(const Node& node, uint64_t ino) {
+  if (node.dir != nullptr) return SyntheticStat(ino);
+  Result<ObjectInfo> info = node.remote->tree->Stat(node.path);
+  if (!info.ok()) {
+    // A table's remote that is down still shows its directory; the calls into it fail.
+    if (names_->is_table() && node.path == "/") return SyntheticStat(ino);
+    return info.status();
+  }
+  return ToStat(ino, *info);
 }
 
 struct stat Filesystem::ToStat(uint64_t ino, const ObjectInfo& info) const {
@@ -67,42 +99,72 @@ Result<Filesystem::Entry> Filesystem::Lookup(uint64_t parent, const std::string&
   if (name.empty() || name.find('/') != std::string::npos || name.size() > 255) {
     return Status::InvalidArgument("bad name");
   }
-  HOARDFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
-  const std::string path = JoinPath(dir, name);
-  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
-  HOARDFS_ASSIGN_OR_RETURN(uint64_t ino, InodeOf(path));
+  HOARDFS_ASSIGN_OR_RETURN(Node dir, names_->Resolve(parent));
+  if (dir.dir != nullptr) {
+    for (const auto& [child_name, child_ino] : dir.dir->children) {
+      if (child_name != name) continue;
+      HOARDFS_ASSIGN_OR_RETURN(Node child, names_->Resolve(child_ino));
+      HOARDFS_ASSIGN_OR_RETURN(struct stat st, StatOf(child, child_ino));
+      return Entry{child_ino, st};
+    }
+    return Status::NotFound(JoinPath(dir.dir->path, name) + " is not in the mount table");
+  }
+  const std::string path = JoinPath(dir.path, name);
+  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, dir.remote->tree->Stat(path));
+  HOARDFS_ASSIGN_OR_RETURN(uint64_t ino, names_->InodeOf(*dir.remote, path));
   return Entry{ino, ToStat(ino, info)};
 }
 
 Result<struct stat> Filesystem::GetAttr(uint64_t ino) {
-  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
-  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
-  return ToStat(ino, info);
+  HOARDFS_ASSIGN_OR_RETURN(Node node, names_->Resolve(ino));
+  return StatOf(node, ino);
 }
 
 Result<std::string> Filesystem::ReadLink(uint64_t ino) {
-  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
-  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
-  if (info.type != ObjectType::kSymlink) return Status::InvalidArgument(path + " is not a link");
+  HOARDFS_ASSIGN_OR_RETURN(Node node, RemoteNode(ino));
+  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, node.remote->tree->Stat(node.path));
+  if (info.type != ObjectType::kSymlink) {
+    return Status::InvalidArgument(node.path + " is not a link");
+  }
   return info.symlink_target;
 }
 
-Result<std::shared_ptr<const Filesystem::DirListing>> Filesystem::BuildListing(uint64_t ino) {
-  HOARDFS_ASSIGN_OR_RETURN(std::string dir, PathOf(ino));
+std::shared_ptr<const Filesystem::DirListing> Filesystem::SyntheticListing(
+    const MountNamespace::SyntheticDir& dir) {
   auto out = std::make_shared<DirListing>();
-  HOARDFS_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listing, tree_->List(dir, &out->fetched_at));
+  out->fetched_at = std::chrono::system_clock::now();
+  out->entries.push_back({".", dir.ino, SyntheticStat(dir.ino)});
+  out->entries.push_back({"..", dir.parent_ino, SyntheticStat(dir.parent_ino)});
+  for (const auto& [name, ino] : dir.children)
+    out->entries.push_back({name, ino, SyntheticStat(ino)});
+  uint64_t hash = Hash64(dir.path);
+  for (const DirEntry& e : out->entries) hash = Mix64(hash ^ Hash64(e.name)) ^ Mix64(e.ino);
+  out->hash = hash;
+  return out;
+}
+
+Result<std::shared_ptr<const Filesystem::DirListing>> Filesystem::BuildListing(const Node& node,
+                                                                               uint64_t ino) {
+  if (node.dir != nullptr) return SyntheticListing(*node.dir);
+  const std::string& dir = node.path;
+  RemoteTree* tree = node.remote->tree;
+  auto out = std::make_shared<DirListing>();
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listing, tree->List(dir, &out->fetched_at));
   std::erase_if(listing, [](const ObjectInfo& e) {
     return e.name.empty() || e.name == "." || e.name == "..";
   });
   std::vector<std::string> paths;
   paths.reserve(listing.size());
   for (const ObjectInfo& e : listing) paths.push_back(JoinPath(dir, e.name));
-  HOARDFS_ASSIGN_OR_RETURN(std::vector<uint64_t> inodes, tree_->InodesOf(paths));
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<uint64_t> inodes, tree->InodesOf(paths));
   out->entries.reserve(listing.size() + 2);
   ObjectInfo dot;
   dot.type = ObjectType::kDirectory;
   out->entries.push_back({".", ino, ToStat(ino, dot)});
-  const uint64_t parent_ino = dir == "/" ? kRootIno : InodeOf(ParentPath(dir)).value();
+  uint64_t parent_ino = node.remote->parent_ino;
+  if (dir != "/") {
+    HOARDFS_ASSIGN_OR_RETURN(parent_ino, names_->InodeOf(*node.remote, ParentPath(dir)));
+  }
   out->entries.push_back({"..", parent_ino, ToStat(parent_ino, dot)});
   for (size_t i = 0; i < listing.size(); ++i) {
     out->entries.push_back({std::move(listing[i].name), inodes[i], ToStat(inodes[i], listing[i])});
@@ -118,8 +180,12 @@ Result<std::shared_ptr<const Filesystem::DirListing>> Filesystem::BuildListing(u
 }
 
 Result<std::unique_ptr<Filesystem::OpenDir>> Filesystem::OpenDirectory(uint64_t ino) {
+  HOARDFS_ASSIGN_OR_RETURN(Node node, names_->Resolve(ino));
   const auto now = std::chrono::system_clock::now();
-  const auto fresh = [&](const DirListing& l) { return now - l.fetched_at < tree_->dir_ttl(); };
+  // Synthetic listings never change: always fresh.
+  const std::chrono::seconds ttl =
+      node.dir != nullptr ? std::chrono::seconds(1ll << 40) : node.remote->tree->dir_ttl();
+  const auto fresh = [&](const DirListing& l) { return now - l.fetched_at < ttl; };
   auto open = std::make_unique<OpenDir>();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -129,13 +195,15 @@ Result<std::unique_ptr<Filesystem::OpenDir>> Filesystem::OpenDirectory(uint64_t 
       return open;
     }
   }
-  HOARDFS_ASSIGN_OR_RETURN(open->listing, BuildListing(ino));
+  HOARDFS_ASSIGN_OR_RETURN(open->listing, BuildListing(node, ino));
   std::lock_guard<std::mutex> lock(mu_);
   auto [hash, inserted] = listing_hashes_.try_emplace(ino, open->listing->hash);
   open->keep_cache = !inserted && hash->second == open->listing->hash;
   hash->second = open->listing->hash;
   if (listings_.size() >= kMaxListings) {
-    std::erase_if(listings_, [&](const auto& e) { return !fresh(*e.second); });
+    std::erase_if(listings_, [&](const auto& e) {
+      return now - e.second->fetched_at >= std::chrono::seconds(3600) || !fresh(*e.second);
+    });
     if (listings_.size() >= kMaxListings) listings_.clear();
   }
   if (fresh(*open->listing)) listings_[ino] = open->listing;
@@ -143,10 +211,11 @@ Result<std::unique_ptr<Filesystem::OpenDir>> Filesystem::OpenDirectory(uint64_t 
 }
 
 Result<std::unique_ptr<Filesystem::OpenFile>> Filesystem::Open(uint64_t ino) {
-  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
-  HOARDFS_ASSIGN_OR_RETURN(RemoteFile file, tree_->Open(path));
+  HOARDFS_ASSIGN_OR_RETURN(Node node, RemoteNode(ino));
+  HOARDFS_ASSIGN_OR_RETURN(RemoteFile file, node.remote->tree->Open(node.path));
   auto open = std::make_unique<OpenFile>();
   open->ino = ino;
+  open->tree = node.remote->tree;
   open->file = std::move(file);
   const std::string& version = open->file.ref.version;
   std::lock_guard<std::mutex> lock(mu_);
@@ -197,7 +266,7 @@ void Filesystem::Drop(OpenDir* dir) {
 }
 
 Result<size_t> Filesystem::Read(OpenFile& file, uint64_t offset, std::span<std::byte> out) {
-  HOARDFS_ASSIGN_OR_RETURN(size_t n, tree_->Read(file.file, offset, out, &file.stream));
+  HOARDFS_ASSIGN_OR_RETURN(size_t n, file.tree->Read(file.file, offset, out, &file.stream));
   if (n < out.size()) HOARDFS_RETURN_IF_ERROR(CheckShortRead(file));
   return n;
 }
@@ -205,7 +274,7 @@ Result<size_t> Filesystem::Read(OpenFile& file, uint64_t offset, std::span<std::
 Result<std::optional<FetchedSlice>> Filesystem::ReadSlice(OpenFile& file, uint64_t offset,
                                                           size_t size) {
   HOARDFS_ASSIGN_OR_RETURN(std::optional<FetchedSlice> slice,
-                           tree_->ReadSlice(file.file, offset, size, &file.stream));
+                           file.tree->ReadSlice(file.file, offset, size, &file.stream));
   if (slice && slice->size < size) HOARDFS_RETURN_IF_ERROR(CheckShortRead(file));
   return slice;
 }
@@ -241,42 +310,69 @@ Result<struct statvfs> Filesystem::StatFs() {
   return v;
 }
 
-Result<std::string> Filesystem::GetXattr(uint64_t ino, const std::string& name) {
-  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
-  if (name == kXattrRemote) return tree_->Describe() + (path == "/" ? "" : path);
-  if (name == kXattrStats && ino == kRootIno) {
-    const BlockCacheStats s = cache_->Stats();
-    const FetcherStats f = tree_->FetchStats();
-    const RemoteHealth b = tree_->Health();
-    return "{\"remote_requests\":" + std::to_string(f.remote_requests) +
-           ",\"remote_bytes\":" + std::to_string(f.remote_bytes) +
-           ",\"remote_errors\":" + std::to_string(f.remote_errors) +
-           ",\"cache_hit_bytes\":" + std::to_string(f.cache_hit_bytes) +
-           ",\"memory_hit_bytes\":" + std::to_string(f.memory_hit_bytes) +
-           ",\"used_bytes\":" + std::to_string(s.used_bytes) +
-           ",\"data_bytes\":" + std::to_string(s.data_bytes) +
-           ",\"capacity_bytes\":" + std::to_string(s.capacity_bytes) +
-           ",\"crc_failures\":" + std::to_string(s.crc_failures) +
-           ",\"remote_down\":" + (b.down ? "1" : "0") +
-           ",\"remote_down_seconds\":" + std::to_string(b.down_seconds) +
-           ",\"remote_trips\":" + std::to_string(b.trips) +
-           ",\"remote_fast_failures\":" + std::to_string(b.fast_failures) + "}";
+std::string Filesystem::StatsJson() {
+  const BlockCacheStats s = cache_->Stats();
+  // One Fetcher serves every remote of a mount: its counters are the mount's.
+  const FetcherStats f = names_->remotes().front().tree->FetchStats();
+  RemoteHealth sum;
+  uint64_t down = 0;
+  std::string per_remote;
+  for (const MountNamespace::Remote& r : names_->remotes()) {
+    const RemoteHealth b = r.tree->Health();
+    down += b.down ? 1 : 0;
+    sum.down_seconds = std::max(sum.down_seconds, b.down_seconds);
+    sum.trips += b.trips;
+    sum.fast_failures += b.fast_failures;
+    if (!names_->is_table()) continue;
+    per_remote += std::string(per_remote.empty() ? "" : ",") + "{\"path\":\"" +
+                  r.mount_path.substr(1) +
+                  "\",\"remote_id\":" + std::to_string(r.tree->remote_id()) +
+                  ",\"down\":" + (b.down ? "1" : "0") +
+                  ",\"down_seconds\":" + std::to_string(b.down_seconds) +
+                  ",\"trips\":" + std::to_string(b.trips) +
+                  ",\"fast_failures\":" + std::to_string(b.fast_failures) + "}";
   }
+  std::string json = "{\"remote_requests\":" + std::to_string(f.remote_requests) +
+                     ",\"remote_bytes\":" + std::to_string(f.remote_bytes) +
+                     ",\"remote_errors\":" + std::to_string(f.remote_errors) +
+                     ",\"cache_hit_bytes\":" + std::to_string(f.cache_hit_bytes) +
+                     ",\"memory_hit_bytes\":" + std::to_string(f.memory_hit_bytes) +
+                     ",\"used_bytes\":" + std::to_string(s.used_bytes) +
+                     ",\"data_bytes\":" + std::to_string(s.data_bytes) +
+                     ",\"capacity_bytes\":" + std::to_string(s.capacity_bytes) +
+                     ",\"crc_failures\":" + std::to_string(s.crc_failures) +
+                     ",\"remote_down\":" + std::to_string(down) +
+                     ",\"remote_down_seconds\":" + std::to_string(sum.down_seconds) +
+                     ",\"remote_trips\":" + std::to_string(sum.trips) +
+                     ",\"remote_fast_failures\":" + std::to_string(sum.fast_failures);
+  if (names_->is_table()) json += ",\"remotes\":[" + per_remote + "]";
+  return json + "}";
+}
+
+Result<std::string> Filesystem::GetXattr(uint64_t ino, const std::string& name) {
+  HOARDFS_ASSIGN_OR_RETURN(Node node, names_->Resolve(ino));
+  if (name == kXattrStats && ino == kRootIno) return StatsJson();
+  if (node.dir != nullptr) return Status::NotFound("no such attribute");
+  RemoteTree* tree = node.remote->tree;
+  const std::string& path = node.path;
+  if (name == kXattrRemote) return tree->Describe() + (path == "/" ? "" : path);
   if (name == kXattrVersion || name == kXattrCachedBytes) {
-    HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
+    HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree->Stat(path));
     if (info.type != ObjectType::kFile) return Status::NotFound("no such attribute");
     if (name == kXattrVersion) return info.version;
-    HOARDFS_ASSIGN_OR_RETURN(RemoteFile file, tree_->Open(path));
-    return std::to_string(tree_->CachedBytes(file));
+    HOARDFS_ASSIGN_OR_RETURN(RemoteFile file, tree->Open(path));
+    return std::to_string(tree->CachedBytes(file));
   }
   return Status::NotFound("no such attribute");
 }
 
 Result<std::vector<std::string>> Filesystem::ListXattr(uint64_t ino) {
-  HOARDFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
-  std::vector<std::string> names = {kXattrRemote};
+  HOARDFS_ASSIGN_OR_RETURN(Node node, names_->Resolve(ino));
+  std::vector<std::string> names;
+  if (node.dir == nullptr) names.emplace_back(kXattrRemote);
   if (ino == kRootIno) names.emplace_back(kXattrStats);
-  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, tree_->Stat(path));
+  if (node.dir != nullptr) return names;
+  HOARDFS_ASSIGN_OR_RETURN(ObjectInfo info, node.remote->tree->Stat(node.path));
   if (info.type == ObjectType::kFile) {
     names.emplace_back(kXattrVersion);
     names.emplace_back(kXattrCachedBytes);

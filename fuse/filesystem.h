@@ -2,8 +2,17 @@
 // trampolines (fuse/fuse_server.cc) decode a request, call one method here, and make the single
 // reply; errors come back as Status and become errno only there.
 //
-// Names: inode 1 is the remote's root "/"; every other (remote, path) gets a persistent inode
-// number from the MetadataCache, stable across restarts.
+// Names (fuse/mount_namespace.h): with one remote, inode 1 is the remote's root "/"; with a mount
+// table, inode 1 is a synthetic read-only directory holding the mount paths (and intermediate
+// synthetic directories for nested paths such as "a/b"), each leading into its remote's tree.
+// Every (remote, path) and every synthetic directory has a persistent inode number from the
+// MetadataCache, stable across restarts.
+//
+// A mount table's remotes are independent: one that is unreachable fails only the calls into its
+// own tree (EIO, after its own timeout or at once while its circuit breaker holds it down); its
+// directory still shows in the synthetic parent (with synthetic attributes when the remote cannot
+// be asked and has nothing cached). Each tree applies its own TTLs in the daemon; the kernel's
+// timeouts (FilesystemOptions) are one set for the whole mount, the daemon picks the shortest.
 //
 // Consistency (the trade-off, plainly): attributes and listings are cached for attr_ttl / dir_ttl
 // and a missing name for negative_ttl, in the daemon (persisted) and in the kernel (the same
@@ -32,6 +41,7 @@
 #include "cache/block_cache.h"
 #include "cache/remote_tree.h"
 #include "common/result.h"
+#include "fuse/mount_namespace.h"
 
 namespace hoardfs {
 
@@ -71,14 +81,19 @@ class Filesystem {
   // A file as opened: its version is fixed for the life of the handle.
   struct OpenFile {
     uint64_t ino = 0;
+    RemoteTree* tree = nullptr;  // the remote the file belongs to
     RemoteFile file;
     ReadStream stream;
     bool keep_cache = false;  // same version as the previous open: keep the kernel's pages
     bool direct_io = false;   // another version is open on this inode: bypass the page cache
   };
 
-  // REQUIRES: every pointer outlives the Filesystem.
+  // One remote at the mount root. REQUIRES: every pointer outlives the Filesystem.
   Filesystem(RemoteTree* tree, BlockCache* cache, const FilesystemOptions& options);
+  // A mount table (MountNamespace::Table). REQUIRES: `cache` and the namespace's trees outlive
+  // the Filesystem.
+  Filesystem(std::unique_ptr<MountNamespace> names, BlockCache* cache,
+             const FilesystemOptions& options);
 
   Result<Entry> Lookup(uint64_t parent, const std::string& name);
   Result<struct stat> GetAttr(uint64_t ino);
@@ -98,8 +113,10 @@ class Filesystem {
   // The same without a copy when the range lies within one block (nullopt: use Read()).
   Result<std::optional<FetchedSlice>> ReadSlice(OpenFile& file, uint64_t offset, size_t size);
   Result<struct statvfs> StatFs();
-  // Extended attributes: user.hoardfs.{version,cached_bytes,remote} on files and
-  // user.hoardfs.stats (JSON counters) on the root.
+  // Extended attributes: user.hoardfs.{version,cached_bytes,remote} on files (remote: the URL of
+  // the file's remote and its path there; on every node of a remote's tree) and
+  // user.hoardfs.stats (JSON counters) on the mount root; for a mount table the remote counters
+  // are summed (remote_down: how many are down) and listed per remote under "remotes".
   Result<std::string> GetXattr(uint64_t ino, const std::string& name);
   Result<std::vector<std::string>> ListXattr(uint64_t ino);
 
@@ -113,16 +130,23 @@ class Filesystem {
   void Drop(OpenDir* dir);
 
  private:
-  Result<std::string> PathOf(uint64_t ino);
-  Result<std::shared_ptr<const DirListing>> BuildListing(uint64_t ino);
-  Result<uint64_t> InodeOf(const std::string& path);
+  using Node = MountNamespace::Node;
+  // A remote node, or kInvalidArgument naming the synthetic directory `ino` is.
+  Result<Node> RemoteNode(uint64_t ino);
+  Result<std::shared_ptr<const DirListing>> BuildListing(const Node& node, uint64_t ino);
+  std::shared_ptr<const DirListing> SyntheticListing(const MountNamespace::SyntheticDir& dir);
+  // Attributes of a node; a table's remote root that cannot be stat'ed looks synthetic.
+  Result<struct stat> StatOf(const Node& node, uint64_t ino);
   // OK, or kFailedPrecondition when a short read must not be taken for the end of the file.
   Status CheckShortRead(const OpenFile& file);
   struct stat ToStat(uint64_t ino, const ObjectInfo& info) const;
+  struct stat SyntheticStat(uint64_t ino) const;
+  std::string StatsJson();
 
-  RemoteTree* tree_;
+  std::unique_ptr<MountNamespace> names_;
   BlockCache* cache_;
   const FilesystemOptions options_;
+  const int64_t started_ns_;  // mtime of the synthetic directories
 
   // Per inode: the version whose pages the kernel may hold, and the open handles per version.
   struct InodeVersions {
