@@ -67,35 +67,45 @@ Result<std::unique_ptr<NginxDavServer>> NginxDavServer::Start(const std::string&
       << "      if ($hoardfs_auth_ok = 0) { return 401; }\n    }\n  }\n}\n";
     if (!c) return Status::IOError("cannot write " + w + "/nginx.conf");
   }
-  const std::string conf = w + "/nginx.conf";
-  std::vector<std::string> args = {kNginx, "-c", conf, "-p", w};
+  HOARDFS_RETURN_IF_ERROR(s->Spawn());
+  return s;
+}
+
+Status NginxDavServer::Spawn() {
+  const std::string conf = work_dir_ + "/nginx.conf";
+  std::vector<std::string> args = {kNginx, "-c", conf, "-p", work_dir_};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  const std::string out = w + "/out.log";
+  const std::string out = work_dir_ + "/out.log";
   posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  const int rc = posix_spawn(&s->pid_, kNginx, &fa, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid_, kNginx, &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
-    s->pid_ = -1;
+    pid_ = -1;
     return Status::IOError("posix_spawn nginx failed");
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!CanConnect(s->port_)) {
+  while (!CanConnect(port_)) {
     int status = 0;
-    if (::waitpid(s->pid_, &status, WNOHANG) == s->pid_) {
-      s->pid_ = -1;
-      return Status::Unavailable("nginx exited at start-up: " + s->LogTail());
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Status::Unavailable("nginx exited at start-up: " + LogTail());
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return Status::Unavailable("nginx not ready in 10 s: " + s->LogTail());
+      return Status::Unavailable("nginx not ready in 10 s: " + LogTail());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return s;
+  return Status::Ok();
+}
+
+Status NginxDavServer::Restart() {
+  HOARDFS_RETURN_IF_ERROR(Stop());
+  return Spawn();
 }
 
 NginxDavServer::~NginxDavServer() {

@@ -29,6 +29,9 @@ class NginxDavServer {
   NginxDavServer& operator=(const NginxDavServer&) = delete;
 
   Status Stop();
+  // Stops (if running) and starts again with the same config on the same port; waits until it
+  // accepts connections. For outage tests.
+  Status Restart();
   uint16_t port() const { return port_; }
   // "http://127.0.0.1:PORT"
   std::string Url() const;
@@ -36,6 +39,8 @@ class NginxDavServer {
 
  private:
   NginxDavServer() = default;
+  // Starts nginx with the config in work_dir_ and waits until port_ accepts connections.
+  Status Spawn();
   std::string work_dir_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;
