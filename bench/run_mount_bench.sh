@@ -553,7 +553,7 @@ if "hoardfs" in systems:
                      f"{cell(rss_phase[('hoardfs', 'B')])} MiB")
     if diag["cat_used_bytes"]:
         lines.append(f"- cat of {small_k} small files: cache used_bytes +{st.median(diag['cat_used_bytes'].values()) / 1048576:,.0f} MiB "
-                     f"for data_bytes +{st.median(diag['cat_data_bytes'].values()) / 1048576:,.1f} MiB (one block slot per file)")
+                     f"for data_bytes +{st.median(diag['cat_data_bytes'].values()) / 1048576:,.1f} MiB (slots of the size classes, cache format v2)")
     if diag["read_ahead_kb"]:
         lines.append(f"- FUSE bdi read_ahead_kb of the mount: {cell(diag['read_ahead_kb'].values())}")
     app = diag["rand_app_bytes"]
