@@ -403,64 +403,8 @@ TEST_P(BackendMountTest, SixteenThreadsReadRandomRangesExactly) {
   const std::string large = mnt + Dataset::kLargeFile;
   const uint64_t size = Ds().Find(Dataset::kLargeFile)->size;
   const std::string want = Ds().Bytes(Dataset::kLargeFile, 0, size);
-  const int shared_fd = ::open(large.c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(shared_fd, 0) << ErrnoName(errno);
-  std::mutex mu;
-  std::vector<std::string> failures;  // GUARDED_BY(mu)
-  std::atomic<size_t> failed{0};
-  std::atomic<uint64_t> bytes{0};
-  auto reader = [&](unsigned t, unsigned round) {
-    std::mt19937_64 rng(1000 * round + t);
-    const int own_fd = t % 2 == 0 ? ::open(large.c_str(), O_RDONLY | O_CLOEXEC) : -1;
-    const int fd = t % 2 == 0 ? own_fd : shared_fd;
-    if (fd < 0) {
-      ++failed;
-      return;
-    }
-    for (int i = 0; i < 80; ++i) {
-      uint64_t offset = rng() % size;
-      size_t length;
-      switch (rng() % 4) {
-        case 0:
-          length = 1 + rng() % 8192;
-          break;
-        case 1:
-          offset = ((rng() % (size >> 20)) << 20) + (uint64_t{1} << 20) - 1 - rng() % 5000;
-          length = 1 + rng() % 20000;
-          break;
-        case 2:
-          length = 1 + rng() % (3u << 20);
-          break;
-        default:
-          offset = size - rng() % 10000;
-          length = 1 + rng() % 30000;
-          break;
-      }
-      int err = 0;
-      const std::string got = PreadFully(fd, offset, length, &err);
-      bytes += got.size();
-      const std::string expect =
-          offset >= size ? std::string()
-                         : want.substr(offset, std::min<uint64_t>(length, size - offset));
-      if ((err != 0 || got != expect) && ++failed <= kMaxReported) {
-        std::lock_guard<std::mutex> lock(mu);
-        failures.push_back("thread " + std::to_string(t) + " pread(" + std::to_string(offset) +
-                           ", " + std::to_string(length) +
-                           "): " + (err != 0 ? ErrnoName(err) : FirstDifference(expect, got)));
-      }
-    }
-    if (own_fd >= 0) ::close(own_fd);
-  };
-  for (unsigned round = 0; round < 2; ++round) {  // cold (from the remote), then warm
-    const auto start = Clock::now();
-    std::vector<std::thread> threads;
-    for (unsigned t = 0; t < 16; ++t) threads.emplace_back(reader, t, round);
-    for (std::thread& th : threads) th.join();
-    std::cout << "round " << round << ": 16 threads read " << bytes.exchange(0) << " bytes in "
-              << SecondsSince(start) << " s\n";
-  }
-  ::close(shared_fd);
-  EXPECT_EQ(failed.load(), 0u) << [&] {
+  const std::vector<std::string> failures = ConcurrentRandomReads(large, want, 80);
+  EXPECT_TRUE(failures.empty()) << [&] {
     std::string m;
     for (const std::string& f : failures) m += "\n  " + f;
     return m;

@@ -11,11 +11,16 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
 
 #include "tests/support/dataset.h"
 
@@ -684,6 +689,75 @@ void MountFixture::CheckLsR(const std::string& mnt, const std::string& source_di
   ASSERT_EQ(want.exit_code, 0) << want.Describe();
   ASSERT_EQ(got.exit_code, 0) << "ls -R over the mount: " << got.Describe();
   EXPECT_TRUE(SameLines(want.out, got.out)) << "ls -R of the mount differs from the source";
+}
+
+std::vector<std::string> ConcurrentRandomReads(const std::string& path, const std::string& want,
+                                               int reads) {
+  const uint64_t size = want.size();
+  const int shared_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (shared_fd < 0) return {"open " + path + ": " + ErrnoName(errno)};
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::atomic<size_t> failed{0};
+  std::atomic<uint64_t> bytes{0};
+  auto reader = [&](unsigned t, unsigned round) {
+    std::mt19937_64 rng(1000 * round + t);
+    // Half the threads share one descriptor, half open their own.
+    const int own_fd = t % 2 == 0 ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+    const int fd = t % 2 == 0 ? own_fd : shared_fd;
+    if (fd < 0) {
+      ++failed;
+      return;
+    }
+    for (int i = 0; i < reads; ++i) {
+      uint64_t offset = rng() % size;
+      size_t length;
+      switch (rng() % 4) {
+        case 0:  // small
+          length = 1 + rng() % 8192;
+          break;
+        case 1:  // across a 1 MiB block boundary
+          offset = ((rng() % (size >> 20)) << 20) + (uint64_t{1} << 20) - 1 - rng() % 5000;
+          length = 1 + rng() % 20000;
+          break;
+        case 2:  // large, several blocks
+          length = 1 + rng() % (3u << 20);
+          break;
+        default:  // at and past the end of the file
+          offset = size - rng() % 10000;
+          length = 1 + rng() % 30000;
+          break;
+      }
+      int err = 0;
+      const std::string got = PreadFully(fd, offset, length, &err);
+      bytes += got.size();
+      const std::string expect =
+          offset >= size ? std::string()
+                         : want.substr(offset, std::min<uint64_t>(length, size - offset));
+      if (err != 0 || got != expect) {
+        if (++failed <= kMaxReported) {
+          std::lock_guard<std::mutex> lock(mu);
+          failures.push_back("thread " + std::to_string(t) + " pread(" + std::to_string(offset) +
+                             ", " + std::to_string(length) +
+                             "): " + (err != 0 ? ErrnoName(err) : FirstDifference(expect, got)));
+        }
+      }
+    }
+    if (own_fd >= 0) ::close(own_fd);
+  };
+  for (unsigned round = 0; round < 2; ++round) {  // cold (from the remote), then warm
+    const auto start = Clock::now();
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < 16; ++t) threads.emplace_back(reader, t, round);
+    for (std::thread& th : threads) th.join();
+    std::cout << "round " << round << ": 16 threads read " << bytes.exchange(0) << " bytes in "
+              << SecondsSince(start) << " s\n";
+  }
+  ::close(shared_fd);
+  if (failed.load() > failures.size()) {
+    failures.push_back("... " + std::to_string(failed.load() - failures.size()) + " more");
+  }
+  return failures;
 }
 
 }  // namespace hoardfs::testing

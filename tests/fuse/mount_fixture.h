@@ -77,6 +77,13 @@ std::string PreadFully(int fd, uint64_t offset, size_t length, int* err);
 std::string Content(uint64_t key, size_t size);
 // Where two byte strings first differ, for messages (or "" if equal).
 std::string FirstDifference(const std::string& expected, const std::string& actual);
+
+// 16 threads (half sharing one descriptor, half with their own) read random ranges of `path`
+// (small; across a 1 MiB block boundary; several blocks; at and past the end), `reads` each,
+// twice (cold, then warm), and compare with `want`, its whole content. Returns what went wrong
+// (at most 20 lines); empty when every byte was right.
+std::vector<std::string> ConcurrentRandomReads(const std::string& path, const std::string& want,
+                                               int reads);
 // Compares two multi-line texts; on a mismatch names the first differing line.
 ::testing::AssertionResult SameLines(const std::string& expected, const std::string& actual);
 // The last `lines` lines of `text`.

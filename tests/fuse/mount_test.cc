@@ -241,67 +241,8 @@ TEST_F(MountTest, ConcurrentRandomReadsAndMmapReturnSourceBytes) {
   const uint64_t size = want.size();
   ASSERT_GT(size, uint64_t{8} << 20);
 
-  const int shared_fd = ::open(large.c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(shared_fd, 0) << ErrnoName(errno);
-  std::mutex mu;
-  std::vector<std::string> failures;
-  std::atomic<size_t> failed{0};
-  std::atomic<uint64_t> bytes{0};
-  auto reader = [&](unsigned t, unsigned round) {
-    std::mt19937_64 rng(1000 * round + t);
-    // Half the threads share one descriptor, half open their own.
-    const int own_fd = t % 2 == 0 ? ::open(large.c_str(), O_RDONLY | O_CLOEXEC) : -1;
-    const int fd = t % 2 == 0 ? own_fd : shared_fd;
-    if (fd < 0) {
-      ++failed;
-      return;
-    }
-    for (int i = 0; i < 120; ++i) {
-      uint64_t offset = rng() % size;
-      size_t length;
-      switch (rng() % 4) {
-        case 0:  // small
-          length = 1 + rng() % 8192;
-          break;
-        case 1:  // across a 1 MiB block boundary
-          offset = ((rng() % (size >> 20)) << 20) + (uint64_t{1} << 20) - 1 - rng() % 5000;
-          length = 1 + rng() % 20000;
-          break;
-        case 2:  // large, several blocks
-          length = 1 + rng() % (3u << 20);
-          break;
-        default:  // at and past the end of the file
-          offset = size - rng() % 10000;
-          length = 1 + rng() % 30000;
-          break;
-      }
-      int err = 0;
-      const std::string got = PreadFully(fd, offset, length, &err);
-      bytes += got.size();
-      const std::string expect =
-          offset >= size ? std::string()
-                         : want.substr(offset, std::min<uint64_t>(length, size - offset));
-      if (err != 0 || got != expect) {
-        if (++failed <= kMaxReported) {
-          std::lock_guard<std::mutex> lock(mu);
-          failures.push_back("thread " + std::to_string(t) + " pread(" + std::to_string(offset) +
-                             ", " + std::to_string(length) +
-                             "): " + (err != 0 ? ErrnoName(err) : FirstDifference(expect, got)));
-        }
-      }
-    }
-    if (own_fd >= 0) ::close(own_fd);
-  };
-  for (unsigned round = 0; round < 2; ++round) {  // cold (from the remote), then warm
-    const auto start = Clock::now();
-    std::vector<std::thread> threads;
-    for (unsigned t = 0; t < 16; ++t) threads.emplace_back(reader, t, round);
-    for (std::thread& th : threads) th.join();
-    std::cout << "round " << round << ": 16 threads read " << bytes.exchange(0) << " bytes in "
-              << SecondsSince(start) << " s\n";
-  }
-  ::close(shared_fd);
-  EXPECT_EQ(failed.load(), 0u) << [&] {
+  const std::vector<std::string> failures = ConcurrentRandomReads(large, want, 120);
+  EXPECT_TRUE(failures.empty()) << [&] {
     std::string m;
     for (const std::string& f : failures) m += "\n  " + f;
     return m;
