@@ -1,6 +1,7 @@
 #include "tests/support/xrootd_server.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <fstream>
@@ -320,7 +322,29 @@ Status XRootDServer::Restart() {
 Status XRootDServer::Pause() {
   if (pid_ <= 0) return Status::FailedPrecondition("xrootd is not running");
   if (::kill(pid_, SIGSTOP) != 0) return Status::FromErrno(errno, "SIGSTOP xrootd");
-  return Status::Ok();
+  // The stop reaches each thread when it is next scheduled: on a loaded machine a thread may still
+  // answer a request sent right after kill(). Return once every thread shows state T.
+  const std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
+  for (int i = 0; i < 400; ++i) {
+    bool all_stopped = true;
+    if (DIR* d = ::opendir(tasks.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        std::ifstream stat(tasks + "/" + e->d_name + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        const size_t paren = line.rfind(')');
+        if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'T' &&
+            line[paren + 2] != 't') {
+          all_stopped = false;
+        }
+      }
+      ::closedir(d);
+    }
+    if (all_stopped) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Status::Internal("xrootd (pid " + std::to_string(pid_) + ") did not stop within 2 s");
 }
 
 Status XRootDServer::Resume() {
