@@ -183,9 +183,10 @@ Result<std::unique_ptr<Filesystem::OpenDir>> Filesystem::OpenDirectory(uint64_t 
   HOARDFS_ASSIGN_OR_RETURN(Node node, names_->Resolve(ino));
   const auto now = std::chrono::system_clock::now();
   // Synthetic listings never change: always fresh.
+  const bool synthetic = node.dir != nullptr;
   const std::chrono::seconds ttl =
-      node.dir != nullptr ? std::chrono::seconds(1ll << 40) : node.remote->tree->dir_ttl();
-  const auto fresh = [&](const DirListing& l) { return now - l.fetched_at < ttl; };
+      synthetic ? std::chrono::seconds(0) : node.remote->tree->dir_ttl();
+  const auto fresh = [&](const DirListing& l) { return synthetic || now - l.fetched_at < ttl; };
   auto open = std::make_unique<OpenDir>();
   {
     std::lock_guard<std::mutex> lock(mu_);
