@@ -251,8 +251,9 @@ class IoUringBlockStore final : public BlockStore {
   void RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
                 const std::function<void(BlockIo&)>* on_complete) noexcept;
   void PrepSqe(Ring& ring, Request* req, bool write) noexcept;
-  void Submit(Ring& ring, unsigned& inflight,
-              const std::function<void(BlockIo&)>* on_complete) noexcept;
+  // Submits what is queued; with `and_wait`, also waits for at least one completion.
+  void Submit(Ring& ring, unsigned& inflight, const std::function<void(BlockIo&)>* on_complete,
+              bool and_wait) noexcept;
   std::string OpContext(const BlockIo& op, bool write) const;
 
   const BlockStoreOptions options_;
@@ -499,10 +500,13 @@ void IoUringBlockStore::PrepSqe(Ring& ring, Request* req, bool write) noexcept {
 }
 
 void IoUringBlockStore::Submit(Ring& ring, unsigned& inflight,
-                               const std::function<void(BlockIo&)>* on_complete) noexcept {
+                               const std::function<void(BlockIo&)>* on_complete,
+                               bool and_wait) noexcept {
   unsigned busy_retries = 0;
   while (ring.queued_head < ring.queued.size()) {
-    int ret = io_uring_submit(&ring.ring);
+    // With nothing left to queue, one io_uring_enter both submits and waits for a completion
+    // (a syscall saved per batch: a warm 4 KiB read is one batch of one op).
+    int ret = and_wait ? io_uring_submit_and_wait(&ring.ring, 1) : io_uring_submit(&ring.ring);
     if (ret > 0) {
       ring.queued_head += static_cast<size_t>(ret);
       continue;
@@ -557,9 +561,14 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
       if (index >= capacity) {
         op.status = Status::InvalidArgument(
             fmt::format("{}: beyond capacity of {} slots", OpContext(op, write), capacity));
-      } else if (op.length == 0 || op.length > classes_[c].size) {
-        op.status = Status::InvalidArgument(fmt::format(
-            "{}: length {} not in 1..{}", OpContext(op, write), op.length, classes_[c].size));
+      } else if (op.length == 0 || op.length > classes_[c].size ||
+                 op.offset > classes_[c].size - op.length) {
+        op.status = Status::InvalidArgument(fmt::format("{}: length {} at {} not in 1..{}",
+                                                        OpContext(op, write), op.length, op.offset,
+                                                        classes_[c].size));
+      } else if (op.offset % kDirectIoAlignment != 0 || (write && op.offset != 0)) {
+        op.status = Status::InvalidArgument(
+            fmt::format("{}: offset {} is not 4096-aligned", OpContext(op, write), op.offset));
       } else if (op.buf == nullptr ||
                  reinterpret_cast<uintptr_t>(op.buf) % kDirectIoAlignment != 0) {
         op.status = Status::InvalidArgument(OpContext(op, write) + ": buffer is not 4096-aligned");
@@ -569,7 +578,7 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
         req->op = &op;
         const ClassFiles& cf = classes_[c];
         req->fd = cf.fds[index / cf.slots_per_file].load(std::memory_order_acquire);
-        req->offset = index % cf.slots_per_file * cf.size;
+        req->offset = index % cf.slots_per_file * cf.size + op.offset;
         req->buf = static_cast<std::byte*>(op.buf);
         req->want = direct_ ? static_cast<uint32_t>(AlignUp(op.length)) : op.length;
         req->done = 0;
@@ -586,7 +595,7 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
         finish(ops[next]);
       }
     }
-    Submit(ring, inflight, on_complete);
+    Submit(ring, inflight, on_complete, /*and_wait=*/next >= ops.size());
     if (inflight == 0) {
       if (next >= ops.size()) return;
       continue;

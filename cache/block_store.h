@@ -45,12 +45,14 @@ struct BlockStoreOptions {
   unsigned queue_depth = 64;                     // io_uring entries per ring; >= 1
 };
 
-// One block read or write. `buf` must be 4096-aligned and hold AlignUp(length) bytes.
+// One block read or write (or, for reads, the part of a block from `offset` on). `buf` must be
+// 4096-aligned and hold AlignUp(length) bytes.
 struct BlockIo {
   uint32_t slot = 0;    // SlotId(class, index)
-  uint32_t length = 0;  // 1 .. size of the slot's class
+  uint32_t length = 0;  // 1 .. size of the slot's class - offset
   void* buf = nullptr;
-  Status status;  // set by the store when the operation completes
+  Status status;        // set by the store when the operation completes
+  uint32_t offset = 0;  // reads: first byte within the slot (a multiple of 4096); writes: 0
 };
 
 class BlockStore {

@@ -288,6 +288,38 @@ TEST_P(BlockStoreModeTest, WriteThenReadBackRandomBlocks) {
   }
 }
 
+// A read from an offset inside the slot returns those bytes of the block (partial block reads).
+TEST_P(BlockStoreModeTest, ReadFromAnOffsetInsideTheSlot) {
+  auto store = OpenOrDie(Options());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->EnsureCapacity(4).ok());
+  WriteSlots(*store, 0, 4, 3);
+  const uint32_t bs = store->block_size();
+  std::vector<std::byte> whole(bs);
+  FillPattern(whole.data(), bs, 2, 3);
+  for (const uint32_t offset : {4096u, bs / 2, bs - 4096}) {
+    for (const uint32_t length : {1u, 4096u, 5000u}) {
+      if (offset + length > bs) continue;
+      AlignedBuffer buf(length);
+      BlockIo op{2, length, buf.data(), Status::Aborted("unset"), offset};
+      store->Read(std::span<BlockIo>(&op, 1));
+      ASSERT_TRUE(op.status.ok()) << op.status.ToString();
+      EXPECT_EQ(std::memcmp(buf.data(), whole.data() + offset, length), 0)
+          << offset << "+" << length;
+    }
+  }
+  // Outside the contract: unaligned, past the slot's end, or a write at an offset.
+  AlignedBuffer buf(8192);
+  BlockIo bad[] = {{2, 100, buf.data(), {}, 100},
+                   {2, 8192, buf.data(), {}, bs - 4096},
+                   {2, 4096, buf.data(), {}, bs}};
+  store->Read(bad);
+  for (const BlockIo& op : bad) EXPECT_EQ(op.status.code(), StatusCode::kInvalidArgument);
+  BlockIo write{1, 4096, buf.data(), {}, 4096};
+  store->Write(std::span<BlockIo>(&write, 1));
+  EXPECT_EQ(write.status.code(), StatusCode::kInvalidArgument);
+}
+
 TEST_P(BlockStoreModeTest, DataSurvivesReopen) {
   {
     auto store = OpenOrDie(Options());
