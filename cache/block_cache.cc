@@ -16,8 +16,10 @@
 #include <unordered_set>
 #include <variant>
 
+#include "cache/block_checksum.h"
 #include "cache/block_entry.h"
 #include "cache/block_index.h"
+#include "cache/chunk_sums.h"
 #include "cache/dataset_map.h"
 #include "cache/eviction_policy.h"
 #include "cache/size_classes.h"
@@ -119,7 +121,8 @@ struct InsertCmd {
   std::string key;  // BlockKey()
   uint32_t remote_id;
   uint32_t block;
-  uint32_t crc;
+  uint32_t crc;                  // BlockChecksum(data, chunked)
+  std::vector<uint32_t> record;  // the chunk record
   AlignedBuffer data;
 };
 struct ControlCmd {
@@ -141,6 +144,8 @@ class BlockCacheImpl final : public BlockCache {
 
   std::vector<std::optional<CachedBlock>> Read(const FileKey& file,
                                                std::span<const uint32_t> blocks) override;
+  std::optional<CachedRange> ReadRange(const FileKey& file, uint32_t block, uint32_t offset,
+                                       uint32_t length) override;
   std::vector<bool> Contains(const FileKey& file, std::span<const uint32_t> blocks) override;
   Status Insert(const FileKey& file, uint32_t block, std::span<const std::byte> data,
                 InsertMode mode) override;
@@ -199,6 +204,11 @@ class BlockCacheImpl final : public BlockCache {
                  uint64_t* removed);
   Status DoPin(uint32_t remote_id, const std::string& prefix, bool pin);
   Result<VerifyReport> DoVerify(bool repair);
+  // Queues the removal of entries a reader found bad (if they are still what it read).
+  void DropBadEntries(std::vector<std::pair<std::string, BlockEntry>> bad);
+  // Queues a rewrite of `entry`'s chunk record (a reader found it invalid), if the entry is still
+  // the slot's occupant when the writer gets to it.
+  void RepairRecord(const BlockEntry& entry, std::vector<uint32_t> record);
   std::string KeyOfSlot(uint32_t slot) const;
   void AddUsageMirror(const std::string& usage_key, int64_t bytes, int64_t blocks);
 
@@ -213,6 +223,7 @@ class BlockCacheImpl final : public BlockCache {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<BlockIndex> index_;
   std::unique_ptr<BlockStore> store_;
+  std::unique_ptr<ChunkSums> sums_;
   std::unique_ptr<EvictionPolicy> policy_;
   SlotTable<SlotState> slots_;  // per slot of every class; grown by the writer only
 
@@ -254,8 +265,9 @@ class BlockCacheImpl final : public BlockCache {
 
   struct Counters {
     std::atomic<uint64_t> lookups{0}, hits{0}, misses{0}, crc_failures{0}, read_errors{0},
-        stale_reads{0}, inserts{0}, insert_bytes{0}, insert_duplicates{0}, inserts_rejected{0},
-        write_errors{0}, evictions{0}, evicted_bytes{0};
+        stale_reads{0}, partial_reads{0}, partial_read_bytes{0}, record_misses{0}, inserts{0},
+        insert_bytes{0}, insert_duplicates{0}, inserts_rejected{0}, write_errors{0}, evictions{0},
+        evicted_bytes{0};
   } counters_;
 };
 
@@ -317,6 +329,7 @@ Status BlockCacheImpl::Init() {
   auto store = o.store_factory ? o.store_factory(so) : BlockStore::Open(so);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
+  HOARDFS_ASSIGN_OR_RETURN(sums_, ChunkSums::Open(so.dir, classes_));
 
   // The limit must fit on the disk: what the data files hold already plus what is free above the
   // floor. (A cache may be smaller than its files after a shrink; never larger than the disk.)
@@ -432,7 +445,8 @@ std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file
       bad.emplace_back(keys[p.index], p.entry);
       return;
     }
-    if (Crc32c(op.buf, op.length) != p.entry.crc) {
+    const bool chunked = (p.entry.flags & BlockEntry::kFlagChunkSums) != 0;
+    if (BlockChecksum({static_cast<const std::byte*>(op.buf), op.length}, chunked) != p.entry.crc) {
       counters_.crc_failures.fetch_add(1, std::memory_order_relaxed);
       log_->warn("checksum mismatch in slot {}; dropping the block and serving as a miss",
                  op.slot);
@@ -452,25 +466,134 @@ std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file
   counters_.hits.fetch_add(hits, std::memory_order_relaxed);
   counters_.misses.fetch_add(n - hits, std::memory_order_relaxed);
 
-  if (!bad.empty()) {
-    // Drop the bad entries on the writer, if they still are what we read (asynchronously).
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
-      queue_.push_back(ControlCmd{[this, bad = std::move(bad)] {
-        std::vector<std::pair<std::string, BlockEntry>> still;
-        for (const auto& [key, entry] : bad) {
-          auto current = index_->Get(key);
-          if (current.ok() && current->has_value() &&
-              (*current)->generation == entry.generation && (*current)->slot == entry.slot) {
-            still.emplace_back(key, entry);
-          }
-        }
-        if (!still.empty()) RemoveEntries(still, /*from_policy=*/false);
-      }});
-      work_cv_.notify_one();
+  if (!bad.empty()) DropBadEntries(std::move(bad));
+  return out;
+}
+
+void BlockCacheImpl::DropBadEntries(std::vector<std::pair<std::string, BlockEntry>> bad) {
+  // Drop the bad entries on the writer, if they still are what we read (asynchronously).
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;
+  queue_.push_back(ControlCmd{[this, bad = std::move(bad)] {
+    std::vector<std::pair<std::string, BlockEntry>> still;
+    for (const auto& [key, entry] : bad) {
+      auto current = index_->Get(key);
+      if (current.ok() && current->has_value() && (*current)->generation == entry.generation &&
+          (*current)->slot == entry.slot) {
+        still.emplace_back(key, entry);
+      }
+    }
+    if (!still.empty()) RemoveEntries(still, /*from_policy=*/false);
+  }});
+  work_cv_.notify_one();
+}
+
+void BlockCacheImpl::RepairRecord(const BlockEntry& entry, std::vector<uint32_t> record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;
+  queue_.push_back(ControlCmd{[this, entry, record = std::move(record)] {
+    // Writer-owned slot state: still occupied by this entry (same generation, same length)?
+    if (!slots_.Contains(entry.slot)) return;
+    const SlotState& s = slots_.at(entry.slot);
+    if (s.file_id == kNoFile || s.generation.load() != entry.generation ||
+        s.length != entry.length) {
+      return;
+    }
+    sums_->Write(entry.slot, record);
+  }});
+  work_cv_.notify_one();
+}
+
+std::optional<CachedRange> BlockCacheImpl::ReadRange(const FileKey& file, uint32_t block,
+                                                     uint32_t offset, uint32_t length) {
+  counters_.lookups.fetch_add(1, std::memory_order_relaxed);
+  auto miss = [&]() -> std::optional<CachedRange> {
+    counters_.misses.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  };
+  std::string key = BlockKey(file, block);
+  std::vector<std::optional<BlockEntry>> entries = index_->MultiGet(std::span(&key, 1));
+  if (!entries[0].has_value()) return miss();
+  const BlockEntry e = *entries[0];
+  if (offset >= e.length || length == 0) return miss();
+  length = std::min(length, e.length - offset);
+
+  auto whole = [&]() -> std::optional<CachedRange> {
+    counters_.lookups.fetch_sub(1, std::memory_order_relaxed);  // Read() counts it again
+    std::vector<std::optional<CachedBlock>> got = Read(file, std::span(&block, 1));
+    if (!got[0].has_value()) return std::nullopt;
+    return CachedRange{std::move(*got[0]), offset, length};
+  };
+  const bool chunked = (e.flags & BlockEntry::kFlagChunkSums) != 0;
+  const uint32_t first = offset / kChunkSize;
+  const uint32_t last = (offset + length - 1) / kChunkSize;
+  const uint32_t chunks = ChunkCount(e.length);
+  // Whole-block reads when there is no record, or most of the block is wanted anyway.
+  if (!chunked || !sums_->HasRecords(e.slot) || 2 * (last - first + 1) > chunks) return whole();
+  if (!slots_.Contains(e.slot) || e.length > classes_.SizeOfSlot(e.slot)) return miss();
+
+  SlotState& slot = slots_.at(e.slot);
+  slot.readers.fetch_add(1);  // pin, then check the generation (see Read())
+  bool pinned = true;
+  auto unpin = [&] {
+    if (pinned) slot.readers.fetch_sub(1);
+    pinned = false;
+  };
+  if (ready_.load() && slot.generation.load() != e.generation) {
+    unpin();
+    counters_.stale_reads.fetch_add(1, std::memory_order_relaxed);
+    return miss();
+  }
+  std::vector<uint32_t> record(chunks);
+  if (!sums_->Read(e.slot, record) || RecordChecksum(record) != e.crc) {
+    // Not there, torn, or another occupant's: read the block whole (verified against the entry)
+    // and write its record again.
+    counters_.record_misses.fetch_add(1, std::memory_order_relaxed);
+    unpin();
+    std::optional<CachedRange> r = whole();
+    if (r.has_value()) {
+      std::vector<uint32_t> fresh;
+      ComputeChunkRecord(r->chunks.bytes(), &fresh);
+      RepairRecord(e, std::move(fresh));
+    }
+    return r;
+  }
+
+  const uint32_t from = first * kChunkSize;
+  const uint32_t to = std::min(e.length, (last + 1) * kChunkSize);
+  AlignedBuffer buffer(to - from);
+  BlockIo op;
+  op.slot = e.slot;
+  op.offset = from;
+  op.length = to - from;
+  op.buf = buffer.data();
+  store_->Read(std::span(&op, 1));
+  bool ok = op.status.ok();
+  if (!ok) {
+    counters_.read_errors.fetch_add(1, std::memory_order_relaxed);
+    log_->warn("cache read of slot {} failed ({}); serving as a miss", op.slot,
+               op.status.ToString());
+  } else {
+    for (uint32_t c = first; c <= last && ok; ++c) {
+      const uint32_t at = c * kChunkSize - from;
+      const uint32_t n = std::min(kChunkSize, to - from - at);
+      ok = Crc32c(buffer.data() + at, n) == record[c];
+    }
+    if (!ok) {
+      counters_.crc_failures.fetch_add(1, std::memory_order_relaxed);
+      log_->warn("checksum mismatch in slot {}; dropping the block and serving as a miss", op.slot);
     }
   }
-  return out;
+  unpin();
+  if (!ok) {
+    DropBadEntries({{key, e}});
+    return miss();
+  }
+  policy_->Touch(e.slot);
+  counters_.hits.fetch_add(1, std::memory_order_relaxed);
+  counters_.partial_reads.fetch_add(1, std::memory_order_relaxed);
+  counters_.partial_read_bytes.fetch_add(to - from, std::memory_order_relaxed);
+  return CachedRange{CachedBlock(std::move(buffer), nullptr), offset - from, length};
 }
 
 std::vector<bool> BlockCacheImpl::Contains(const FileKey& file, std::span<const uint32_t> blocks) {
@@ -492,7 +615,9 @@ Status BlockCacheImpl::Insert(const FileKey& file, uint32_t block, std::span<con
     return Status::InvalidArgument("block of " + std::to_string(data.size()) +
                                    " bytes; must be 1.." + std::to_string(options_.block_size));
   }
-  InsertCmd cmd{BlockKey(file, block), file.remote_id, block, Crc32c(data.data(), data.size()),
+  std::vector<uint32_t> record;
+  const uint32_t checksum = BlockChecksum(data, /*chunked=*/true, &record);
+  InsertCmd cmd{BlockKey(file, block), file.remote_id, block, checksum, std::move(record),
                 // Small blocks (small files, file tails) get a buffer of their own size: a pooled
                 // block-sized buffer per 4 KiB file would hold 256 times the queued bytes.
                 data.size() >= options_.block_size / 2 ? pool_->Get(data.size())
@@ -833,6 +958,12 @@ void BlockCacheImpl::WriteAndCommit(const std::vector<Admitted>& admitted) {
     ops[i].buf = admitted[i].cmd->data.data();
   }
   store_->Write(ops);  // returns when the written bytes are durable
+  // Chunk records are hints checked against the entry (cache/chunk_sums.h): not synced.
+  for (size_t i = 0; i < admitted.size(); ++i) {
+    if (ops[i].status.ok() && sums_->HasRecords(ops[i].slot)) {
+      sums_->Write(ops[i].slot, admitted[i].cmd->record);
+    }
+  }
 
   BlockIndex::Batch ib(index_.get());
   std::vector<BlockEntry> entries(admitted.size());
@@ -842,6 +973,7 @@ void BlockCacheImpl::WriteAndCommit(const std::vector<Admitted>& admitted) {
     e.slot = admitted[i].slot;
     e.length = ops[i].length;
     e.crc = admitted[i].cmd->crc;
+    e.flags = BlockEntry::kFlagChunkSums;
     e.generation = slots_.at(e.slot).generation.load();
     e.sequence = next_sequence_++;
     // Enter the policy now (nothing can evict before we return: eviction runs on this thread)
@@ -1305,6 +1437,9 @@ BlockCacheStats BlockCacheImpl::Stats() {
   s.hits = counters_.hits.load();
   s.misses = counters_.misses.load();
   s.crc_failures = counters_.crc_failures.load();
+  s.partial_reads = counters_.partial_reads.load();
+  s.partial_read_bytes = counters_.partial_read_bytes.load();
+  s.record_misses = counters_.record_misses.load();
   s.read_errors = counters_.read_errors.load();
   s.stale_reads = counters_.stale_reads.load();
   s.inserts = counters_.inserts.load();
@@ -1343,7 +1478,9 @@ Result<VerifyReport> BlockCacheImpl::DoVerify(bool repair) {
       if (!ops[i].status.ok()) {
         report.read_errors++;
         bad.push_back(chunk[i]);
-      } else if (Crc32c(ops[i].buf, ops[i].length) != chunk[i].second.crc) {
+      } else if (BlockChecksum({static_cast<const std::byte*>(ops[i].buf), ops[i].length},
+                               (chunk[i].second.flags & BlockEntry::kFlagChunkSums) != 0) !=
+                 chunk[i].second.crc) {
         report.crc_failures++;
         bad.push_back(chunk[i]);
       } else {

@@ -6,8 +6,10 @@
 //  - Commit point: a block's index entry is written only after its bytes are durable in the store.
 //    A crash at any moment leaves entries whose bytes verify; slots no entry references are free
 //    again at the next open, found from the index alone (the data files are not read).
-//  - Verification: every hit's CRC32C is checked; a mismatch, an I/O error or a truncated data file
-//    is a miss (counted, the bad entry dropped), never bad bytes and never an error.
+//  - Verification: every hit is checked by CRC32C (the whole block, or each 16 KiB chunk read
+//    against the block's chunk record, cache/block_checksum.h); a mismatch, an I/O error or a
+//    truncated data file is a miss (counted, the bad entry dropped), never bad bytes and never an
+//    error.
 //  - A slot is never reused while an entry points to it or a reader is reading it: the entry is
 //    deleted (and synced) before the slot is freed, and each slot carries a generation that a
 //    reader checks after pinning it.
@@ -26,11 +28,13 @@
 //    entries it counts, so it is exact after any crash; Usage() is O(number of datasets).
 //
 // Threads: Read() runs on the caller's thread: one MultiGet, one io_uring batch, CRC checks
-// overlapping the I/O, no lock held across I/O. Mutations (inserts, evictions, pins, capacity) are
-// queued to one writer thread ("hoardfs-writer"), which group-commits inserts: one store write
-// batch + one fdatasync + one index batch for many blocks. At open, that thread first runs the
-// recovery (named "hoardfs-recover" meanwhile): one scan of the index rebuilds slot ownership and
-// eviction order; lookups are served meanwhile, inserts wait until it is done (WaitUntilReady()).
+// overlapping the I/O, no lock held across I/O. ReadRange() likewise: one Get, one chunk-record
+// pread (page cache, usually), one read of the chunks it needs. Mutations (inserts, evictions,
+// pins, capacity) are queued to one writer thread ("hoardfs-writer"), which group-commits inserts:
+// one store write batch + one fdatasync + one index batch for many blocks. At open, that thread
+// first runs the recovery (named "hoardfs-recover" meanwhile): one scan of the index rebuilds slot
+// ownership and eviction order; lookups are served meanwhile, inserts wait until it is done
+// (WaitUntilReady()).
 //
 // Thread-safety: all public methods may be called from any thread concurrently.
 #pragma once
@@ -93,6 +97,15 @@ class CachedBlock {
   std::function<void(AlignedBuffer)> recycle_;
 };
 
+// A verified part of a cached block: the chunks (cache/block_checksum.h) covering a requested
+// range. The requested bytes are bytes().subspan(skip, length).
+struct CachedRange {
+  CachedBlock chunks;
+  uint32_t skip = 0;    // offset of the first requested byte in `chunks`
+  uint32_t length = 0;  // requested bytes present (clamped to the block's end)
+  std::span<const std::byte> bytes() const { return chunks.bytes().subspan(skip, length); }
+};
+
 struct DatasetUsage {
   uint32_t remote_id = 0;
   std::string prefix;
@@ -128,6 +141,9 @@ struct BlockCacheStats {
   uint64_t crc_failures = 0;       // hits that failed verification (served as misses)
   uint64_t read_errors = 0;        // store read errors (served as misses)
   uint64_t stale_reads = 0;        // slot reused between lookup and read (served as misses)
+  uint64_t partial_reads = 0;      // ReadRange() hits served from their chunks alone
+  uint64_t partial_read_bytes = 0;  // bytes of chunks those read from the store
+  uint64_t record_misses = 0;       // ReadRange() found no valid chunk record: read whole
   uint64_t inserts = 0, insert_bytes = 0;
   uint64_t insert_duplicates = 0;  // block already cached
   uint64_t inserts_rejected = 0;   // dropped: queue full, cache full of pinned data, not ready
@@ -172,6 +188,12 @@ class BlockCache {
   // nullopt (miss). Never an error: a cache fault is a miss.
   virtual std::vector<std::optional<CachedBlock>> Read(const FileKey& file,
                                                        std::span<const uint32_t> blocks) = 0;
+  // Reads bytes [offset, offset + length) of block `block` of `file` (clamped to the block's
+  // length), reading and verifying only the 16 KiB chunks they touch when the block has a valid
+  // chunk record, the whole block otherwise. nullopt: a miss (as Read(); also when `offset` is
+  // at or beyond the block's end). Never an error.
+  virtual std::optional<CachedRange> ReadRange(const FileKey& file, uint32_t block, uint32_t offset,
+                                               uint32_t length) = 0;
   // Which of `blocks` are cached (index only, no data read).
   virtual std::vector<bool> Contains(const FileKey& file, std::span<const uint32_t> blocks) = 0;
 

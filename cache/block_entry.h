@@ -19,10 +19,13 @@ namespace hoardfs {
 
 struct BlockEntry {
   static constexpr uint8_t kFlagInMain = 1;  // admitted straight to the main queue (ghost hit)
+  // `crc` is the CRC32C of the block's chunk record, not of its bytes (cache/block_checksum.h);
+  // without it the entry predates chunk records and the block is always read whole.
+  static constexpr uint8_t kFlagChunkSums = 2;
 
   uint32_t slot = 0;
   uint32_t length = 0;      // bytes of data in the block (the last block of a file is short)
-  uint32_t crc = 0;         // CRC32C of the `length` data bytes
+  uint32_t crc = 0;         // BlockChecksum() of the `length` data bytes (see the flags)
   uint32_t generation = 0;  // slot generation at allocation
   uint64_t sequence = 0;    // global insert order
   uint8_t flags = 0;

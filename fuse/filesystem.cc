@@ -338,6 +338,10 @@ std::string Filesystem::StatsJson() {
                      ",\"remote_errors\":" + std::to_string(f.remote_errors) +
                      ",\"cache_hit_bytes\":" + std::to_string(f.cache_hit_bytes) +
                      ",\"memory_hit_bytes\":" + std::to_string(f.memory_hit_bytes) +
+                     ",\"partial_hit_bytes\":" + std::to_string(f.partial_hit_bytes) +
+                     ",\"partial_reads\":" + std::to_string(s.partial_reads) +
+                     ",\"partial_read_bytes\":" + std::to_string(s.partial_read_bytes) +
+                     ",\"record_misses\":" + std::to_string(s.record_misses) +
                      ",\"used_bytes\":" + std::to_string(s.used_bytes) +
                      ",\"data_bytes\":" + std::to_string(s.data_bytes) +
                      ",\"capacity_bytes\":" + std::to_string(s.capacity_bytes) +
