@@ -217,7 +217,7 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
 }
 
 Result<std::vector<Fetcher::Block>> Fetcher::GetBlocks(const RemoteFile& file, uint32_t first,
-                                                       uint32_t last) {
+                                                       uint32_t last, bool cache_checked) {
   const size_t n = last - first + 1;
   std::vector<std::optional<Block>> got(n);
   std::vector<std::shared_future<Result<Block>>> waits(n);
@@ -242,7 +242,9 @@ Result<std::vector<Fetcher::Block>> Fetcher::GetBlocks(const RemoteFile& file, u
   }
   // 2. The block cache.
   if (!need.empty()) {
-    std::vector<std::optional<CachedBlock>> hits = cache_->Read(file.key, need);
+    std::vector<std::optional<CachedBlock>> hits =
+        cache_checked ? std::vector<std::optional<CachedBlock>>(need.size())
+                      : cache_->Read(file.key, need);
     std::vector<uint32_t> misses;
     std::string key = BlockKey(file.key, 0);
     for (size_t i = 0; i < need.size(); ++i) {
@@ -314,8 +316,14 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, u
   length = static_cast<size_t>(std::min<uint64_t>(length, size - offset));
   const uint32_t block = static_cast<uint32_t>(offset / block_size_);
   if ((offset + length - 1) / block_size_ != block) return std::optional<FetchedSlice>();
-  HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got, GetBlocks(file, block, block));
   const uint64_t in_block = offset - uint64_t{block} * block_size_;
+  bool cache_missed = false;
+  if (std::optional<FetchedSlice> part =
+          ReadPartial(file, block, in_block, length, stream, &cache_missed)) {
+    return part;
+  }
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got,
+                           GetBlocks(file, block, block, /*cache_checked=*/cache_missed));
   if (got[0].size < in_block + length) {
     return Status::Corruption(file.ref.path + ": block " + std::to_string(block) +
                               " is shorter than the file size says");
@@ -324,6 +332,36 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, u
                      length};
   if (stream != nullptr) ScheduleReadahead(file, offset, length, stream);
   return std::optional<FetchedSlice>(std::move(slice));
+}
+
+std::optional<FetchedSlice> Fetcher::ReadPartial(const RemoteFile& file, uint32_t block,
+                                                 uint64_t in_block, size_t length,
+                                                 ReadStream* stream, bool* cache_missed) {
+  if (length > options_.partial_read_max_bytes) return std::nullopt;
+  if (stream != nullptr) {
+    std::lock_guard<std::mutex> lock(stream->mu);
+    if (stream->window != 0) return std::nullopt;  // sequential: whole blocks and readahead
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (blocks_.contains(BlockKey(file.key, block))) return std::nullopt;  // in memory
+  }
+  std::optional<CachedRange> range = cache_->ReadRange(
+      file.key, block, static_cast<uint32_t>(in_block), static_cast<uint32_t>(length));
+  if (!range.has_value()) {
+    *cache_missed = true;
+    return std::nullopt;
+  }
+  if (range->length != length)
+    return std::nullopt;  // shorter than the file says: take the
+                          // whole-block path, which reports it
+  stats_.cache_hit_bytes.fetch_add(length, std::memory_order_relaxed);
+  stats_.partial_hit_bytes.fetch_add(length, std::memory_order_relaxed);
+  auto owner = std::make_shared<CachedRange>(std::move(*range));
+  FetchedSlice slice{std::shared_ptr<const std::byte>(owner, owner->bytes().data()), length};
+  if (stream != nullptr)
+    ScheduleReadahead(file, block * uint64_t{block_size_} + in_block, length, stream);
+  return slice;
 }
 
 void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,
@@ -337,7 +375,10 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
     const uint64_t slack = std::max<uint64_t>(stream->window, 2ull * block_size_);
     const bool sequential =
         offset + slack >= stream->next_offset && offset <= stream->next_offset + slack;
-    if (sequential) {
+    // One read near the previous one is not yet a stream: random reads land near each other
+    // now and then, and each false start would read a whole window ahead.
+    stream->run = sequential ? stream->run + 1 : 0;
+    if (stream->run >= 2) {
       stream->window = stream->window == 0 ? options_.readahead_initial
                                            : std::min(stream->window * 2, options_.readahead_max);
     } else {
@@ -401,6 +442,7 @@ FetcherStats Fetcher::Stats() const {
   s.remote_errors = stats_.remote_errors.load();
   s.memory_hit_bytes = stats_.memory_hit_bytes.load();
   s.cache_hit_bytes = stats_.cache_hit_bytes.load();
+  s.partial_hit_bytes = stats_.partial_hit_bytes.load();
   s.prefetch_requests = stats_.prefetch_requests.load();
   s.prefetch_dropped = stats_.prefetch_dropped.load();
   return s;

@@ -8,10 +8,11 @@
 //        fetch (single flight), neighbouring misses become one ranged read (up to
 //        max_request_bytes), the reader is answered as soon as the bytes arrive and the blocks are
 //        queued for the cache (never waited for);
-//     4. a sequential stream grows a readahead window (doubling from readahead_initial up to
-//        readahead_max per stream), prefetched by a pool of threads in parallel requests (from
-//        the cache when the blocks are there, so the disk stays busy too); the
-//        bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
+//     4. a sequential stream (two reads in a row each starting where the previous one ended,
+//        give or take some reordering) grows a readahead window (doubling from
+//        readahead_initial up to readahead_max per stream), prefetched by a pool of threads in
+//        parallel requests (from the cache when the blocks are there, so the disk stays busy too);
+//        the bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
 //
 // A cache fault is a miss; only the remote's failure reaches the caller (as its Status).
 //
@@ -51,6 +52,7 @@ struct ReadStream {
   std::mutex mu;
   uint64_t next_offset = 0;    // where a sequential reader reads next
   uint64_t window = 0;         // current readahead window in bytes (0: not sequential)
+  uint32_t run = 0;            // consecutive reads that continued the stream
   uint64_t prefetched_to = 0;  // prefetch has been scheduled up to this offset
 };
 
@@ -60,6 +62,9 @@ struct FetcherOptions {
   uint64_t readahead_max = 32ull << 20;      // per stream
   uint64_t max_memory_bytes = 128ull << 20;  // blocks in flight + recently used, all streams
   unsigned threads = 8;                      // prefetch workers
+  // ReadSlice() of at most this many bytes, outside a sequential stream, of a block not in memory:
+  // read from the cache as the chunks it touches (BlockCache::ReadRange), not the whole block.
+  uint64_t partial_read_max_bytes = 256ull << 10;
 };
 
 // Bytes of a fetched block, shared (no copy): `data` keeps the block alive.
@@ -71,6 +76,7 @@ struct FetchedSlice {
 struct FetcherStats {
   uint64_t remote_requests = 0, remote_bytes = 0, remote_errors = 0;
   uint64_t memory_hit_bytes = 0, cache_hit_bytes = 0;
+  uint64_t partial_hit_bytes = 0;  // of cache_hit_bytes: served by chunk reads (ReadRange)
   uint64_t prefetch_requests = 0, prefetch_dropped = 0;
 };
 
@@ -110,7 +116,12 @@ class Fetcher {
   };
 
   // Blocks [first, last] of `file`: from memory, the cache, or the remote (steps 1-3).
-  Result<std::vector<Block>> GetBlocks(const RemoteFile& file, uint32_t first, uint32_t last);
+  // With `cache_checked`, the cache was just asked for these blocks and missed: skip step 2.
+  Result<std::vector<Block>> GetBlocks(const RemoteFile& file, uint32_t first, uint32_t last,
+                                       bool cache_checked = false);
+  // A small non-sequential read of one block from the cache's chunks; nullopt: not served so.
+  std::optional<FetchedSlice> ReadPartial(const RemoteFile& file, uint32_t block, uint64_t in_block,
+                                          size_t length, ReadStream* stream, bool* cache_missed);
   // Fetches blocks [first, last] of `file` that nobody else is fetching; returns futures for all.
   std::vector<std::shared_future<Result<Block>>> Acquire(const RemoteFile& file,
                                                          std::span<const uint32_t> blocks,
@@ -146,7 +157,8 @@ class Fetcher {
 
   mutable struct {
     std::atomic<uint64_t> remote_requests{0}, remote_bytes{0}, remote_errors{0},
-        memory_hit_bytes{0}, cache_hit_bytes{0}, prefetch_requests{0}, prefetch_dropped{0};
+        memory_hit_bytes{0}, cache_hit_bytes{0}, partial_hit_bytes{0}, prefetch_requests{0},
+        prefetch_dropped{0};
   } stats_;
 };
 
