@@ -1,8 +1,26 @@
 #include "remote/http/range_plan.h"
 
 #include <algorithm>
+#include <string>
+
+#include "remote/object_path.h"
 
 namespace hoardfs::http {
+
+Status CheckReadVTarget(const ObjectRef& ref, std::string_view describe,
+                        std::span<ReadRange> ranges) {
+  Status bad = ValidateObjectPath(ref.path);
+  if (bad.ok() && ref.path == "/") {
+    bad = Status::InvalidArgument(std::string(describe) + ": / is a directory");
+  }
+  if (!bad.ok()) {
+    for (ReadRange& r : ranges) {
+      r.bytes_read = 0;
+      r.status = bad;
+    }
+  }
+  return bad;
+}
 
 RangePlan::RangePlan(std::span<ReadRange> ranges, uint64_t file_size, uint64_t max_gap,
                      uint64_t max_span)

@@ -3,7 +3,8 @@
 // clamped to the file size, sorted by offset and coalesced into groups: a range joins the group
 // before it when the gap is at most `max_gap` and the group stays within `max_span` bytes. One
 // group is one ranged GET (or one part of a multi-range GET); its bytes are scattered to its
-// members. Finish() hands every group's status to its members.
+// members. Finish() hands every group's status to its members. CheckReadVTarget() is the argument
+// check both backends make before planning.
 //
 // Thread-safety: none (one ReadV call owns its plan).
 #pragma once
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -25,6 +27,12 @@ struct RangeGroup {
   std::vector<uint64_t> max_end;  // running maximum of the members' ends
   Status status = Status::Aborted("not read");
 };
+
+// The argument check of a ReadV of an HTTP backend: `ref.path` must be a valid object path
+// (object_path.h) and not "/". If it is not, every range gets the error (bytes_read 0) and it is
+// returned; "/" is kInvalidArgument "<describe>: / is a directory". Else OK, ranges untouched.
+Status CheckReadVTarget(const ObjectRef& ref, std::string_view describe,
+                        std::span<ReadRange> ranges);
 
 class RangePlan {
  public:

@@ -160,13 +160,7 @@ class S3SourceImpl final : public ObjectSource {
   }
 
   Status ReadV(const ObjectRef& ref, std::span<ReadRange> ranges) override {
-    Status bad = ValidateObjectPath(ref.path);
-    if (bad.ok() && ref.path == "/")
-      bad = Status::InvalidArgument(describe_ + ": / is a directory");
-    if (!bad.ok()) {
-      for (ReadRange& r : ranges) r.status = bad;
-      return bad;
-    }
+    HOARDFS_RETURN_IF_ERROR(http::CheckReadVTarget(ref, describe_, ranges));
     http::RangePlan plan(ranges, ref.size, kCoalesceGap, kMaxSpan);
     std::vector<http::RangeGroup>& groups = plan.groups();
     if (groups.empty()) return Status::Ok();

@@ -102,5 +102,26 @@ TEST(RangePlanTest, ClampsSortsAndCoalescesWithinGapAndSpan) {
   for (const ReadRange& x : r) EXPECT_EQ(x.status.code(), StatusCode::kPermissionDenied);
 }
 
+// The ReadV argument check of the HTTP backends: a bad path or "/" reaches every range.
+TEST(RangePlanTest, CheckReadVTargetGivesEveryRangeTheError) {
+  std::vector<std::byte> buf(8);
+  std::vector<ReadRange> r(3, ReadRange{.offset = 0, .out = std::span<std::byte>(buf)});
+  r[1].bytes_read = 5;
+  for (const char* path : {"/", "relative", "/a/../b", ""}) {
+    SCOPED_TRACE(path);
+    const Status s = CheckReadVTarget({path, "v", 8}, "dav://h/x", r);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    for (const ReadRange& x : r) {
+      EXPECT_EQ(x.status.code(), StatusCode::kInvalidArgument);
+      EXPECT_EQ(x.bytes_read, 0u);
+    }
+  }
+  EXPECT_NE(CheckReadVTarget({"/", "v", 8}, "dav://h/x", r).message().find("dav://h/x"),
+            std::string::npos);
+  for (ReadRange& x : r) x.status = Status::Aborted("untouched");
+  EXPECT_TRUE(CheckReadVTarget({"/a b/c", "v", 8}, "dav://h/x", r).ok());
+  for (const ReadRange& x : r) EXPECT_EQ(x.status.code(), StatusCode::kAborted);
+}
+
 }  // namespace
 }  // namespace hoardfs::http
