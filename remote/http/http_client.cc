@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <system_error>
@@ -50,6 +51,12 @@ struct Exchange {
   Status sink_status;
   curl_slist* headers = nullptr;
   char errbuf[CURL_ERROR_SIZE] = {};
+  // Stall detection (OnProgress): when a byte last moved either way.
+  std::chrono::milliseconds stall_timeout{0};
+  std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
+  curl_off_t last_down = 0;
+  curl_off_t last_up = 0;
+  bool stalled = false;
 
   ~Exchange() { curl_slist_free_all(headers); }
 };
@@ -112,6 +119,29 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   }
   x->response.body_bytes += n;
   return n;
+}
+
+// The stall timeout. Not curl's low-speed limit: that compares a 5-second moving average of the
+// bytes moved *both ways* with the limit, so a request body (a PROPFIND's few hundred bytes) keeps
+// a silent server "fast" for about 5 s more than asked (seen: 8 s for a 2 s limit against a
+// SIGSTOPped nginx). curl calls this at least once a second while a transfer is in progress.
+int OnProgress(void* user, curl_off_t down_total, curl_off_t down_now, curl_off_t up_total,
+               curl_off_t up_now) {
+  (void)down_total;
+  (void)up_total;
+  auto* x = static_cast<Exchange*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  if (down_now != x->last_down || up_now != x->last_up) {
+    x->last_down = down_now;
+    x->last_up = up_now;
+    x->last_progress = now;
+    return 0;
+  }
+  if (now - x->last_progress >= x->stall_timeout) {
+    x->stalled = true;
+    return 1;  // aborts the transfer: CURLE_ABORTED_BY_CALLBACK
+  }
+  return 0;
 }
 
 Status StatusFromCurl(CURLcode rc, const Exchange& x) {
@@ -271,9 +301,12 @@ bool Setup(CURL* h, CURLSH* share, const HttpClientOptions& o, Exchange& x) {
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
-  const long stall_s = std::max<long>(1, static_cast<long>((o.stall_timeout.count() + 999) / 1000));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_s);
+  // The stall clock starts with the request (as curl's low-speed clock did).
+  x.stall_timeout = std::max(o.stall_timeout, std::chrono::milliseconds(1));
+  x.last_progress = std::chrono::steady_clock::now();
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
   if (o.total_timeout.count() > 0) {
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(o.total_timeout.count()));
   }
@@ -327,6 +360,10 @@ bool Setup(CURL* h, CURLSH* share, const HttpClientOptions& o, Exchange& x) {
 Result<HttpResponse> Finish(CURLcode rc, Exchange& x) {
   if (rc == CURLE_OK) return std::move(x.response);
   if (rc == CURLE_WRITE_ERROR && !x.sink_status.ok()) return x.sink_status;
+  if (rc == CURLE_ABORTED_BY_CALLBACK && x.stalled) {
+    return Status::Unavailable(x.what + ": timed out: no byte moved for " +
+                               std::to_string(x.stall_timeout.count()) + " ms");
+  }
   return StatusFromCurl(rc, x);
 }
 

@@ -6,9 +6,10 @@
 //   connections), and all handles share one DNS cache and TLS session cache (a curl share
 //   handle). HTTP/2 is negotiated over TLS where the server offers it (CURL_HTTP_VERSION_2TLS);
 //   plain http:// stays HTTP/1.1.
-// - Timeouts: `connect_timeout` for TCP+TLS set-up; a transfer that moves no byte for
-//   `stall_timeout` (curl's low-speed limit: < 1 B/s for that long, rounded up to whole seconds)
-//   fails, so a hung server costs at most that; `total_timeout` (0: none) bounds the whole request.
+// - Timeouts: `connect_timeout` for TCP+TLS set-up; a request during which no body byte moves
+//   either way for `stall_timeout` (counted from its start, checked about once a second by a curl
+//   progress callback) fails, so a hung server costs about that, with or without a request body;
+//   `total_timeout` (0: none) bounds the whole request.
 // - Redirects are followed when the request asks (at most `max_redirects`; only to http/https).
 //   curl does not send a caller's Authorization header to another host.
 // - The response body of a 2xx status goes to the caller's sink, in order, in pieces; the body of

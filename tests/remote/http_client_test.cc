@@ -164,6 +164,23 @@ TEST(HttpClientTest, SilentServerTimesOut) {
   EXPECT_EQ(r.status().message().find("SECRETTOKEN"), std::string::npos) << r.status().message();
 }
 
+// A request with a body (a PROPFIND's XML) to a server that never answers fails after about the
+// stall timeout too (curl's own low-speed limit counted the uploaded bytes and took ~5 s more).
+TEST(HttpClientTest, SilentServerTimesOutAfterARequestBody) {
+  ScriptedServer server("", /*answer=*/false);
+  HttpRequest r = Get(server.Url("/dir/"));
+  r.method = "PROPFIND";
+  r.headers.emplace_back("Depth", "1");
+  r.body = std::string(400, 'x');
+  const auto start = Clock::now();
+  std::string body;
+  Result<HttpResponse> resp = Client(std::chrono::seconds(1))->PerformToString(r, &body, 1000);
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_EQ(resp.status().code(), StatusCode::kUnavailable) << resp.status().ToString();
+  EXPECT_LT(took, 3.0) << resp.status().ToString();
+  EXPECT_GE(took, 0.9);
+}
+
 TEST(HttpClientTest, RefusedConnectionIsUnavailable) {
   Result<uint16_t> port = testing::PickFreePort();
   ASSERT_TRUE(port.ok());
