@@ -34,7 +34,11 @@ struct XmlStream::Impl {
   Status status;  // the first error
   size_t fed = 0;
   unsigned depth = 0;
-  std::vector<std::string> text;  // per open element
+  // Per open element: its character data, and whether a child element has started (then its
+  // text, whitespace between children as a rule, is dropped and not counted: a 100k-entry
+  // multistatus has more than 64 KiB of newlines between its responses).
+  std::vector<std::string> text;
+  std::vector<bool> has_child;
 
   void Fail(Status s) {
     if (status.ok()) status = std::move(s);
@@ -49,7 +53,12 @@ struct XmlStream::Impl {
                                     std::to_string(self->limits.max_depth) + " elements"));
       return;
     }
+    if (!self->text.empty() && !self->has_child.back()) {
+      self->has_child.back() = true;
+      std::string().swap(self->text.back());
+    }
     self->text.emplace_back();
+    self->has_child.push_back(false);
     std::string_view ns, local;
     SplitName(name, &ns, &local);
     Status s = self->handler->OnStart(ns, local, self->depth);
@@ -63,6 +72,7 @@ struct XmlStream::Impl {
     SplitName(name, &ns, &local);
     const std::string text = std::move(self->text.back());
     self->text.pop_back();
+    self->has_child.pop_back();
     Status s = self->handler->OnEnd(ns, local, self->depth, text);
     --self->depth;
     if (!s.ok()) self->Fail(std::move(s));
@@ -70,7 +80,7 @@ struct XmlStream::Impl {
 
   static void OnText(void* user, const XML_Char* data, int len) {
     auto* self = static_cast<Impl*>(user);
-    if (!self->status.ok() || self->text.empty()) return;
+    if (!self->status.ok() || self->text.empty() || self->has_child.back()) return;
     std::string& t = self->text.back();
     if (t.size() + static_cast<size_t>(len) > self->limits.max_text_bytes) {
       self->Fail(Status::Corruption("XML element text longer than " +

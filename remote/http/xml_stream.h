@@ -5,8 +5,8 @@
 // Hostile input is refused cleanly, as kCorruption naming the problem:
 // - any DOCTYPE (so no DTD, no entity declarations, no entity expansion: "billion laughs" and
 //   external entities cannot happen), checked before expat would act on it;
-// - a document larger than `max_document_bytes`, element text longer than `max_text_bytes`,
-//   nesting deeper than `max_depth`;
+// - a document larger than `max_document_bytes`, a leaf element's text longer than
+//   `max_text_bytes`, nesting deeper than `max_depth`;
 // - malformed or truncated XML (Finish() on an unclosed document).
 // Namespaces are resolved: handlers see each element's namespace URI and local name separately
 // ("DAV:" + "href"), so prefixes chosen by the server do not matter.
@@ -34,7 +34,8 @@ class XmlHandler {
   virtual ~XmlHandler() = default;
   // `depth` is 1 for the root element.
   virtual Status OnStart(std::string_view ns, std::string_view name, unsigned depth) = 0;
-  // `text`: the character data directly inside the element (for leaf elements, its value).
+  // `text`: the character data directly inside a leaf element (its value); "" for an element
+  // with child elements (mixed content is not kept, so it counts against no limit).
   virtual Status OnEnd(std::string_view ns, std::string_view name, unsigned depth,
                        std::string_view text) = 0;
 };
