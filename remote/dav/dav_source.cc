@@ -120,6 +120,22 @@ std::string StripETag(std::string_view v) {
 // A coalesced span of the file and the ranges it serves.
 using http::RangeGroup;
 
+// The Status of a response that is not a success. nginx answers a TLS client that sent no
+// certificate, or one it could not verify, with HTTP 400 and a page saying so ("No required SSL
+// certificate was sent", "The SSL certificate error"; 496/495 inside nginx): a refused
+// credential, not a malformed request.
+Status StatusOfResponse(const http::HttpResponse& resp, std::string_view what) {
+  const bool certificate =
+      resp.status == 495 || resp.status == 496 ||
+      (resp.status == 400 && resp.error_body.find("SSL certificate") != std::string::npos);
+  if (certificate) {
+    return Status::PermissionDenied(std::string(what) + ": HTTP " + std::to_string(resp.status) +
+                                    " (the server wants a client certificate it accepts: "
+                                    "none was sent, or it was refused)");
+  }
+  return http::StatusFromHttp(resp.status, what, "");
+}
+
 class DavSourceImpl final : public ObjectSource {
  public:
   DavSourceImpl(std::string describe, std::string origin, std::string root, std::string query,
@@ -156,9 +172,21 @@ class DavSourceImpl final : public ObjectSource {
       ListPage out;
       bool saw_self = false;
       bool self_is_dir = false;
-      std::string final_url;
+      std::string redirected;
+      // The collection's path on the server that answers: hrefs are under it. A redirect (an
+      // XRootD redirector, a door) may lead to another path than `want`.
+      std::string asked_url;
+      std::optional<std::string> self_on_server;
       std::string self = want;
       dav::PropfindParser parser([&](dav::DavEntry&& e) -> Status {
+        if (!self_on_server) {
+          Result<std::string> path = http::UriDecode(PathOf(asked_url));
+          self_on_server = path.ok() ? *path : want;
+          while (self_on_server->size() > 1 && self_on_server->back() == '/') {
+            self_on_server->pop_back();
+          }
+          self = *self_on_server;
+        }
         std::string p = e.path;
         if (p.empty() || p.front() != '/') p = (self == "/" ? "/" : self + "/") + p;
         while (p.size() > 1 && p.back() == '/') p.pop_back();
@@ -176,22 +204,21 @@ class DavSourceImpl final : public ObjectSource {
         return Status::Ok();
       });
       HOARDFS_ASSIGN_OR_RETURN(http::HttpResponse resp,
-                               Propfind(dir, true, "1", &parser, what, &final_url));
+                               Propfind(dir, true, "1", &parser, what, &redirected, &asked_url));
       if (resp.status == 404) {
         // "<file>/" is 404 on most servers: tell a file from nothing.
         Result<ObjectInfo> info = Stat(dir);
         if (info.ok() && info->type == ObjectType::kFile) {
           return Status::InvalidArgument(what + ": not a directory");
         }
-        if (info.ok()) return http::StatusFromHttp(resp.status, what, "");
+        if (info.ok()) return StatusOfResponse(resp, what + redirected);
         return info.status();
       }
       if (resp.status == 405 || resp.status == 501) {
         propfind_refused_.store(true);
         return Status::NotSupported(what + ": the server does not list directories (no PROPFIND)");
       }
-      if (resp.status != 207) return http::StatusFromHttp(resp.status, what, "");
-      (void)saw_self;
+      if (resp.status != 207) return StatusOfResponse(resp, what + redirected);
       if (saw_self && !self_is_dir) return Status::InvalidArgument(what + ": not a directory");
       return out;
     });
@@ -208,29 +235,27 @@ class DavSourceImpl final : public ObjectSource {
       req.ranges.push_back({offset, length});
       auto window = out.first(length);
       uint64_t pos = 0;
+      std::string redirected;
       HOARDFS_ASSIGN_OR_RETURN(
           const http::HttpResponse resp,
-          Execute(std::move(req), [&](std::span<const std::byte> chunk) -> Status {
-            if (pos + chunk.size() > length) {
-              return Status::Corruption(what + ": more bytes than the range asked for");
-            }
-            std::memcpy(window.data() + pos, chunk.data(), chunk.size());
-            pos += chunk.size();
-            return Status::Ok();
-          }));
-      HOARDFS_RETURN_IF_ERROR(CheckRangeResponse(what, ref, resp, offset, length));
+          Execute(
+              std::move(req),
+              [&](std::span<const std::byte> chunk) -> Status {
+                if (pos + chunk.size() > length) {
+                  return Status::Corruption(what + ": more bytes than the range asked for");
+                }
+                std::memcpy(window.data() + pos, chunk.data(), chunk.size());
+                pos += chunk.size();
+                return Status::Ok();
+              },
+              &redirected));
+      HOARDFS_RETURN_IF_ERROR(CheckRangeResponse(what + redirected, ref, resp, offset, length));
       return static_cast<size_t>(length);
     });
   }
 
   Status ReadV(const ObjectRef& ref, std::span<ReadRange> ranges) override {
-    Status bad = ValidateObjectPath(ref.path);
-    if (bad.ok() && ref.path == "/")
-      bad = Status::InvalidArgument(describe_ + ": / is a directory");
-    if (!bad.ok()) {
-      for (ReadRange& r : ranges) r.status = bad;
-      return bad;
-    }
+    HOARDFS_RETURN_IF_ERROR(http::CheckReadVTarget(ref, describe_, ranges));
     http::RangePlan plan(ranges, ref.size, kCoalesceGap, kMaxSpan);
     std::vector<RangeGroup>& groups = plan.groups();
     if (groups.empty()) return Status::Ok();
@@ -289,24 +314,38 @@ class DavSourceImpl final : public ObjectSource {
   }
 
   // Performs `req`, following redirects, with the bearer token (if any) added for the URL's
-  // origin. `final_url` (may be null) receives the URL that answered.
+  // origin. `redirected` (may be null) receives "" when the URL asked answered, else what
+  // messages should add: " (redirected to http://pool:port/path)", and when the answer was a
+  // 401/403 from a host the token was kept from, a word about that. `asked_url` (may be null) is
+  // set to each hop's URL before it is asked, so `sink` can tell which server it hears from.
   Result<http::HttpResponse> Execute(http::HttpRequest req, const http::BodySink& sink,
-                                     std::string* final_url = nullptr) {
+                                     std::string* redirected = nullptr,
+                                     std::string* asked_url = nullptr) {
     std::optional<std::string> token;
     if (token_) {
       HOARDFS_ASSIGN_OR_RETURN(token, token_->Get());
     }
     const std::string what = http::DescribeRequest(req.method, req.url);
+    if (redirected != nullptr) redirected->clear();
     for (unsigned hop = 0;; ++hop) {
       http::HttpRequest r = req;
-      if (token && (token_to_other_hosts_ || OriginOf(r.url) == origin_)) {
-        r.headers.emplace_back("Authorization", "Bearer " + *token);
-      }
+      const bool send_token = token && (token_to_other_hosts_ || OriginOf(r.url) == origin_);
+      if (send_token) r.headers.emplace_back("Authorization", "Bearer " + *token);
+      if (asked_url != nullptr) *asked_url = r.url;
       HOARDFS_ASSIGN_OR_RETURN(http::HttpResponse resp, client_->Perform(r, sink));
       const bool redirect = resp.status == 301 || resp.status == 302 || resp.status == 303 ||
                             resp.status == 307 || resp.status == 308;
       if (!redirect || resp.location.empty()) {
-        if (final_url != nullptr) *final_url = req.url;
+        if (redirected != nullptr && hop > 0) {
+          // DescribeRequest drops the query (it may carry a credential) and any userinfo.
+          *redirected = " (redirected to " + http::DescribeRequest("", req.url).substr(1);
+          if (token && !send_token && (resp.status == 401 || resp.status == 403)) {
+            *redirected +=
+                "; the bearer token is not sent to another host unless "
+                "bearer_token_to_other_hosts is set";
+          }
+          *redirected += ")";
+        }
         return resp;
       }
       if (hop >= kMaxRedirects) return Status::Corruption(what + ": too many redirects");
@@ -319,7 +358,7 @@ class DavSourceImpl final : public ObjectSource {
 
   Result<http::HttpResponse> Propfind(const std::string& path, bool collection, const char* depth,
                                       dav::PropfindParser* parser, const std::string& what,
-                                      std::string* final_url) {
+                                      std::string* redirected, std::string* asked_url = nullptr) {
     http::HttpRequest req =
         Request("PROPFIND", path, collection,
                 {{"Depth", depth}, {"Content-Type", "application/xml; charset=utf-8"}});
@@ -331,7 +370,7 @@ class DavSourceImpl final : public ObjectSource {
                                    return parser->Feed(std::string_view(
                                        reinterpret_cast<const char*>(chunk.data()), chunk.size()));
                                  },
-                                 final_url));
+                                 redirected, asked_url));
     if (resp.status == 207) {
       Status s = parser->Finish();
       if (!s.ok()) return s.WithContext(what);
@@ -364,12 +403,13 @@ class DavSourceImpl final : public ObjectSource {
         if (!first) first = std::move(e);
         return Status::Ok();
       });
+      std::string redirected;
       HOARDFS_ASSIGN_OR_RETURN(const http::HttpResponse resp,
-                               Propfind(path, path == "/", "0", &parser, what, nullptr));
+                               Propfind(path, path == "/", "0", &parser, what, &redirected));
       if (resp.status == 405 || resp.status == 501) {
         return Status::NotSupported(what + ": PROPFIND refused");
       }
-      if (resp.status != 207) return http::StatusFromHttp(resp.status, what, "");
+      if (resp.status != 207) return StatusOfResponse(resp, what + redirected);
       if (!first) return Status::Corruption(what + ": no response in the multistatus");
       if (!first->is_collection && !first->content_length) {
         return Status::Corruption(what + ": a file without getcontentlength");
@@ -381,9 +421,10 @@ class DavSourceImpl final : public ObjectSource {
   Result<ObjectInfo> StatHead(const std::string& path) {
     const std::string what = "HEAD " + DescribePath(path);
     return RetryTransient(retry_, what, [&]() -> Result<ObjectInfo> {
+      std::string redirected;
       HOARDFS_ASSIGN_OR_RETURN(const http::HttpResponse resp,
-                               Execute(Request("HEAD", path, path == "/", {}), {}));
-      if (resp.status != 200) return http::StatusFromHttp(resp.status, what, "");
+                               Execute(Request("HEAD", path, path == "/", {}), {}, &redirected));
+      if (resp.status != 200) return StatusOfResponse(resp, what + redirected);
       ObjectInfo info;
       info.name = std::string(BaseName(path));
       if (path == "/") {
@@ -430,7 +471,7 @@ class DavSourceImpl final : public ObjectSource {
                                         ": the object changed since it was opened");
     }
     if (resp.status != 206 && resp.status != 200) {
-      return http::StatusFromHttp(resp.status, what, "");
+      return StatusOfResponse(resp, what);
     }
     if (resp.status == 200) {
       if (offset != 0 || resp.body_bytes != length || length != ref.size) {
@@ -536,7 +577,7 @@ class DavSourceImpl final : public ObjectSource {
       } else if (r->status >= 300 && r->status < 400) {
         fallback = true;  // a redirect: the single-range path follows it
       } else if (r->status != 206 && r->status != 200) {
-        s = http::StatusFromHttp(r->status, what, "");
+        s = StatusOfResponse(*r, what);
       } else {
         const std::optional<std::string> boundary = http::BoundaryFromContentType(r->content_type);
         if (r->status != 206 || !boundary || *boundary != b.parser->boundary() ||
@@ -605,12 +646,14 @@ class DavSourceImpl final : public ObjectSource {
     for (size_t t = 0; t < todo.size(); ++t) {
       RangeGroup& g = groups[todo[t]];
       Result<http::HttpResponse> r = std::move(transfers[t].result);
+      std::string redirected;
       if (r.ok() && r->status >= 300 && r->status < 400) {
         http::HttpRequest req = Request("GET", ref.path, false, VersionHeaders(ref));
         req.ranges.push_back({g.start, g.end - g.start});
-        r = Execute(std::move(req), sink_for(todo[t]));
+        r = Execute(std::move(req), sink_for(todo[t]), &redirected);
       }
-      g.status = r.ok() ? CheckRangeResponse(what, ref, *r, g.start, g.end - g.start) : r.status();
+      g.status = r.ok() ? CheckRangeResponse(what + redirected, ref, *r, g.start, g.end - g.start)
+                        : r.status();
     }
   }
 

@@ -21,12 +21,15 @@
 //   sends no ETag). mtime has one-second resolution. Modes: 0444 files, 0555 directories.
 // - Redirects (storage doors → pools) are followed here, not by curl, at most 5 hops, keeping the
 //   method; the bearer token is sent only to the scheme, host and port of the URL, unless
-//   DavOptions::token_to_other_hosts (a pool that needs the door's token).
+//   DavOptions::token_to_other_hosts (a pool that needs the door's token). A redirected PROPFIND
+//   listing is read against the path it was redirected to (hrefs are the answering server's).
+//   Error messages name the URL redirected to (without its query).
 // - Auth: "Authorization: Bearer <token>" from DavOptions::bearer_token_file (re-read when it
 //   changes, dav/bearer_token.h); client certificates / RFC 3820 proxies and CAs through
 //   TlsOptions. 401/403 → kPermissionDenied, messages "PROPFIND davs://h:p/path: HTTP 401" with
-//   no header value. 5xx and transport failures are retried with backoff (remote/retry.h),
-//   nothing else.
+//   no header value; so is nginx's HTTP 400 to a TLS client without an accepted certificate ("No
+//   required SSL certificate was sent"). 5xx and transport failures are retried with backoff
+//   (remote/retry.h), nothing else.
 // - The URL's query (e.g. a dCache "?authz=" macaroon) is sent with every request, never logged;
 //   a URL with user info is kInvalidArgument.
 //
