@@ -8,8 +8,11 @@
 // the remote; 16 threads reading random ranges; a replaced remote object (new content after the
 // TTL, never a mix); an outage (cached files readable, uncached ones EIO in bounded time, reads
 // work after a restart); and for the servers that check credentials, a wrong secret or token
-// fails `hoardfs mount` cleanly. mount_test.cc keeps the root://-only cases (hung server, real
-// programs, mount errors); daemons and their teardown are mount_fixture.h's.
+// fails `hoardfs mount` cleanly. The HTTP servers (XRootDHttp, NginxToken) are also hung by
+// SIGSTOP (cached files readable, uncached ones EIO within a few seconds, recovery after SIGCONT),
+// and nginx serves a directory of 100,000 files listed through the mount with the daemon's peak
+// RSS bounded. mount_test.cc keeps the root://-only cases (hung server, real programs, mount
+// errors); daemons and their teardown are mount_fixture.h's.
 //
 // Servers are started by the test, once, on first use (a --gtest_filter of one backend starts
 // only its server), and stopped at the end; the S3 bucket is filled once. One xrootd serves both
@@ -17,6 +20,7 @@
 //
 // Skips (with the reason) only when not root, /dev/fuse is absent, or a backend's server is not
 // installed.
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -27,6 +31,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -621,6 +626,237 @@ TEST_P(BackendAuthTest, WrongCredentialsFailTheMountCleanly) {
 
 INSTANTIATE_TEST_SUITE_P(CheckingServers, BackendAuthTest,
                          ::testing::Values(Backend::kS3Rgw, Backend::kNginxToken), ParamName);
+
+// ------------------------------------------------------------------------------------------------
+// The HTTP backends' servers hung (SIGSTOP of every server process: connections are accepted by
+// the kernel, nothing answers), where only timeouts end remote calls.
+
+class BackendHungTest : public BackendMountTest {
+ public:
+  Status PauseServer() {
+    return GetParam() == Backend::kNginxToken ? W().nginx->Pause() : W().xrootd->Pause();
+  }
+  Status ResumeServer() {
+    return GetParam() == Backend::kNginxToken ? W().nginx->Resume() : W().xrootd->Resume();
+  }
+};
+
+// With the server hung: cached files read back whole and `ls -l` of a cached directory answers,
+// uncached files fail with EIO, each within kHungLimit (--remote-timeout 2 x --remote-attempts
+// 1, plus slack: the circuit breaker fails requests at once once one has timed out); the stats
+// show the remote down. After SIGCONT the uncached files read whole (the breaker probes after
+// 1-2 s). The server is resumed on every exit path.
+TEST_P(BackendHungTest, HungServerCachedReadableUncachedEioThenRecovers) {
+  constexpr auto kHungLimit = 5s;
+  const std::string mnt = NewDir("mnt");
+  ASSERT_TRUE(Mount(kDatasetDir, mnt, scratch_->Sub("cache")));
+  const ExpectedTree& expected = W().expected;
+  std::vector<std::string> cached = {Dataset::kSpaceFile, Dataset::kUnicodeFile};
+  for (const auto& [path, e] : expected) {
+    if (e.type == ObjectType::kFile && path.rfind("/small/d0/", 0) == 0) cached.push_back(path);
+  }
+  const std::vector<std::string> uncached = {Dataset::kLargeFile, "/small/d2/e0/f002.dat"};
+  for (const std::string& p : cached) {
+    ReadOutcome r = ReadWhole(mnt + p);
+    ASSERT_EQ(r.err, 0) << p << ": " << ErrnoName(r.err);
+    ASSERT_EQ(Sha256Hex(r.data), expected.at(p).sha256) << p;
+  }
+  {
+    ProcessResult ls = RunProcess({"ls", "-l", mnt + "/small/d0"}, 30s);
+    ASSERT_EQ(ls.exit_code, 0) << ls.Describe();
+  }
+  for (const std::string& p : uncached) {
+    struct stat st {};
+    ASSERT_EQ(::stat((mnt + p).c_str(), &st), 0) << p << ": " << ErrnoName(errno);
+  }
+  for (const std::string& p : cached) {
+    const auto deadline = Clock::now() + 10s;
+    std::optional<std::string> v;
+    while ((v = GetXattr(mnt + p, "user.hoardfs.cached_bytes")) &&
+           *v != std::to_string(expected.at(p).size) && Clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(v.has_value()) << p << ": getxattr user.hoardfs.cached_bytes: " << ErrnoName(errno);
+    ASSERT_EQ(*v, std::to_string(expected.at(p).size)) << p << " not (all) in the block cache";
+    const int fd = ::open((mnt + p).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+
+  Status paused = PauseServer();
+  struct Resume {
+    BackendHungTest* t;
+    ~Resume() { (void)t->ResumeServer(); }  // also when an assertion returns early
+  } resume{this};
+  ASSERT_TRUE(paused.ok()) << paused.ToString();
+  // Past the TTLs: every open revalidates against the hung server.
+  std::this_thread::sleep_for(std::chrono::seconds(kAttrTtl) + 500ms);
+  const auto hung_since = Clock::now();
+  double slowest = 0;
+  for (const std::string& p : cached) {
+    double secs = 0;
+    std::optional<ReadOutcome> r = WithDeadline<ReadOutcome>(
+        "read of cached " + p + " (server hung)", kHungLimit, [&] { return ReadWhole(mnt + p); },
+        &secs, kHardDeadline);
+    ASSERT_TRUE(r.has_value());
+    slowest = std::max(slowest, secs);
+    EXPECT_EQ(r->err, 0) << "cached " << p << ": " << ErrnoName(r->err);
+    if (r->err == 0) {
+      EXPECT_EQ(Sha256Hex(r->data), expected.at(p).sha256) << p;
+    }
+  }
+  std::cout << cached.size() << " cached files, server hung: slowest read " << slowest << " s\n";
+  for (const std::string& p : uncached) {
+    double secs = 0;
+    std::optional<ReadOutcome> r = WithDeadline<ReadOutcome>(
+        "read of uncached " + p + " (server hung)", kHungLimit, [&] { return ReadWhole(mnt + p); },
+        &secs, kHardDeadline);
+    ASSERT_TRUE(r.has_value());
+    std::cout << "uncached " << p << ": "
+              << (r->err != 0 ? ErrnoName(r->err) : "read " + std::to_string(r->data.size()))
+              << " after " << secs << " s\n";
+    EXPECT_EQ(r->err, EIO) << "uncached " << p << ": expected EIO, got "
+                           << (r->err != 0 ? ErrnoName(r->err)
+                                           : std::to_string(r->data.size()) + " bytes");
+  }
+  {
+    std::optional<int> listed = WithDeadline<int>(
+        "ls -l /small/d0 (cached listing, server hung)", kHungLimit,
+        [&] {
+          return RunProcess({"ls", "-l", mnt + "/small/d0"}, kHardDeadline).exit_code;
+        },
+        nullptr, kHardDeadline);
+    ASSERT_TRUE(listed.has_value());
+    EXPECT_EQ(*listed, 0) << "a cached listing is not served with the server hung";
+  }
+  const std::optional<std::string> stats = GetXattr(mnt, "user.hoardfs.stats");
+  ASSERT_TRUE(stats.has_value()) << "getxattr user.hoardfs.stats: " << ErrnoName(errno);
+  std::cout << "stats, server hung for " << SecondsSince(hung_since) << " s: " << *stats << "\n";
+  EXPECT_EQ(JsonNumber(*stats, "remote_down"), std::optional<uint64_t>(1)) << *stats;
+  EXPECT_GT(JsonNumber(*stats, "remote_fast_failures").value_or(0), 0u)
+      << "no request failed at once: " << *stats;
+
+  Status resumed = ResumeServer();
+  ASSERT_TRUE(resumed.ok()) << resumed.ToString();
+  for (const std::string& p : uncached) {
+    const auto deadline = Clock::now() + 10s;  // the breaker probes after 1-2 s
+    std::optional<ReadOutcome> r;
+    for (;;) {
+      r = WithDeadline<ReadOutcome>(
+          "read of " + p + " after SIGCONT", kOpDeadline, [&] { return ReadWhole(mnt + p); },
+          nullptr, kHardDeadline);
+      if (!r || r->err == 0 || Clock::now() > deadline) break;
+      std::this_thread::sleep_for(250ms);
+    }
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->err, 0) << p << " after SIGCONT: " << ErrnoName(r->err);
+    if (r->err == 0) {
+      EXPECT_EQ(Sha256Hex(r->data), expected.at(p).sha256) << p;
+    }
+  }
+  const std::optional<std::string> after = GetXattr(mnt, "user.hoardfs.stats");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(JsonNumber(*after, "remote_down"), std::optional<uint64_t>(0)) << *after;
+}
+
+INSTANTIATE_TEST_SUITE_P(HttpServers, BackendHungTest,
+                         ::testing::Values(Backend::kXRootDHttp, Backend::kNginxToken), ParamName);
+
+// ------------------------------------------------------------------------------------------------
+// A directory of 100,000 files listed through the mount (PROPFIND Depth 1 of about 40 MB of XML,
+// parsed as it streams): every name, once, and the daemon's peak RSS bounded.
+
+class BigDirectoryTest : public BackendMountTest {};
+
+TEST_P(BigDirectoryTest, HundredThousandEntriesListExactlyInBoundedMemory) {
+  constexpr int kEntries = 100000;
+  constexpr uint64_t kMaxPeakKiB = 256 << 10;
+  const std::string dir = "big100k-" + BackendName(GetParam());
+  const std::string served = W().served + "/" + dir;
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() { (void)RemoveTree(path); }
+  } cleanup{served};
+  ASSERT_EQ(::mkdir(served.c_str(), 0755), 0) << served << ": " << ErrnoName(errno);
+  auto start = Clock::now();
+  std::vector<std::string> expected;
+  expected.reserve(kEntries);
+  for (int i = 0; i < kEntries; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "entry-%06d.dat", i);
+    expected.emplace_back(name);
+    const int fd =
+        ::open((served + "/" + name).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0) << name << ": " << ErrnoName(errno);
+    ::close(fd);
+  }
+  std::cout << kEntries << " files made in " << SecondsSince(start) << " s\n";
+
+  const std::string mnt = NewDir("mnt");
+  Daemon* daemon = nullptr;
+  // TTLs long enough that `ls -f` reads the listing readdir fetched: one PROPFIND in the peak.
+  // nginx builds the whole 100k-entry answer before its first byte (a second or more on a busy
+  // machine): a remote timeout of 30 s, not the suite's 2 s.
+  std::vector<std::string> options = MountOptions(scratch_->Sub("cache"));
+  for (size_t i = 0; i + 1 < options.size(); ++i) {
+    if (options[i] == "--attr-ttl" || options[i] == "--dir-ttl") options[i + 1] = "120";
+    if (options[i] == "--remote-timeout") options[i + 1] = "30";
+  }
+  ASSERT_TRUE(StartMount(Url(dir), mnt, options, &daemon));
+  // Peak resident memory of the daemon, in KiB (VmHWM).
+  auto peak_kib = [pid = daemon->pid]() -> uint64_t {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
+    }
+    return 0;
+  };
+  const uint64_t before = peak_kib();
+
+  start = Clock::now();
+  int readdir_err = 0;
+  std::optional<std::vector<std::string>> names = WithDeadline<std::vector<std::string>>(
+      "readdir of " + std::to_string(kEntries) + " entries", 60s,
+      [&] {
+        std::vector<std::string> out;
+        DIR* d = ::opendir(mnt.c_str());
+        if (d == nullptr) {
+          readdir_err = errno;
+          return out;
+        }
+        errno = 0;
+        while (dirent* e = ::readdir(d)) {
+          const std::string name = e->d_name;
+          if (name != "." && name != "..") out.push_back(name);
+        }
+        readdir_err = errno;
+        ::closedir(d);
+        return out;
+      },
+      nullptr, kHardDeadline);
+  ASSERT_TRUE(names.has_value());
+  const double readdir_secs = SecondsSince(start);
+  ASSERT_EQ(readdir_err, 0) << "opendir/readdir of the mount: " << ErrnoName(readdir_err);
+  ASSERT_EQ(names->size(), expected.size());
+  std::sort(names->begin(), names->end());
+  EXPECT_TRUE(*names == expected) << "the names differ from the served directory's";
+  // `ls -f` (no sorting, no stat): the same count, plus "." and "..".
+  start = Clock::now();
+  ProcessResult ls = RunProcess({"ls", "-f", mnt}, 60s);
+  ASSERT_EQ(ls.exit_code, 0) << ls.Describe();
+  EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), kEntries + 2);
+  const double ls_secs = SecondsSince(start);
+  const uint64_t peak = peak_kib();
+  std::cout << "readdir " << readdir_secs << " s, ls -f " << ls_secs
+            << " s; daemon VmHWM: " << before / 1024 << " MiB after mounting, " << peak / 1024
+            << " MiB after listing\n";
+  EXPECT_GT(peak, 0u) << "no VmHWM for pid " << daemon->pid;
+  EXPECT_LT(peak, kMaxPeakKiB) << "the daemon's peak RSS (KiB) listing " << kEntries << " entries";
+}
+
+INSTANTIATE_TEST_SUITE_P(Nginx, BigDirectoryTest, ::testing::Values(Backend::kNginxToken),
+                         ParamName);
 
 }  // namespace
 }  // namespace hoardfs::testing
