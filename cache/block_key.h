@@ -48,6 +48,12 @@ struct DecodedBlockKey {
 // nullopt if `key` is not a well-formed block key.
 std::optional<DecodedBlockKey> DecodeBlockKey(std::string_view key);
 
+// Block indices with the top bit set name *pieces*: 16 KiB chunks of a block stored on their own
+// (a sparse read fetched just them, cache/fetcher.h). Piece c of block b is kPieceIndexBit |
+// (b * chunks per block + c); whole blocks keep indices below kPieceIndexBit (files under 2 PiB at
+// 1 MiB blocks). Pieces sort after the file's blocks, inside the same file prefix.
+inline constexpr uint32_t kPieceIndexBit = uint32_t{1} << 31;
+
 // Length of the file prefix inside a block key (everything but the block index).
 inline constexpr size_t kBlockIndexBytes = 4;
 

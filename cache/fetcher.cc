@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cache/block_checksum.h"
 #include "cache/block_key.h"
 #include "common/log.h"
 
@@ -318,10 +319,9 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, u
   if ((offset + length - 1) / block_size_ != block) return std::optional<FetchedSlice>();
   const uint64_t in_block = offset - uint64_t{block} * block_size_;
   bool cache_missed = false;
-  if (std::optional<FetchedSlice> part =
-          ReadPartial(file, block, in_block, length, stream, &cache_missed)) {
-    return part;
-  }
+  HOARDFS_ASSIGN_OR_RETURN(std::optional<FetchedSlice> part,
+                           ReadPartial(file, block, in_block, length, stream, &cache_missed));
+  if (part.has_value()) return part;
   HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got,
                            GetBlocks(file, block, block, /*cache_checked=*/cache_missed));
   if (got[0].size < in_block + length) {
@@ -334,34 +334,113 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, u
   return std::optional<FetchedSlice>(std::move(slice));
 }
 
-std::optional<FetchedSlice> Fetcher::ReadPartial(const RemoteFile& file, uint32_t block,
-                                                 uint64_t in_block, size_t length,
-                                                 ReadStream* stream, bool* cache_missed) {
-  if (length > options_.partial_read_max_bytes) return std::nullopt;
+Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file, uint32_t block,
+                                                         uint64_t in_block, size_t length,
+                                                         ReadStream* stream, bool* cache_missed) {
+  if (length > options_.partial_read_max_bytes || file.ref.size <= block_size_) {
+    return std::optional<FetchedSlice>();
+  }
   if (stream != nullptr) {
     std::lock_guard<std::mutex> lock(stream->mu);
-    if (stream->window != 0) return std::nullopt;  // sequential: whole blocks and readahead
+    if (stream->window != 0) return std::optional<FetchedSlice>();  // sequential: whole blocks
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (blocks_.contains(BlockKey(file.key, block))) return std::nullopt;  // in memory
+    if (blocks_.contains(BlockKey(file.key, block))) return std::optional<FetchedSlice>();
   }
+  const uint64_t offset = uint64_t{block} * block_size_ + in_block;
   std::optional<CachedRange> range = cache_->ReadRange(
       file.key, block, static_cast<uint32_t>(in_block), static_cast<uint32_t>(length));
-  if (!range.has_value()) {
+  std::optional<FetchedSlice> slice;
+  if (range.has_value()) {
+    // Shorter than the file says: the whole-block path reports it.
+    if (range->length != length) return std::optional<FetchedSlice>();
+    stats_.cache_hit_bytes.fetch_add(length, std::memory_order_relaxed);
+    stats_.partial_hit_bytes.fetch_add(length, std::memory_order_relaxed);
+    auto owner = std::make_shared<CachedRange>(std::move(*range));
+    slice = FetchedSlice{std::shared_ptr<const std::byte>(owner, owner->bytes().data()), length};
+  } else {
     *cache_missed = true;
-    return std::nullopt;
+    const uint64_t chunks_per_block = block_size_ / kChunkSize;
+    if (!options_.sparse_fetch || block_size_ % kChunkSize != 0 ||
+        (uint64_t{block} + 1) * chunks_per_block > kPieceIndexBit) {
+      return std::optional<FetchedSlice>();
+    }
+    HOARDFS_ASSIGN_OR_RETURN(FetchedSlice pieces, ReadPieces(file, block, in_block, length));
+    slice = std::move(pieces);
   }
-  if (range->length != length)
-    return std::nullopt;  // shorter than the file says: take the
-                          // whole-block path, which reports it
-  stats_.cache_hit_bytes.fetch_add(length, std::memory_order_relaxed);
-  stats_.partial_hit_bytes.fetch_add(length, std::memory_order_relaxed);
-  auto owner = std::make_shared<CachedRange>(std::move(*range));
-  FetchedSlice slice{std::shared_ptr<const std::byte>(owner, owner->bytes().data()), length};
-  if (stream != nullptr)
-    ScheduleReadahead(file, block * uint64_t{block_size_} + in_block, length, stream);
+  if (stream != nullptr) ScheduleReadahead(file, offset, length, stream);
   return slice;
+}
+
+Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block, uint64_t in_block,
+                                         size_t length) {
+  const uint64_t block_start = uint64_t{block} * block_size_;
+  const auto first = static_cast<uint32_t>(in_block / kChunkSize);
+  const auto last = static_cast<uint32_t>((in_block + length - 1) / kChunkSize);
+  const uint32_t base = kPieceIndexBit | block * (block_size_ / kChunkSize);
+  // Piece c holds file bytes [piece_start(c), piece_end(c)).
+  auto piece_start = [&](uint32_t c) { return block_start + uint64_t{c} * kChunkSize; };
+  auto piece_end = [&](uint32_t c) {
+    return std::min<uint64_t>(piece_start(c) + kChunkSize, file.ref.size);
+  };
+  std::vector<uint32_t> ids;
+  for (uint32_t c = first; c <= last; ++c) ids.push_back(base + c);
+  std::vector<std::optional<CachedBlock>> hits = cache_->Read(file.key, ids);
+
+  // The answer: [in_block, in_block + length) of the block, assembled from the pieces.
+  std::shared_ptr<std::byte[]> out = std::make_shared_for_overwrite<std::byte[]>(length);
+  const uint64_t want_from = block_start + in_block;
+  const uint64_t want_to = want_from + length;
+  auto copy_out = [&](uint64_t from, uint64_t to, const std::byte* src) {
+    // [from, to) of the file, whose bytes start at src; copies their overlap with the answer.
+    const uint64_t a = std::max(from, want_from), b = std::min(to, want_to);
+    if (a < b) std::memcpy(out.get() + (a - want_from), src + (a - from), b - a);
+  };
+  uint32_t c = first;
+  while (c <= last) {
+    std::optional<CachedBlock>& hit = hits[c - first];
+    if (hit.has_value() && hit->size() == piece_end(c) - piece_start(c)) {
+      stats_.cache_hit_bytes.fetch_add(hit->size(), std::memory_order_relaxed);
+      stats_.piece_hit_bytes.fetch_add(hit->size(), std::memory_order_relaxed);
+      copy_out(piece_start(c), piece_end(c), hit->bytes().data());
+      ++c;
+      continue;
+    }
+    // A run of missing pieces: one ranged read.
+    uint32_t d = c + 1;
+    while (d <= last && !(hits[d - first].has_value() &&
+                          hits[d - first]->size() == piece_end(d) - piece_start(d))) {
+      ++d;
+    }
+    const uint64_t from = piece_start(c), to = piece_end(d - 1);
+    const auto n = static_cast<size_t>(to - from);
+    std::shared_ptr<std::byte[]> buffer = std::make_shared_for_overwrite<std::byte[]>(n);
+    Result<size_t> got = file.source->Read(file.ref, from, std::span(buffer.get(), n));
+    stats_.remote_requests.fetch_add(1, std::memory_order_relaxed);
+    stats_.sparse_fetches.fetch_add(1, std::memory_order_relaxed);
+    if (!got.ok()) {
+      stats_.remote_errors.fetch_add(1, std::memory_order_relaxed);
+      return got.status();
+    }
+    stats_.remote_bytes.fetch_add(*got, std::memory_order_relaxed);
+    if (*got != n) {
+      stats_.remote_errors.fetch_add(1, std::memory_order_relaxed);
+      return Status::Corruption(file.ref.path + ": remote returned " + std::to_string(*got) +
+                                " bytes at offset " + std::to_string(from) + ", expected " +
+                                std::to_string(n));
+    }
+    copy_out(from, to, buffer.get());
+    for (uint32_t p = c; p < d; ++p) {
+      (void)cache_->Insert(
+          file.key, base + p,
+          std::span<const std::byte>(buffer.get() + (piece_start(p) - from),
+                                     static_cast<size_t>(piece_end(p) - piece_start(p))),
+          BlockCache::InsertMode::kWaitForRoom);
+    }
+    c = d;
+  }
+  return FetchedSlice{std::shared_ptr<const std::byte>(out, out.get()), length};
 }
 
 void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,
@@ -375,10 +454,20 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
     const uint64_t slack = std::max<uint64_t>(stream->window, 2ull * block_size_);
     const bool sequential =
         offset + slack >= stream->next_offset && offset <= stream->next_offset + slack;
-    // One read near the previous one is not yet a stream: random reads land near each other
-    // now and then, and each false start would read a whole window ahead.
-    stream->run = sequential ? stream->run + 1 : 0;
-    if (stream->run >= 2) {
+    // One read near the previous one is not yet a stream (random reads land near each other now
+    // and then), nor are reads that skip most of what they span (a sparse reader: ROOT's baskets
+    // of a few branches per cluster): each false start would read a whole window ahead.
+    if (sequential && stream->run > 0) {
+      stream->run++;
+      stream->run_bytes += length;
+      stream->run_start = std::min(stream->run_start, offset);
+    } else {
+      stream->run = 1;
+      stream->run_bytes = length;
+      stream->run_start = offset;
+    }
+    const uint64_t span = std::max(end, stream->next_offset) - stream->run_start;
+    if (stream->run >= 2 && stream->run_bytes * 2 >= span) {
       stream->window = stream->window == 0 ? options_.readahead_initial
                                            : std::min(stream->window * 2, options_.readahead_max);
     } else {
@@ -443,6 +532,8 @@ FetcherStats Fetcher::Stats() const {
   s.memory_hit_bytes = stats_.memory_hit_bytes.load();
   s.cache_hit_bytes = stats_.cache_hit_bytes.load();
   s.partial_hit_bytes = stats_.partial_hit_bytes.load();
+  s.piece_hit_bytes = stats_.piece_hit_bytes.load();
+  s.sparse_fetches = stats_.sparse_fetches.load();
   s.prefetch_requests = stats_.prefetch_requests.load();
   s.prefetch_dropped = stats_.prefetch_dropped.load();
   return s;

@@ -8,11 +8,19 @@
 //        fetch (single flight), neighbouring misses become one ranged read (up to
 //        max_request_bytes), the reader is answered as soon as the bytes arrive and the blocks are
 //        queued for the cache (never waited for);
-//     4. a sequential stream (two reads in a row each starting where the previous one ended,
-//        give or take some reordering) grows a readahead window (doubling from
+//     4. a sequential stream (two or more reads in a row, each near where the previous one
+//        ended, that together cover at least half the range they span: a sparse reader whose
+//        reads land close together is not one) grows a readahead window (doubling from
 //        readahead_initial up to readahead_max per stream), prefetched by a pool of threads in
 //        parallel requests (from the cache when the blocks are there, so the disk stays busy too);
 //        the bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
+//
+//   ReadSlice(file, offset, length) of at most partial_read_max_bytes outside a sequential stream,
+//   in a file larger than one block, whose block is not in memory: from the cache, only the 16 KiB
+//   chunks the range touches (BlockCache::ReadRange); if the cache does not hold the block, the
+//   chunks are looked up as *pieces* (cache/block_key.h: kPieceIndexBit), and the missing ones
+//   are fetched from the remote in one ranged read and cached as pieces. A scattered 32 KiB read
+//   so costs ~48 KiB from the remote, not a block (architecture.md: sparse reads stay sparse).
 //
 // A cache fault is a miss; only the remote's failure reaches the caller (as its Status).
 //
@@ -52,7 +60,9 @@ struct ReadStream {
   std::mutex mu;
   uint64_t next_offset = 0;    // where a sequential reader reads next
   uint64_t window = 0;         // current readahead window in bytes (0: not sequential)
-  uint32_t run = 0;            // consecutive reads that continued the stream
+  uint32_t run = 0;            // reads in the current run (each near where the previous ended)
+  uint64_t run_start = 0;      // lowest offset read in the run
+  uint64_t run_bytes = 0;      // bytes read in the run
   uint64_t prefetched_to = 0;  // prefetch has been scheduled up to this offset
 };
 
@@ -65,6 +75,8 @@ struct FetcherOptions {
   // ReadSlice() of at most this many bytes, outside a sequential stream, of a block not in memory:
   // read from the cache as the chunks it touches (BlockCache::ReadRange), not the whole block.
   uint64_t partial_read_max_bytes = 256ull << 10;
+  // ... and if the cache does not hold the block, fetch just those chunks (as pieces).
+  bool sparse_fetch = true;
 };
 
 // Bytes of a fetched block, shared (no copy): `data` keeps the block alive.
@@ -77,6 +89,8 @@ struct FetcherStats {
   uint64_t remote_requests = 0, remote_bytes = 0, remote_errors = 0;
   uint64_t memory_hit_bytes = 0, cache_hit_bytes = 0;
   uint64_t partial_hit_bytes = 0;  // of cache_hit_bytes: served by chunk reads (ReadRange)
+  uint64_t piece_hit_bytes = 0;    // of cache_hit_bytes: served from cached pieces
+  uint64_t sparse_fetches = 0;     // of remote_requests: chunk-range fetches of sparse reads
   uint64_t prefetch_requests = 0, prefetch_dropped = 0;
 };
 
@@ -119,9 +133,15 @@ class Fetcher {
   // With `cache_checked`, the cache was just asked for these blocks and missed: skip step 2.
   Result<std::vector<Block>> GetBlocks(const RemoteFile& file, uint32_t first, uint32_t last,
                                        bool cache_checked = false);
-  // A small non-sequential read of one block from the cache's chunks; nullopt: not served so.
-  std::optional<FetchedSlice> ReadPartial(const RemoteFile& file, uint32_t block, uint64_t in_block,
-                                          size_t length, ReadStream* stream, bool* cache_missed);
+  // A small non-sequential read of one block from the cache's chunks, or from pieces and the
+  // remote; nullopt: not served so (use the whole block). `cache_missed`: the cache was asked for
+  // the whole block and does not hold it.
+  Result<std::optional<FetchedSlice>> ReadPartial(const RemoteFile& file, uint32_t block,
+                                                  uint64_t in_block, size_t length,
+                                                  ReadStream* stream, bool* cache_missed);
+  // The chunks of block `block` covering [in_block, in_block + length), as pieces.
+  Result<FetchedSlice> ReadPieces(const RemoteFile& file, uint32_t block, uint64_t in_block,
+                                  size_t length);
   // Fetches blocks [first, last] of `file` that nobody else is fetching; returns futures for all.
   std::vector<std::shared_future<Result<Block>>> Acquire(const RemoteFile& file,
                                                          std::span<const uint32_t> blocks,
@@ -157,8 +177,8 @@ class Fetcher {
 
   mutable struct {
     std::atomic<uint64_t> remote_requests{0}, remote_bytes{0}, remote_errors{0},
-        memory_hit_bytes{0}, cache_hit_bytes{0}, partial_hit_bytes{0}, prefetch_requests{0},
-        prefetch_dropped{0};
+        memory_hit_bytes{0}, cache_hit_bytes{0}, partial_hit_bytes{0}, piece_hit_bytes{0},
+        sparse_fetches{0}, prefetch_requests{0}, prefetch_dropped{0};
   } stats_;
 };
 

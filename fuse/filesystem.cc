@@ -339,6 +339,8 @@ std::string Filesystem::StatsJson() {
                      ",\"cache_hit_bytes\":" + std::to_string(f.cache_hit_bytes) +
                      ",\"memory_hit_bytes\":" + std::to_string(f.memory_hit_bytes) +
                      ",\"partial_hit_bytes\":" + std::to_string(f.partial_hit_bytes) +
+                     ",\"piece_hit_bytes\":" + std::to_string(f.piece_hit_bytes) +
+                     ",\"sparse_fetches\":" + std::to_string(f.sparse_fetches) +
                      ",\"partial_reads\":" + std::to_string(s.partial_reads) +
                      ",\"partial_read_bytes\":" + std::to_string(s.partial_read_bytes) +
                      ",\"record_misses\":" + std::to_string(s.record_misses) +

@@ -332,6 +332,74 @@ TEST_F(FetcherTest, SmallRandomReadsOfCachedBlocksReadOnlyTheirChunks) {
   EXPECT_LE(disk, reads * 2 * kChunkSize);  // at most two chunks each, never whole blocks
 }
 
+// A ROOT-like sparse reader (baskets of a few branches per cluster, close together but far from
+// contiguous) fetches about what it reads, never whole blocks or readahead windows; a second pass
+// (memory empty) is served from the cached pieces; a later sequential read is still exact.
+TEST_F(FetcherTest, SparseReadsFetchOnlyTheChunksTheyTouchAndCacheThem) {
+  FetcherOptions o = SmallFetcherOptions();
+  o.max_memory_bytes = kBlock / 2;  // no completed block stays in memory
+  StartFetcher(o);
+  const std::string contents = Contents(21, 64ull * kBlock);
+  const RemoteFile file = Add("/sparse/events.root", contents);
+  // Per cluster of 16 blocks: three baskets of 6-20 KiB, 5 blocks apart, in increasing order.
+  struct Basket {
+    uint64_t offset;
+    size_t length;
+  };
+  std::vector<Basket> baskets;
+  for (uint64_t cluster = 0; cluster < 4; ++cluster) {
+    for (uint64_t k = 0; k < 3; ++k) {
+      const uint64_t offset = (cluster * 16 + k * 5 + 1) * kBlock + 1000 * (k + 1) + cluster * 777;
+      baskets.push_back({offset, static_cast<size_t>(6000 + 7000 * k)});
+    }
+  }
+  auto read_all = [&](ReadStream* stream) {
+    uint64_t bytes = 0;
+    for (const Basket& b : baskets) {
+      Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, b.offset, b.length, stream);
+      EXPECT_TRUE(r.ok() && r->has_value()) << b.offset;
+      if (!r.ok() || !r->has_value()) continue;
+      EXPECT_EQ(std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size),
+                contents.substr(b.offset, b.length))
+          << b.offset;
+      bytes += b.length;
+    }
+    return bytes;
+  };
+  ReadStream stream;
+  fake_.ResetCounters();
+  const uint64_t read = read_all(&stream);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no prefetch may show up
+  EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
+  EXPECT_EQ(Requests(), baskets.size());
+  // Each basket costs its chunks: at most its length plus two chunks' worth of alignment.
+  EXPECT_LE(BytesServed(), read + baskets.size() * 2 * kChunkSize);
+  EXPECT_EQ(fetcher_->Stats().sparse_fetches, baskets.size());
+
+  ASSERT_TRUE(cache_->Flush().ok());
+  StartFetcher(o);
+  fake_.ResetCounters();
+  ReadStream again;
+  read_all(&again);
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_GT(fetcher_->Stats().piece_hit_bytes, read - 1);
+  // Pieces are not blocks: the whole file read sequentially is exact (and fetched whole).
+  ExpectRead(file, contents, 0, contents.size());
+}
+
+// Reads near each other that skip most of what they span are not a stream: no readahead.
+TEST_F(FetcherTest, CloseButSparseReadsDoNotTriggerReadahead) {
+  const std::string contents = Contents(22, 64ull * kBlock);
+  const RemoteFile file = Add("/sparse/close", contents);
+  ReadStream stream;
+  for (uint64_t i = 0; i < 20; ++i) {
+    // 8 KiB every 1.5 blocks: within the sequential slack of the previous read, 10 % dense.
+    ExpectRead(file, contents, i * (kBlock + kBlock / 2) + 100, 8192, &stream);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
+}
+
 TEST_F(FetcherTest, EmptyFileReadsZeroBytesWithoutRemoteRequests) {
   const RemoteFile file = Add("/empty", "");
   EXPECT_EQ(file.ref.size, 0u);
