@@ -10,8 +10,12 @@ namespace hoardfs::s3 {
 namespace {
 
 constexpr std::string_view kS3Namespace = "http://s3.amazonaws.com/doc/2006-03-01/";
+// s3rver (3.7.1) writes its listings in this misspelt namespace.
+constexpr std::string_view kS3rverNamespace = "http://doc.s3.amazonaws.com/2006-03-01/";
 
-bool IsS3Namespace(std::string_view ns) { return ns.empty() || ns == kS3Namespace; }
+bool IsS3Namespace(std::string_view ns) {
+  return ns.empty() || ns == kS3Namespace || ns == kS3rverNamespace;
+}
 
 }  // namespace
 

@@ -1,11 +1,31 @@
-// S3Source against a real Ceph RGW (tests/support/rgw_server.h) that verifies signatures: the
-// conformance checks of xrootd_source_test.cc over the same kind of generated dataset (smaller:
-// 3,000 keys in /bigdir, so a listing spans three pages of 1,000), then what only S3 has: keys
-// with spaces, '+', '=', '%' and unicode, marker objects and nested prefixes, ETags as versions,
-// refused credentials, and a stopped gateway.
+// S3Source against two independent S3 servers, each started by the test: a real Ceph RGW
+// (tests/support/rgw_server.h) that verifies signatures, and s3rver (tests/support/
+// s3rver_server.h, a fake S3 in Node.js). The conformance checks (S3ConformanceTest, run once
+// per server) are those of xrootd_source_test.cc over the same kind of generated dataset
+// (smaller: 3,000 keys in /bigdir, so a listing spans three pages of 1,000, each server's own
+// max-keys paging with continuation tokens), then what only S3 has: keys with spaces, '+', '=',
+// '%' and unicode, marker objects and nested prefixes, ETags as versions, a stopped server.
+// Refused credentials are checked against RGW only (S3SourceTest): s3rver accepts any signature.
+//
+// Where s3rver differs from RGW (the checks are the same; nothing is weakened for RGW):
+// - it does not verify signatures: a wrong secret and an anonymous request are served, only an
+//   unknown access key is refused (S3rverTest.AcceptsAnySignatureButNotAnUnknownKey pins that
+//   down, so a change in s3rver's behaviour is noticed);
+// - it keeps objects in its directory across a restart, so the outage test stops and restarts
+//   the whole server, where RGW stops only its gateway;
+// - s3rver 3.7.1 bugs the checks expect on s3rver alone (the client must not be fooled):
+//   - with delimiter '/', a prefix is returned as a CommonPrefix only when an object (or a
+//     "dir/" marker) lies directly below it: "small/" holding only "small/d0/e1/f" is not
+//     listed, and Stat("/small") is NotFound, see S3rverHidesDir();
+//   - CommonPrefixes do not count towards max-keys, so a page may hold more than max-keys
+//     entries and the root listing with max-keys=3 is a single page;
+//   - "Range: bytes=0-0" is answered with more than one byte (the client reports Corruption);
+//   - its ListObjectsV2 namespace is "http://doc.s3.amazonaws.com/2006-03-01/" (accepted by
+//     remote/s3/s3_xml.cc besides the real one).
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +44,7 @@
 #include "tests/support/dataset.h"
 #include "tests/support/rgw_server.h"
 #include "tests/support/s3_test_client.h"
+#include "tests/support/s3rver_server.h"
 #include "tests/support/scratch_dir.h"
 
 namespace hoardfs {
@@ -32,6 +53,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using testing::Dataset;
 using testing::RgwServer;
+using testing::S3rverServer;
 using testing::S3TestClient;
 using testing::ScratchDir;
 
@@ -44,12 +66,22 @@ std::span<std::byte> Bytes(std::string& s) {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// The servers a conformance check runs against.
+enum class Server { kRgw, kS3rver };
+
+std::string ServerName(const ::testing::TestParamInfo<Server>& info) {
+  return info.param == Server::kRgw ? "Rgw" : "S3rver";
+}
+
 struct World {
   ScratchDir dir;
   std::optional<Dataset> dataset;
   std::unique_ptr<RgwServer> server;
   std::unique_ptr<S3TestClient> client;
   std::string error;  // why there is no server
+  std::unique_ptr<S3rverServer> s3rver;
+  std::unique_ptr<S3TestClient> s3rver_client;
+  std::string s3rver_error;  // why there is no s3rver
 };
 
 World& TheWorld() {
@@ -59,6 +91,34 @@ World& TheWorld() {
 
 class WorldEnvironment : public ::testing::Environment {
  public:
+  // s3rver with the bucket, and the dataset uploaded to it; an error is kept in s3rver_error.
+  static void StartS3rver(World& w) {
+    if (!S3rverServer::Installed()) return;
+    auto start = Clock::now();
+    testing::S3rverServerOptions options;
+    options.buckets = {kBucket};
+    auto server = S3rverServer::Start(options);
+    if (!server.ok()) {
+      w.s3rver_error = server.status().ToString();
+      return;
+    }
+    w.s3rver = std::move(server).value();
+    std::printf("[ s3rver   ] %s ready in %.2f s\n", w.s3rver->Endpoint().c_str(),
+                Seconds(Clock::now() - start));
+    auto client = S3TestClient::Open(w.s3rver->Endpoint(), kBucket, S3rverServer::access_key(),
+                                     S3rverServer::secret_key());
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    w.s3rver_client = std::move(client).value();
+    start = Clock::now();
+    Status up = w.s3rver_client->UploadDataset(*w.dataset, kPrefix, 8);
+    if (!up.ok()) {
+      w.s3rver_error = "upload: " + up.ToString() + ": " + w.s3rver->LogTail();
+      return;
+    }
+    std::printf("[ upload   ] s3rver: %zu entries in %.2f s\n", w.dataset->entries().size(),
+                Seconds(Clock::now() - start));
+  }
+
   void SetUp() override {
     World& w = TheWorld();
     auto dir = ScratchDir::CreateInMemory("hoardfs-s3-");
@@ -70,6 +130,7 @@ class WorldEnvironment : public ::testing::Environment {
     auto ds = Dataset::Generate(w.dir.Sub("data"), dopts);
     ASSERT_TRUE(ds.ok()) << ds.status().ToString();
     w.dataset.emplace(std::move(ds).value());
+    StartS3rver(w);
     if (!RgwServer::Installed()) return;
     auto start = Clock::now();
     auto server = RgwServer::Start(testing::RgwServerOptions{});
@@ -95,6 +156,8 @@ class WorldEnvironment : public ::testing::Environment {
     World& w = TheWorld();
     w.client.reset();
     w.server.reset();
+    w.s3rver_client.reset();
+    w.s3rver.reset();
     w.dataset.reset();
     w.dir = ScratchDir();
   }
@@ -111,11 +174,26 @@ class WorldEnvironment : public ::testing::Environment {
     ASSERT_NE(TheWorld().server, nullptr) << "RGW failed to start: " << TheWorld().error; \
   } while (0)
 
-RemoteOptions Options() {
+#define REQUIRE_S3RVER()                                                     \
+  do {                                                                       \
+    if (!S3rverServer::Installed())                                          \
+      GTEST_SKIP() << "s3rver is not installed (npm install -g s3rver)";     \
+    ASSERT_NE(TheWorld().s3rver, nullptr)                                    \
+        << "s3rver failed to start: " << TheWorld().s3rver_error;            \
+    ASSERT_TRUE(TheWorld().s3rver_error.empty()) << TheWorld().s3rver_error; \
+  } while (0)
+
+RemoteOptions Options(Server server = Server::kRgw) {
   RemoteOptions o;
-  o.s3.endpoint = TheWorld().server->Endpoint();
-  o.s3.access_key_id = TheWorld().server->access_key();
-  o.s3.secret_access_key = TheWorld().server->secret_key();
+  if (server == Server::kRgw) {
+    o.s3.endpoint = TheWorld().server->Endpoint();
+    o.s3.access_key_id = TheWorld().server->access_key();
+    o.s3.secret_access_key = TheWorld().server->secret_key();
+  } else {
+    o.s3.endpoint = TheWorld().s3rver->Endpoint();
+    o.s3.access_key_id = S3rverServer::access_key();
+    o.s3.secret_access_key = S3rverServer::secret_key();
+  }
   o.timeout = std::chrono::seconds(10);
   return o;
 }
@@ -139,15 +217,29 @@ std::string Md5Hex(const std::string& data) {
   return out;
 }
 
-class S3SourceTest : public ::testing::Test {
+// What every test has: a source on s3://hoardfs-test/data at one of the servers.
+class S3SourceTestBase : public ::testing::Test {
  protected:
-  void SetUp() override {
-    REQUIRE_RGW();
-    source_ = Open(std::string("s3://") + kBucket + "/data", Options());
+  void OpenSource(Server server) {
+    server_ = server;
+    source_ = Open(std::string("s3://") + kBucket + "/data", Options(server));
     ASSERT_NE(source_, nullptr);
   }
   const Dataset& ds() const { return *TheWorld().dataset; }
-  S3TestClient& client() { return *TheWorld().client; }
+  S3TestClient& client() {
+    return server_ == Server::kRgw ? *TheWorld().client : *TheWorld().s3rver_client;
+  }
+  RemoteOptions Opts() const { return Options(server_); }
+  // True on s3rver for a dataset directory it does not list: one with children, none of them
+  // files (see the file comment). Stat of such a directory may still succeed when one of its
+  // subdirectories holds a file; the checks leave those directories out on s3rver.
+  bool S3rverHidesDir(const std::string& dir) const {
+    if (server_ != Server::kS3rver || dir == "/") return false;
+    const auto children = ds().Children(dir);
+    return !children.empty() && std::none_of(children.begin(), children.end(), [](const auto* e) {
+      return e->type == ObjectType::kFile;
+    });
+  }
 
   ObjectRef RefOf(const std::string& path) {
     Result<ObjectInfo> info = source_->Stat(path);
@@ -170,10 +262,45 @@ class S3SourceTest : public ::testing::Test {
     return out;
   }
 
+  Server server_ = Server::kRgw;
   std::unique_ptr<ObjectSource> source_;
 };
 
-TEST_F(S3SourceTest, StatFilesDirectoriesRootAndMissing) {
+// RGW only: what needs a server that checks signatures.
+class S3SourceTest : public S3SourceTestBase {
+ protected:
+  void SetUp() override {
+    REQUIRE_RGW();
+    OpenSource(Server::kRgw);
+  }
+};
+
+// The same checks against RGW and s3rver.
+class S3ConformanceTest : public S3SourceTestBase, public ::testing::WithParamInterface<Server> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Server::kRgw) {
+      REQUIRE_RGW();
+    } else {
+      REQUIRE_S3RVER();
+    }
+    OpenSource(GetParam());
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Servers, S3ConformanceTest,
+                         ::testing::Values(Server::kRgw, Server::kS3rver), ServerName);
+
+// s3rver only: its documented differences, pinned down.
+class S3rverTest : public S3SourceTestBase {
+ protected:
+  void SetUp() override {
+    REQUIRE_S3RVER();
+    OpenSource(Server::kS3rver);
+  }
+};
+
+TEST_P(S3ConformanceTest, StatFilesDirectoriesRootAndMissing) {
   Result<ObjectInfo> root = source_->Stat("/");
   ASSERT_TRUE(root.ok()) << root.status().ToString();
   EXPECT_EQ(root->type, ObjectType::kDirectory);
@@ -183,6 +310,7 @@ TEST_F(S3SourceTest, StatFilesDirectoriesRootAndMissing) {
     if (e.path.rfind(Dataset::kBigDir + std::string("/"), 0) == 0 && e.path.back() != '7') {
       continue;
     }
+    if (e.type == ObjectType::kDirectory && S3rverHidesDir(e.path)) continue;
     Result<ObjectInfo> info = source_->Stat(e.path);
     ASSERT_TRUE(info.ok()) << e.path << ": " << info.status().ToString();
     EXPECT_EQ(info->type, e.type) << e.path;
@@ -207,8 +335,9 @@ TEST_F(S3SourceTest, StatFilesDirectoriesRootAndMissing) {
   }
 }
 
-TEST_F(S3SourceTest, ListEveryDirectoryMatchesTheDataset) {
+TEST_P(S3ConformanceTest, ListEveryDirectoryMatchesTheDataset) {
   for (const std::string& dir : ds().Directories()) {
+    if (S3rverHidesDir(dir)) continue;
     int pages = 0;
     std::vector<ObjectInfo> got = ListAll(*source_, dir, &pages);
     std::map<std::string, std::tuple<ObjectType, uint64_t>> actual;
@@ -223,6 +352,7 @@ TEST_F(S3SourceTest, ListEveryDirectoryMatchesTheDataset) {
     }
     std::map<std::string, std::tuple<ObjectType, uint64_t>> expected;
     for (const testing::DatasetEntry* e : ds().Children(dir)) {
+      if (S3rverHidesDir(e->path)) continue;
       expected.emplace(e->path.substr(e->path.rfind('/') + 1), std::make_tuple(e->type, e->size));
     }
     EXPECT_EQ(actual, expected) << dir;
@@ -249,17 +379,23 @@ TEST_F(S3SourceTest, ListEveryDirectoryMatchesTheDataset) {
   EXPECT_TRUE(empty->next_token.empty());
 }
 
-TEST_F(S3SourceTest, SmallPagesStillListEverything) {
-  RemoteOptions o = Options();
+TEST_P(S3ConformanceTest, SmallPagesStillListEverything) {
+  RemoteOptions o = Opts();
   o.list_page_size = 3;
   std::unique_ptr<ObjectSource> src = Open(std::string("s3://") + kBucket + "/data", o);
   int pages = 0;
   const std::vector<ObjectInfo> got = ListAll(*src, "/", &pages);
-  EXPECT_GE(got.size(), ds().Children("/").size());
-  EXPECT_GT(pages, 1);
+  const auto children = ds().Children("/");
+  EXPECT_GE(got.size(), std::count_if(children.begin(), children.end(),
+                                      [&](const auto* e) { return !S3rverHidesDir(e->path); }));
+  if (GetParam() == Server::kRgw) {
+    EXPECT_GT(pages, 1);
+  } else {
+    EXPECT_GE(pages, 1);  // s3rver: CommonPrefixes do not count towards max-keys
+  }
 }
 
-TEST_F(S3SourceTest, ReadEverySmallFileExactly) {
+TEST_P(S3ConformanceTest, ReadEverySmallFileExactly) {
   int files = 0;
   for (const testing::DatasetEntry& e : ds().entries()) {
     if (e.type != ObjectType::kFile || e.path == Dataset::kLargeFile) continue;
@@ -295,7 +431,7 @@ TEST_F(S3SourceTest, ReadEverySmallFileExactly) {
             StatusCode::kInvalidArgument);
 }
 
-TEST_F(S3SourceTest, ReadRangesOfTheLargeFile) {
+TEST_P(S3ConformanceTest, ReadRangesOfTheLargeFile) {
   const ObjectRef ref = RefOf(Dataset::kLargeFile);
   const uint64_t size = ds().options().large_file_size;
   ASSERT_EQ(ref.size, size);
@@ -311,6 +447,12 @@ TEST_F(S3SourceTest, ReadRangesOfTheLargeFile) {
   for (const Case& c : cases) {
     std::string buf(c.length, '\0');
     Result<size_t> n = source_->Read(ref, c.offset, Bytes(buf));
+    if (GetParam() == Server::kS3rver && c.offset == 0 && c.length == 1) {
+      // s3rver 3.7.1 answers "Range: bytes=0-0" with more than one byte (it takes the end 0 as
+      // "no end"); the client must refuse that, not return wrong data.
+      EXPECT_EQ(n.status().code(), StatusCode::kCorruption) << n.status().ToString();
+      continue;
+    }
     ASSERT_TRUE(n.ok()) << c.offset << "+" << c.length << ": " << n.status().ToString();
     const std::string expected = ds().Bytes(Dataset::kLargeFile, c.offset, c.length);
     ASSERT_EQ(*n, expected.size()) << c.offset << "+" << c.length;
@@ -327,7 +469,7 @@ TEST_F(S3SourceTest, ReadRangesOfTheLargeFile) {
   EXPECT_EQ(testing::Sha256Hex(all), ds().Find(Dataset::kLargeFile)->sha256);
 }
 
-TEST_F(S3SourceTest, ReadVScatteredRanges) {
+TEST_P(S3ConformanceTest, ReadVScatteredRanges) {
   const ObjectRef ref = RefOf(Dataset::kLargeFile);
   const uint64_t size = ref.size;
   std::mt19937_64 rng(7);
@@ -365,7 +507,7 @@ TEST_F(S3SourceTest, ReadVScatteredRanges) {
   EXPECT_EQ(missing[1].status.code(), StatusCode::kNotFound);
 }
 
-TEST_F(S3SourceTest, SixteenThreadsReadConcurrently) {
+TEST_P(S3ConformanceTest, SixteenThreadsReadConcurrently) {
   std::vector<ObjectRef> refs = {RefOf(Dataset::kLargeFile)};
   for (const testing::DatasetEntry* e : ds().Children("/small/d2/e3"))
     refs.push_back(RefOf(e->path));
@@ -406,7 +548,7 @@ TEST_F(S3SourceTest, SixteenThreadsReadConcurrently) {
   EXPECT_EQ(bad.load(), 0);
 }
 
-TEST_F(S3SourceTest, VersionIsTheETagAndReadsNeverMixVersions) {
+TEST_P(S3ConformanceTest, VersionIsTheETagAndReadsNeverMixVersions) {
   const std::string key = std::string(kPrefix) + "zz_scratch/versioned";
   const std::string v1(1000, 'a');
   ASSERT_TRUE(client().Put(key, v1).ok());
@@ -434,7 +576,7 @@ TEST_F(S3SourceTest, VersionIsTheETagAndReadsNeverMixVersions) {
   EXPECT_EQ(source_->Read(ref2, 0, Bytes(buf)).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(S3SourceTest, KeysWithSpacesPlusEqualsPercentAndUnicode) {
+TEST_P(S3ConformanceTest, KeysWithSpacesPlusEqualsPercentAndUnicode) {
   const std::vector<std::string> names = {
       "a b",        "a+b",        "a=b",    "100%",
       "x&y",        "q?r",        "h#i",    "\xC3\xBC\xE2\x82\xAC \xE6\x97\xA5\xE6\x9C\xAC",
@@ -455,12 +597,11 @@ TEST_F(S3SourceTest, KeysWithSpacesPlusEqualsPercentAndUnicode) {
     EXPECT_EQ(buf.substr(0, *n), "content of " + name);
   }
   // A source rooted at a prefix with a space in it.
-  std::unique_ptr<ObjectSource> sub =
-      Open(std::string("s3://") + kBucket + "/data/weird", Options());
+  std::unique_ptr<ObjectSource> sub = Open(std::string("s3://") + kBucket + "/data/weird", Opts());
   EXPECT_TRUE(sub->Stat("/a b").ok());
 }
 
-TEST_F(S3SourceTest, MarkerObjectsAndNestedPrefixes) {
+TEST_P(S3ConformanceTest, MarkerObjectsAndNestedPrefixes) {
   for (const char* key :
        {"nest/", "nest/only-marker/", "nest/a/b/c/leaf", "nest/file", "nest/file-and-dir/inner"}) {
     ASSERT_TRUE(
@@ -469,11 +610,20 @@ TEST_F(S3SourceTest, MarkerObjectsAndNestedPrefixes) {
   int pages = 0;
   std::map<std::string, ObjectType> got;
   for (const ObjectInfo& e : ListAll(*source_, "/nest", &pages)) got[e.name] = e.type;
-  EXPECT_EQ(got, (std::map<std::string, ObjectType>{{"only-marker", ObjectType::kDirectory},
-                                                    {"a", ObjectType::kDirectory},
-                                                    {"file", ObjectType::kFile},
-                                                    {"file-and-dir", ObjectType::kDirectory}}));
+  std::map<std::string, ObjectType> expected = {{"only-marker", ObjectType::kDirectory},
+                                                {"a", ObjectType::kDirectory},
+                                                {"file", ObjectType::kFile},
+                                                {"file-and-dir", ObjectType::kDirectory}};
+  // s3rver does not list "nest/a/" (no object lies directly below it), so /nest/a is not
+  // found either; /nest/a/b is, as its listing returns "nest/a/b/c/" (which holds "leaf").
+  const bool s3rver = GetParam() == Server::kS3rver;
+  if (s3rver) expected.erase("a");
+  EXPECT_EQ(got, expected);
   for (const char* dir : {"/nest", "/nest/only-marker", "/nest/a", "/nest/a/b", "/nest/a/b/c"}) {
+    if (s3rver && std::strcmp(dir, "/nest/a") == 0) {
+      EXPECT_EQ(source_->Stat(dir).status().code(), StatusCode::kNotFound) << dir;
+      continue;
+    }
     Result<ObjectInfo> info = source_->Stat(dir);
     ASSERT_TRUE(info.ok()) << dir << ": " << info.status().ToString();
     EXPECT_EQ(info->type, ObjectType::kDirectory) << dir;
@@ -484,7 +634,7 @@ TEST_F(S3SourceTest, MarkerObjectsAndNestedPrefixes) {
   EXPECT_EQ(source_->Stat("/nest/a/b/c/leaf")->type, ObjectType::kFile);
   EXPECT_EQ(source_->Stat("/nest/a/b/c/leaf/x").status().code(), StatusCode::kNotFound);
   // A source on the whole bucket sees "data" as a directory.
-  std::unique_ptr<ObjectSource> bucket = Open(std::string("s3://") + kBucket, Options());
+  std::unique_ptr<ObjectSource> bucket = Open(std::string("s3://") + kBucket, Opts());
   ASSERT_TRUE(bucket->Stat("/").ok());
   Result<ListPage> top = bucket->List("/", "");
   ASSERT_TRUE(top.ok()) << top.status().ToString();
@@ -493,9 +643,9 @@ TEST_F(S3SourceTest, MarkerObjectsAndNestedPrefixes) {
   EXPECT_EQ(top->entries[0].type, ObjectType::kDirectory);
 }
 
-TEST_F(S3SourceTest, SourceRootedInASubdirectory) {
+TEST_P(S3ConformanceTest, SourceRootedInASubdirectory) {
   std::unique_ptr<ObjectSource> sub =
-      Open(std::string("s3://") + kBucket + "/data/small/d1", Options());
+      Open(std::string("s3://") + kBucket + "/data/small/d1", Opts());
   Result<ObjectInfo> root = sub->Stat("/");
   ASSERT_TRUE(root.ok()) << root.status().ToString();
   EXPECT_EQ(root->type, ObjectType::kDirectory);
@@ -508,7 +658,7 @@ TEST_F(S3SourceTest, SourceRootedInASubdirectory) {
   EXPECT_EQ(sub->Stat("/large.bin").status().code(), StatusCode::kNotFound);
   // A prefix with nothing under it does not exist.
   std::unique_ptr<ObjectSource> none =
-      Open(std::string("s3://") + kBucket + "/no-such-prefix", Options());
+      Open(std::string("s3://") + kBucket + "/no-such-prefix", Opts());
   EXPECT_EQ(none->Stat("/").status().code(), StatusCode::kNotFound);
 }
 
@@ -525,7 +675,7 @@ TEST_F(S3SourceTest, RefusedCredentialsArePermissionDeniedWithoutTheSecret) {
       {"anonymous", "", ""},
   };
   for (const Case& c : cases) {
-    RemoteOptions o = Options();
+    RemoteOptions o = Opts();
     o.s3.access_key_id = c.key;
     o.s3.secret_access_key = c.secret;
     std::unique_ptr<ObjectSource> src = Open(std::string("s3://") + kBucket + "/data", o);
@@ -554,7 +704,7 @@ TEST_F(S3SourceTest, CredentialsFromAFile) {
     f << "[default]\naws_access_key_id = " << TheWorld().server->access_key()
       << "\naws_secret_access_key = " << TheWorld().server->secret_key() << "\n";
   }
-  RemoteOptions o = Options();
+  RemoteOptions o = Opts();
   o.s3.access_key_id.clear();
   o.s3.secret_access_key.clear();
   o.s3.credentials_file = path;
@@ -565,8 +715,8 @@ TEST_F(S3SourceTest, CredentialsFromAFile) {
   EXPECT_FALSE(OpenObjectSource(std::string("s3://") + kBucket, o).ok());
 }
 
-TEST_F(S3SourceTest, BadUrlsAndOptions) {
-  RemoteOptions o = Options();
+TEST_P(S3ConformanceTest, BadUrlsAndOptions) {
+  RemoteOptions o = Opts();
   EXPECT_EQ(OpenObjectSource("s3://hoardfs-test:9000/x", o).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenObjectSource("s3://user:pw@hoardfs-test/x", o).status().code(),
@@ -574,19 +724,31 @@ TEST_F(S3SourceTest, BadUrlsAndOptions) {
   o.s3.endpoint = "rgw.example:7480";
   EXPECT_EQ(OpenObjectSource("s3://hoardfs-test/x", o).status().code(),
             StatusCode::kInvalidArgument);
-  o = Options();
+  o = Opts();
   o.s3.secret_access_key.clear();
   EXPECT_EQ(OpenObjectSource("s3://hoardfs-test/x", o).status().code(),
             StatusCode::kInvalidArgument);
   // A bucket that does not exist.
-  std::unique_ptr<ObjectSource> nb = Open("s3://no-such-bucket", Options());
+  std::unique_ptr<ObjectSource> nb = Open("s3://no-such-bucket", Opts());
   EXPECT_EQ(nb->Stat("/").status().code(), StatusCode::kNotFound)
       << nb->Stat("/").status().ToString();
 }
 
-// Last: stops the gateway (the cluster stays up) and starts it again.
-TEST_F(S3SourceTest, StoppedServerIsUnavailableQuicklyAndRecovers) {
-  RemoteOptions o = Options();
+// Stops the server and starts it again: RGW's gateway alone (the cluster stays up), s3rver as a
+// whole (its objects are files in its directory, kept across a restart).
+Status StopServer(Server server) {
+  return server == Server::kRgw ? TheWorld().server->StopGateway() : TheWorld().s3rver->Stop();
+}
+Status StartServer(Server server) {
+  return server == Server::kRgw ? TheWorld().server->StartGateway() : TheWorld().s3rver->Restart();
+}
+std::string ServerLog(Server server) {
+  return server == Server::kRgw ? TheWorld().server->LogTail() : TheWorld().s3rver->LogTail();
+}
+
+// Last of the conformance checks.
+TEST_P(S3ConformanceTest, StoppedServerIsUnavailableQuicklyAndRecovers) {
+  RemoteOptions o = Opts();
   o.timeout = std::chrono::seconds(2);
   o.max_attempts = 2;
   o.initial_backoff = std::chrono::milliseconds(100);
@@ -595,7 +757,7 @@ TEST_F(S3SourceTest, StoppedServerIsUnavailableQuicklyAndRecovers) {
   const ObjectRef ref = RefOf(Dataset::kLargeFile);
   std::string buf(4096, '\0');
   ASSERT_TRUE(src->Read(ref, 0, Bytes(buf)).ok());  // a connection is open and pooled
-  ASSERT_TRUE(TheWorld().server->StopGateway().ok());
+  ASSERT_TRUE(StopServer(GetParam()).ok());
   for (const char* what : {"stat", "read", "list"}) {
     const auto start = Clock::now();
     const std::string w = what;
@@ -607,10 +769,62 @@ TEST_F(S3SourceTest, StoppedServerIsUnavailableQuicklyAndRecovers) {
     EXPECT_EQ(s.code(), StatusCode::kUnavailable) << what << ": " << s.ToString();
     EXPECT_LT(took, 5.0) << what;
   }
-  ASSERT_TRUE(TheWorld().server->StartGateway().ok()) << TheWorld().server->LogTail();
+  ASSERT_TRUE(StartServer(GetParam()).ok()) << ServerLog(GetParam());
   Result<size_t> n = src->Read(ref, 8192, Bytes(buf));
   ASSERT_TRUE(n.ok()) << n.status().ToString();
   EXPECT_EQ(buf, ds().Bytes(Dataset::kLargeFile, 8192, buf.size()));
+}
+
+// Small requests one after the other, as the FUSE layer makes them on a cold stat or read: the
+// mean latency of a HEAD (Stat) and of a 4 KiB ranged GET (Read) on one source (one pooled
+// connection). A measurement, printed; the bound only catches a pathological client (a fixed
+// delay per request such as Nagle + delayed ACK, 40 ms, or a 1 s Expect: 100-continue wait).
+TEST_P(S3ConformanceTest, LatencyOfSmallSequentialRequests) {
+  constexpr int kRequests = 200;
+  const ObjectRef ref = RefOf(Dataset::kLargeFile);
+  std::string buf(4096, '\0');
+  auto start = Clock::now();
+  for (int i = 0; i < kRequests; ++i) {
+    ASSERT_TRUE(source_->Stat(Dataset::kLargeFile).ok());
+  }
+  const double head_ms = Seconds(Clock::now() - start) * 1000 / kRequests;
+  start = Clock::now();
+  for (int i = 0; i < kRequests; ++i) {
+    Result<size_t> n = source_->Read(ref, uint64_t{4096} * i, Bytes(buf));
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    ASSERT_EQ(*n, buf.size());
+  }
+  const double get_ms = Seconds(Clock::now() - start) * 1000 / kRequests;
+  std::printf("[ latency  ] %s: %d HEAD: %.2f ms each; %d ranged GET of 4 KiB: %.2f ms each\n",
+              ServerName({GetParam(), 0}).c_str(), kRequests, head_ms, kRequests, get_ms);
+  // Not a performance figure (those live in bench/): a guard against the Nagle + delayed-ACK
+  // stall (~40 ms per small response) seen with radosgw before its harness set tcp_nodelay.
+  EXPECT_LT(head_ms, 30.0);
+  EXPECT_LT(get_ms, 30.0);
+}
+
+// s3rver does not verify signatures: a wrong secret for its own key, and an anonymous request,
+// are served (RGW refuses both with 403: S3SourceTest.RefusedCredentials...); only an access key
+// it does not know is refused (403). If this starts failing, s3rver's checks changed and the
+// RGW-only auth checks may be worth running here too.
+TEST_F(S3rverTest, AcceptsAnySignatureButNotAnUnknownKey) {
+  const std::string wrong = "wrong+secret/ABCDEFGHIJKLMNOPQRSTUVWX";
+  for (const auto& [key, secret, served] : std::vector<std::tuple<std::string, std::string, bool>>{
+           {S3rverServer::access_key(), wrong, true},
+           {"", "", true},
+           {"AKIAUNKNOWNKEY000000", wrong, false}}) {
+    RemoteOptions o = Opts();
+    o.s3.access_key_id = key;
+    o.s3.secret_access_key = secret;
+    std::unique_ptr<ObjectSource> src = Open(std::string("s3://") + kBucket + "/data", o);
+    ASSERT_NE(src, nullptr);
+    Result<ObjectInfo> info = src->Stat(Dataset::kLargeFile);
+    if (served) {
+      EXPECT_TRUE(info.ok()) << "key '" << key << "': " << info.status().ToString();
+    } else {
+      EXPECT_EQ(info.status().code(), StatusCode::kPermissionDenied) << info.status().ToString();
+    }
+  }
 }
 
 }  // namespace

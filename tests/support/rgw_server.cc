@@ -220,7 +220,10 @@ Status RgwServer::Bootstrap() {
       << "osd_crush_chooseleaf_type = 0\n"
       << "mon_data_avail_crit = 1\n"
       << "[client.rgw.a]\n"
-      << "rgw_frontends = beast endpoint=127.0.0.1:" << rgw_port_ << "\n"
+      // tcp_nodelay: radosgw turns Nagle on and writes headers and body separately, so without
+      // it every small GET waits ~40 ms for the client's delayed ACK (measured: 50 ms per 4 KiB
+      // GET from curl and from our client alike, 3 ms with it).
+      << "rgw_frontends = beast endpoint=127.0.0.1:" << rgw_port_ << " tcp_nodelay=1\n"
       << "rgw_data = " << d << "/rgw\n";
     if (!c) return Status::IOError("write " + conf_);
   }
