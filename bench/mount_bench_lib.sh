@@ -189,17 +189,17 @@ wait_mounted() {
   return 1
 }
 
-# mount_hoardfs MNT CACHE_DIR [extra args]
+# mount_hoardfs MNT CACHE_DIR URL [extra args]
 mount_hoardfs() {
   phase "mount_hoardfs"
-  local m="$1" cache="$2" out
-  shift 2
+  local m="$1" cache="$2" url="$3" out
+  shift 3
   MOUNT_PID=""
   mkdir -p "$cache"
   MOUNTS+=("$m")
   # Not `out=$(hoardfs mount …)`: the daemon keeps copies of the caller's stdout/stderr open
   # (fds 3-5, duplicated before its fork), so a command substitution would wait until unmount.
-  if ! timeout 60 "$HOARDFS_BIN" mount "root://127.0.0.1:$XRD_PORT//$DATA_NAME" "$m" \
+  if ! timeout 60 "$HOARDFS_BIN" mount "$url" "$m" \
     --cache-dir "$cache" --cache-size 8G --log-file "$LOG_DIR/hoardfs.log" "$@" \
     >"$LOG_DIR/hoardfs-mount.out" 2>&1 </dev/null; then
     fail_note "hoardfs mount: $(head -c 300 "$LOG_DIR/hoardfs-mount.out")"
@@ -240,6 +240,120 @@ mount_rclone() {
   wait_mounted "$m" || { fail_note "rclone: $m not mounted"; return 1; }
   MOUNT_PID="$(pgrep -f "rclone mount :webdav: $m " | head -1)"
   STARTED_PIDS+=("$MOUNT_PID:$m")
+}
+
+# mount_rclone_s3 MNT CACHE_DIR: rclone over the RGW bucket; the keys go in through rclone's
+# environment variables (never argv).
+mount_rclone_s3() {
+  phase "mount_rclone_s3"
+  local m="$1" cache="$2"
+  MOUNT_PID=""
+  mkdir -p "$cache"
+  MOUNTS+=("$m")
+  # env -u AWS_CA_BUNDLE: rclone 1.60 refuses to create an S3 remote at all when that variable
+  # is set ("LoadCustomCABundleError: ... unsupported transport"), and the RGW is plain HTTP.
+  env -u AWS_CA_BUNDLE RCLONE_S3_ACCESS_KEY_ID="$RGW_ACCESS_KEY" RCLONE_S3_SECRET_ACCESS_KEY="$RGW_SECRET_KEY" \
+    timeout 60 rclone mount ":s3:$RGW_BUCKET/$DATA_NAME" "$m" --s3-provider Ceph \
+    --s3-endpoint "$RGW_ENDPOINT" --s3-force-path-style=true \
+    --vfs-cache-mode full --cache-dir "$cache" --read-only --daemon \
+    --log-file "$LOG_DIR/rclone-s3.log" >>"$LOG_DIR/rclone.out" 2>&1 </dev/null || {
+    fail_note "rclone (S3) mount failed"
+    return 1
+  }
+  wait_mounted "$m" || { fail_note "rclone-s3: $m not mounted"; return 1; }
+  MOUNT_PID="$(pgrep -f "rclone mount :s3:$RGW_BUCKET/$DATA_NAME $m " | head -1)"
+  STARTED_PIDS+=("$MOUNT_PID:$m")
+}
+
+# mount_s3fs MNT CACHE_DIR: s3fs with its disk cache (use_cache), keys from a passwd file.
+mount_s3fs() {
+  phase "mount_s3fs"
+  local m="$1" cache="$2"
+  MOUNT_PID=""
+  mkdir -p "$cache"
+  MOUNTS+=("$m")
+  timeout 60 s3fs "$RGW_BUCKET:/$DATA_NAME" "$m" -o "url=$RGW_ENDPOINT" -o use_path_request_style \
+    -o "passwd_file=$WORK/s3fs.passwd" -o "use_cache=$cache" -o ro \
+    -o endpoint=us-east-1 -o "logfile=$LOG_DIR/s3fs.log" \
+    >>"$LOG_DIR/s3fs.out" 2>&1 </dev/null || { fail_note "s3fs mount failed"; return 1; }
+  wait_mounted "$m" || { fail_note "s3fs: $m not mounted"; return 1; }
+  # s3fs rewrites its argv: "s3fs bench /data MNT -o ..."
+  MOUNT_PID="$(pgrep -f "^s3fs .* $m " | head -1)"
+  STARTED_PIDS+=("$MOUNT_PID:$m")
+}
+
+# ---- the S3 server (Ceph RGW, through tests/support/rgw_server_main.cc) -------------------------
+
+RGW_PID=""
+RGW_ENDPOINT=""
+RGW_BUCKET=""
+RGW_ACCESS_KEY=""
+RGW_SECRET_KEY=""
+RGW_WORKDIR=""
+RGW_UPLOAD_SECONDS=""
+RGW_UPLOADED=""
+# start_rgw UPLOAD_DIR MEMSTORE_MIB TIMEOUT: starts hoardfs_rgw_server ($RGW_BIN), which creates
+# the bucket and uploads UPLOAD_DIR under the key prefix "$DATA_NAME/", and waits for its ready=1.
+# Writes the credentials files (mode 600) the S3 clients read: $WORK/s3.creds (AWS INI, hoardfs),
+# $WORK/s3fs.passwd, $WORK/curl-s3.cfg (curl -K). The keys never appear on a command line.
+start_rgw() {
+  local up="$1" mib="$2" limit="$3" out="$WORK/rgw.out" i
+  (umask 077 && : >"$out")
+  (TMPDIR="$WORK" exec "$RGW_BIN" --bucket bench --memstore-mib "$mib" --upload "$up" \
+    --prefix "$DATA_NAME/" --threads 16 </dev/null >"$out" 2>>"$LOG_DIR/rgw.err") &
+  RGW_PID=$!
+  for ((i = 0; i < limit * 10; i++)); do
+    grep -q '^ready=1' "$out" 2>/dev/null && break
+    pid_is_ours "$RGW_PID" "hoardfs_rgw_server" || { RGW_PID=""; return 1; }
+    sleep 0.1
+  done
+  grep -q '^ready=1' "$out" || { stop_rgw; return 1; }
+  kv() { sed -n "s/^$1=//p" "$out" | head -1; }
+  RGW_ENDPOINT="$(kv endpoint)"
+  RGW_BUCKET="$(kv bucket)"
+  RGW_ACCESS_KEY="$(kv access_key)"
+  RGW_SECRET_KEY="$(kv secret_key)"
+  RGW_WORKDIR="$(kv work_dir)"
+  # shellcheck disable=SC2034  # read by run_mount_bench.sh
+  RGW_UPLOAD_SECONDS="$(kv upload_seconds)"
+  # shellcheck disable=SC2034  # read by run_mount_bench.sh
+  RGW_UPLOADED="$(kv uploaded_objects)"
+  (
+    umask 077
+    printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+      "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" >"$WORK/s3.creds"
+    printf '%s:%s\n' "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" >"$WORK/s3fs.passwd"
+    printf 'user = "%s:%s"\naws-sigv4 = "aws:amz:us-east-1:s3"\nheader = "x-amz-content-sha256: UNSIGNED-PAYLOAD"\n' \
+      "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" >"$WORK/curl-s3.cfg"
+  )
+}
+
+# stop_rgw: SIGTERM to the launcher, which stops radosgw, the OSD and the monitor in order
+# (~6 s); after 60 s, SIGKILL, then the Ceph daemons it started (pid files in its work dir,
+# checked against their command line, which names the work dir's ceph.conf).
+stop_rgw() {
+  local i f p
+  [[ -n "$RGW_PID" ]] || return 0
+  if pid_is_ours "$RGW_PID" "hoardfs_rgw_server"; then
+    kill -TERM "$RGW_PID" 2>/dev/null
+    for ((i = 0; i < 600; i++)); do
+      pid_is_ours "$RGW_PID" "hoardfs_rgw_server" || break
+      sleep 0.1
+    done
+    if pid_is_ours "$RGW_PID" "hoardfs_rgw_server"; then
+      kill -KILL "$RGW_PID" 2>/dev/null
+      log "hoardfs_rgw_server did not stop within 60 s: killed"
+    fi
+  fi
+  if [[ -n "$RGW_WORKDIR" && -d "$RGW_WORKDIR/run" ]]; then
+    for f in "$RGW_WORKDIR"/run/*.pid; do
+      [[ -f "$f" ]] || continue
+      p="$(cat "$f" 2>/dev/null)"
+      stop_pid "$p" "$RGW_WORKDIR/ceph.conf"
+    done
+  fi
+  wait "$RGW_PID" 2>/dev/null
+  RGW_PID=""
 }
 
 # wait_exit PID NEEDLE: waits up to 10 s for our daemon to exit after its unmount, then stops it.
@@ -353,19 +467,32 @@ main()
 PY
 }
 
-# make_data DIR BIG_BYTES SMALL_DIRS PER_DIR WIDE TTFB_NAME...: the data set, in one process
-# (a process start per file or per directory would cost minutes here).
+# make_data DIR BIG_BYTES SMALL_DIRS PER_DIR WIDE SPARSE_BYTES SCALE_N SCALE_BYTES TTFB_NAME...:
+# the data set, in one process (a process start per file or per directory would cost minutes
+# here). SPARSE_BYTES > 0: a file "sparse" for the ROOT-like case; SCALE_N > 0: scale/fNN, SCALE_N
+# files of SCALE_BYTES for the concurrent readers.
 make_data() {
-  timeout 600 "${PYTHON[@]}" - "$@" <<'PY'
+  timeout 900 "${PYTHON[@]}" - "$@" <<'PY'
 import os, sys
 root, big, ndirs, per, wide = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+sparse, scale_n, scale_bytes = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 os.makedirs(root, exist_ok=True)
-with open(os.path.join(root, "big"), "wb") as f:
-    left = big
-    while left:
-        n = min(left, 8 << 20)
-        f.write(os.urandom(n))
-        left -= n
+
+def random_file(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 8 << 20)
+            f.write(os.urandom(n))
+            left -= n
+
+random_file(os.path.join(root, "big"), big)
+if sparse:
+    random_file(os.path.join(root, "sparse"), sparse)
+if scale_n:
+    os.makedirs(os.path.join(root, "scale"), exist_ok=True)
+    for i in range(scale_n):
+        random_file(os.path.join(root, "scale", f"f{i:02d}"), scale_bytes)
 for tree in ("small", "smallcat"):
     for d in range(ndirs):
         sd = os.path.join(root, tree, f"d{d:02d}")
@@ -380,7 +507,7 @@ for i in range(wide):
     open(os.path.join(wd, f"e{i:05d}"), "wb").close()
 td = os.path.join(root, "ttfb")
 os.makedirs(td, exist_ok=True)
-for name in sys.argv[6:]:
+for name in sys.argv[9:]:
     with open(os.path.join(td, name), "wb") as f:
         f.write(os.urandom(65536))
 PY

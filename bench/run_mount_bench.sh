@@ -1,33 +1,58 @@
 #!/usr/bin/env bash
-# Mount benchmarks: hoardfs against the limits and its peers, side by side in one run (the protocol
-# is in docs/benchmarks.md). Builds hoardfs (Release, build-mbench), installs what is missing
-# (fio, xrootd, xrootd-fuse, curl, jq; rclone optional), generates the data, starts its own xrootd
-# (root:// + WebDAV) on free loopback ports, measures every case on every system in rounds, and
-# writes the tables (medians, min-max, ratios vs targets) to docs/benchmarks-mount.md.
+# Mount benchmarks: hoardfs over each backend against the limits and its peers, side by side in one
+# run (the protocol is in docs/benchmarks.md). Builds hoardfs, bench/sparse_read and
+# tests/support/rgw_server_main.cc (Release, build-mbench), installs what is missing (fio, xrootd,
+# xrootd-fuse, curl, jq, gnuplot-nox, s3fs, ceph-mon/ceph-osd/radosgw; rclone optional), generates
+# the data, starts its own xrootd (root:// + WebDAV) and Ceph RGW (S3) on free loopback ports,
+# measures every case on every system in rounds, and writes the tables (medians, min-max, ratios vs
+# targets) to docs/benchmarks-mount.md, the figures to docs/benchmarks-mount.json and plots
+# (bench/plot_mount_bench.sh) to docs/benchmarks-mount-*.svg.
 #
 #   bench/run_mount_bench.sh [--quick] [--out FILE] [--rounds N] [--no-rclone] [--no-xrootdfs]
+#                            [--no-http] [--no-s3] [--no-s3fs] [--no-sparse] [--no-scale]
+#                            [--no-plots]
 #
-#   --quick       256 MiB file, 2,000 small files, 4,000-entry directory, 1 s fio jobs (< 5 min)
-#                 (full: 1 GiB, 10,000, 20,000, 10 s fio jobs; < 20 min)
-#                 The bound is kept by a time budget from the data generation on: a system's round
-#                 that would overrun it (by its last round's duration) is skipped and reported.
-#   --out FILE    write the report there instead of docs/benchmarks-mount.md
-#   --rounds N    rounds of every case (default 3; the report gives the median and min-max)
+#   --quick       256 MiB file, 2,000 small files, 4,000-entry directory, 1 s fio jobs, 128 MiB
+#                 sparse file, 64 x 16 MiB scaling files, one round: ~5 min with every system
+#                 (full: 1 GiB, 10,000, 20,000, 10 s fio jobs, 512 MiB, 64 x 64 MiB, 3 rounds of
+#                 ~14 min each with every system here). The bound is kept by a time budget from
+#                 the first round on: a round that would overrun it (by the last round's
+#                 duration) is not started, and reported; the full default (1,860 s) fits 2
+#                 rounds, ~35 min in all (S3 setup ~2.5 min); --budget 2700 runs 3 (~50 min).
+#   --out FILE    write the report there instead of docs/benchmarks-mount.md (the JSON and the
+#                 plots go next to it: FILE without .md + .json / -throughput.svg / -latency.svg)
+#   --rounds N    rounds of every case (default 3, quick 1; the report gives the median and min-max)
+#   --no-http     no hoardfs over XRootD's HTTP door (http://)
+#   --no-s3       no S3 server, so no hoardfs over s3://, s3fs, rclone over S3, curl SigV4
+#   --no-s3fs, --no-rclone, --no-xrootdfs   leave that peer out (--no-rclone: both rclone mounts)
+#   --no-sparse   no ROOT-like sparse case;  --no-scale  no 64-reader scaling case
+#   --no-plots    no gnuplot SVGs
+#   --budget S    time budget of the rounds in seconds (default: quick ~300, full 1,860 with every
+#                 system)
 #
 # Environment: HOARDFS_BENCH_DIR  where data, caches and mounts go (default /var/tmp: the cache
-#              disk, not tmpfs); HOARDFS_BIN  use this hoardfs binary instead of building one;
+#              disk, not tmpfs); HOARDFS_BIN  use this hoardfs binary instead of building one
+#              (sparse_read and hoardfs_rgw_server are then taken from the same build tree,
+#              BUILD/bench and BUILD/tests, or SPARSE_READ_BIN / RGW_SERVER_BIN);
 #              HOARDFS_BENCH_KEEP_LOGS=DIR  copy the logs (daemons, steps, phase timings) there.
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Tears everything down on exit: unmounts
-# (fusermount3 -u, then umount -l) every mount it made, stops only the processes it started,
-# removes its directory.
+# (fusermount3 -u, then umount -l) every mount it made, stops only the processes it started
+# (the RGW launcher stops its Ceph daemons itself), removes its directory.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/docs/benchmarks-mount.md"
 QUICK=0
-ROUNDS=3
+ROUNDS=""
 WANT_RCLONE=1
 WANT_XROOTDFS=1
+WANT_HTTP=1
+WANT_S3=1
+WANT_S3FS=1
+WANT_SPARSE=1
+WANT_SCALE=1
+WANT_PLOTS=1
+BUDGET_ARG=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -35,6 +60,13 @@ while [[ $# -gt 0 ]]; do
     --rounds) ROUNDS="$2"; shift ;;
     --no-rclone) WANT_RCLONE=0 ;;
     --no-xrootdfs) WANT_XROOTDFS=0 ;;
+    --no-http) WANT_HTTP=0 ;;
+    --no-s3) WANT_S3=0 ;;
+    --no-s3fs) WANT_S3FS=0 ;;
+    --no-sparse) WANT_SPARSE=0 ;;
+    --no-scale) WANT_SCALE=0 ;;
+    --no-plots) WANT_PLOTS=0 ;;
+    --budget) BUDGET_ARG="$2"; shift ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -46,14 +78,29 @@ if [[ $(id -u) != 0 ]]; then
   exit 1
 fi
 
+# Quick mode is a smoke test: one round unless --rounds says otherwise (one round of the seven
+# systems takes about 4 minutes here); full mode: 3 rounds.
+[[ -n "$ROUNDS" ]] || ROUNDS=$((QUICK == 1 ? 1 : 3))
 if [[ $QUICK == 1 ]]; then
   BIG_MIB=256; SMALL_PER_DIR=20; WIDE=4000; FIO_RUNTIME=1; BUDGET=280; MODE="quick"
+  SPARSE_MIB=128; SCALE_MIB=16; S3_SMALL_DIRS=10
 else
   BIG_MIB=1024; SMALL_PER_DIR=100; WIDE=20000; FIO_RUNTIME=10; BUDGET=1140; MODE="full"
+  SPARSE_MIB=512; SCALE_MIB=64; S3_SMALL_DIRS=10
 fi
+SCALE_N=64
+SPARSE_SEED=20261129
+# The budget grows with every system beyond the original four (limits, hoardfs root://,
+# xrootdfs, rclone): their rounds take about as long as hoardfs's.
 BIG_BYTES=$((BIG_MIB * 1048576))
+SPARSE_BYTES=$((SPARSE_MIB * 1048576))
+SCALE_BYTES=$((SCALE_MIB * 1048576))
 SMALL_DIRS=100
 SMALL=$((SMALL_DIRS * SMALL_PER_DIR))
+# The S3 systems stat and cat fewer small files (the first S3_SMALL_DIRS directories of small/
+# and smallcat/): the RGW here answers a request in ~20 ms, so a cold cat of 2,000 files took
+# over 100 s per system and round (quick mode). Their rates (files/s) stay comparable.
+S3_SMALL=$((S3_SMALL_DIRS * SMALL_PER_DIR))
 SEQ_TIMEOUT=$((30 + BIG_MIB / 8))   # generous: 8 MB/s floor
 DATA_NAME=data
 
@@ -63,7 +110,7 @@ if [[ "$(findmnt -no FSTYPE -T "$BASE")" == tmpfs ]]; then
   echo "$BASE is tmpfs: set HOARDFS_BENCH_DIR to a directory on the cache disk" >&2
   exit 1
 fi
-need_mib=$((BIG_MIB * 4 + 1024))
+need_mib=$((BIG_MIB * 4 + SPARSE_MIB * 3 + SCALE_N * SCALE_MIB * 2 + 1024))
 avail_mib=$(($(df --output=avail -k "$BASE" | tail -1) / 1024))
 if ((avail_mib < need_mib)); then
   echo "not enough free space in $BASE: ${avail_mib} MiB, need ${need_mib} MiB" >&2
@@ -87,13 +134,16 @@ cleanup() {
   local rc=$? m entry pid needle
   trap - EXIT INT TERM
   for m in "${MOUNTS[@]}"; do unmount_path "$m" || echo "could not unmount $m" >&2; done
+  stop_rgw
   for entry in "${STARTED_PIDS[@]}"; do
     pid="${entry%%:*}"
     needle="${entry#*:}"
     stop_pid "$pid" "$needle"
   done
   if [[ -n "$KEEP_LOGS" ]]; then
+    # with the raw figures (results.tsv, diag.tsv, rss.tsv: bench/mount_bench_report.py's input)
     mkdir -p "$KEEP_LOGS" && cp -r "$LOG_DIR/." "$KEEP_LOGS/" 2>/dev/null
+    cp "$RESULTS" "$DIAG" "$WORK/rss.tsv" "$KEEP_LOGS/" 2>/dev/null
   fi
   # --one-file-system: never descend into a mount that refused to go away.
   rm -rf --one-file-system "$WORK"
@@ -116,6 +166,9 @@ done
 PEER_NOTES=()
 HAVE_XROOTDFS=0
 HAVE_RCLONE=0
+HAVE_S3=0
+HAVE_S3FS=0
+HAVE_PLOTS=0
 if [[ $WANT_XROOTDFS == 1 ]]; then
   if ensure_cmd xrootdfs xrootd-fuse; then HAVE_XROOTDFS=1; else PEER_NOTES+=("xrootdfs: package xrootd-fuse could not be installed"); fi
 else
@@ -126,51 +179,141 @@ if [[ $WANT_RCLONE == 1 ]]; then
 else
   PEER_NOTES+=("rclone: skipped (--no-rclone)")
 fi
-PEER_NOTES+=("s3fs: not run (the protocol's S3 server, a Ceph RGW, is not started by this script)")
+if [[ $WANT_S3 == 1 ]]; then
+  if ensure_cmd ceph-mon ceph-mon && ensure_cmd ceph-osd ceph-osd && ensure_cmd radosgw radosgw &&
+    ensure_cmd radosgw-admin radosgw; then
+    HAVE_S3=1
+  else
+    PEER_NOTES+=("S3 (Ceph RGW): packages ceph-mon/ceph-osd/radosgw could not be installed: no S3 systems")
+  fi
+  if [[ $HAVE_S3 == 1 && $WANT_S3FS == 1 ]]; then
+    if ensure_cmd s3fs s3fs; then HAVE_S3FS=1; else PEER_NOTES+=("s3fs: package s3fs could not be installed"); fi
+  elif [[ $WANT_S3FS == 0 ]]; then
+    PEER_NOTES+=("s3fs: skipped (--no-s3fs)")
+  fi
+else
+  PEER_NOTES+=("S3 systems (hoardfs over s3://, s3fs, rclone over S3, curl SigV4): skipped (--no-s3)")
+fi
+if [[ $WANT_PLOTS == 1 ]]; then
+  if ensure_cmd gnuplot gnuplot-nox; then HAVE_PLOTS=1; else PEER_NOTES+=("plots: gnuplot-nox could not be installed"); fi
+fi
 
+TARGETS=(hoardfs sparse_read)
+[[ $HAVE_S3 == 1 ]] && TARGETS+=(hoardfs_rgw_server)
 if [[ -n "${HOARDFS_BIN:-}" ]]; then
   log "using HOARDFS_BIN=$HOARDFS_BIN"
+  BUILD="$(cd "$(dirname "$HOARDFS_BIN")/.." && pwd)"
 else
   BUILD="$ROOT/build-mbench"
-  log "== build (Release, $BUILD)"
+  log "== build (Release, $BUILD: ${TARGETS[*]})"
   # -Wno-error=restrict: GCC 12 at -O3 reports a false -Wrestrict in std::string (remote/url.cc).
   if ! timeout 600 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_FLAGS="-Wno-error=restrict" >"$LOG_DIR/cmake.log" 2>&1 ||
-    ! timeout 1200 ninja -C "$BUILD" hoardfs >"$LOG_DIR/build.log" 2>&1; then
+    ! timeout 1800 ninja -C "$BUILD" "${TARGETS[@]}" >"$LOG_DIR/build.log" 2>&1; then
     tail -30 "$LOG_DIR/cmake.log" "$LOG_DIR/build.log" >&2
     echo "build failed" >&2
     exit 1
   fi
   HOARDFS_BIN="$BUILD/daemon/hoardfs"
 fi
+SPARSE_BIN="${SPARSE_READ_BIN:-$BUILD/bench/sparse_read}"
+RGW_BIN="${RGW_SERVER_BIN:-$BUILD/tests/hoardfs_rgw_server}"
+if [[ ! -x "$SPARSE_BIN" ]] && ((WANT_SPARSE + WANT_SCALE > 0)); then
+  PEER_NOTES+=("sparse and scaling cases: no sparse_read binary ($SPARSE_BIN): skipped")
+  WANT_SPARSE=0
+  WANT_SCALE=0
+fi
+if [[ $HAVE_S3 == 1 && ! -x "$RGW_BIN" ]]; then
+  PEER_NOTES+=("S3 systems: no hoardfs_rgw_server binary ($RGW_BIN): skipped")
+  HAVE_S3=0
+  HAVE_S3FS=0
+fi
 T_TOOLS=$((SECONDS - T_START))
 
 # ---- data --------------------------------------------------------------------------------------
+SYSTEMS=(hoardfs-root)
+[[ $WANT_HTTP == 1 ]] && SYSTEMS+=(hoardfs-http)
+[[ $HAVE_S3 == 1 ]] && SYSTEMS+=(hoardfs-s3)
+[[ $HAVE_XROOTDFS == 1 ]] && SYSTEMS+=(xrootdfs)
+[[ $HAVE_RCLONE == 1 ]] && SYSTEMS+=(rclone)
+[[ $HAVE_RCLONE == 1 && $HAVE_S3 == 1 ]] && SYSTEMS+=(rclone-s3)
+[[ $HAVE_S3FS == 1 ]] && SYSTEMS+=(s3fs)
+# Every system beyond the original hoardfs/xrootdfs/rclone, and the sparse and scaling cases, get
+# time of their own in the budget (about one hoardfs round each).
+extra=$((${#SYSTEMS[@]} - 3))
+((extra < 0)) && extra=0
+if [[ $QUICK == 1 ]]; then
+  BUDGET=$(((BUDGET + extra * 40 + (WANT_SPARSE + WANT_SCALE) * 10) * ROUNDS / 3))
+  ((ROUNDS == 1)) && BUDGET=$((BUDGET * 2))   # one round: no round to skip, only a runaway guard
+else
+  BUDGET=$((BUDGET + extra * 150 * ROUNDS / 3 + (WANT_SPARSE + WANT_SCALE) * 60 * ROUNDS / 3))
+fi
+
+[[ -n "$BUDGET_ARG" ]] && BUDGET=$BUDGET_ARG
+
 T_BENCH0=$SECONDS
-DEADLINE=$((SECONDS + BUDGET))
 SRV="$WORK/srv"
 DATA="$SRV/$DATA_NAME"
-log "== data in $DATA: ${BIG_MIB} MiB file, 2 trees of $SMALL small files in $SMALL_DIRS dirs, $WIDE-entry dir"
+sparse_arg=0
+scale_n=0
+[[ $WANT_SPARSE == 1 ]] && sparse_arg=$SPARSE_BYTES
+[[ $WANT_SCALE == 1 ]] && scale_n=$SCALE_N
+log "== data in $DATA: ${BIG_MIB} MiB file, 2 trees of $SMALL small files in $SMALL_DIRS dirs, $WIDE-entry dir$( ((sparse_arg)) && echo ", ${SPARSE_MIB} MiB sparse file")$( ((scale_n)) && echo ", $SCALE_N x $SCALE_MIB MiB files")"
 ttfb_names=()
-for sys in curl hoardfs xrootdfs rclone; do
+for sys in curl curl-s3 "${SYSTEMS[@]}"; do
   for ((r = 1; r <= ROUNDS; r++)); do ttfb_names+=("$sys-$r"); done
 done
-make_data "$DATA" "$BIG_BYTES" "$SMALL_DIRS" "$SMALL_PER_DIR" "$WIDE" "${ttfb_names[@]}" ||
-  { echo "data generation failed" >&2; exit 1; }
+make_data "$DATA" "$BIG_BYTES" "$SMALL_DIRS" "$SMALL_PER_DIR" "$WIDE" "$sparse_arg" "$scale_n" \
+  "$SCALE_BYTES" "${ttfb_names[@]}" || { echo "data generation failed" >&2; exit 1; }
 chmod -R a+rX "$SRV"
 chmod 755 "$SRV"
 n_small="$(find "$DATA/small" "$DATA/smallcat" -type f | wc -l)"
 [[ "$n_small" == "$((2 * SMALL))" ]] || { echo "expected 2 x $SMALL small files, made $n_small" >&2; exit 1; }
+T_DATA=$((SECONDS - T_BENCH0))
 
 log "== xrootd"
 start_xrootd "$SRV" || { echo "xrootd did not start" >&2; exit 1; }
 log "xrootd pid $XRD_PID: root://127.0.0.1:$XRD_PORT//$DATA_NAME, http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME"
 
+T_S3=0
+if [[ $HAVE_S3 == 1 ]]; then
+  # The same files as the XRootD export, but the scaling files (root:// only): hard links.
+  t_s3=$SECONDS
+  S3SRC="$WORK/s3src"
+  mkdir -p "$S3SRC"
+  for e in "$DATA"/*; do
+    case "$(basename "$e")" in
+      scale) ;;
+      small | smallcat)
+        mkdir -p "$S3SRC/$(basename "$e")"
+        for ((d = 0; d < S3_SMALL_DIRS; d++)); do cp -al "$e/$(printf 'd%02d' "$d")" "$S3SRC/$(basename "$e")/"; done ;;
+      *) cp -al "$e" "$S3SRC/" ;;
+    esac
+  done
+  s3_mib=$(($(du -sm "$S3SRC" | cut -f1) * 3 / 2 + 1024))
+  log "== Ceph RGW (memstore ${s3_mib} MiB), uploading $(find "$S3SRC" -type f | wc -l) objects"
+  if start_rgw "$S3SRC" "$s3_mib" 1200; then
+    log "RGW $RGW_ENDPOINT bucket $RGW_BUCKET: $RGW_UPLOADED objects uploaded in ${RGW_UPLOAD_SECONDS} s"
+  else
+    fail_note "Ceph RGW did not start or the upload failed: $(tail -c 400 "$LOG_DIR/rgw.err" 2>/dev/null)"
+    PEER_NOTES+=("S3 systems: the RGW did not start (see the failed steps)")
+    HAVE_S3=0
+    HAVE_S3FS=0
+    keep=()
+    for sys in "${SYSTEMS[@]}"; do [[ $sys == hoardfs-s3 || $sys == rclone-s3 || $sys == s3fs ]] || keep+=("$sys"); done
+    SYSTEMS=("${keep[@]}")
+  fi
+  rm -rf "$S3SRC"
+  T_S3=$((SECONDS - t_s3))
+fi
+DEADLINE=$((SECONDS + BUDGET))
+
 FSOPS="$WORK/fsops.py"
 write_fsops "$FSOPS"
 MNT="$WORK/mnt"
 CACHES="$WORK/cache"
-mkdir -p "$MNT/hoardfs" "$MNT/xrootdfs" "$MNT/rclone" "$CACHES"
+mkdir -p "$CACHES" "$MNT/scale"
+for sys in "${SYSTEMS[@]}"; do mkdir -p "$MNT/$sys"; done
 
 # ---- one round of the limits -------------------------------------------------------------------
 # measure ROUND SYSTEM CASE UNIT CONVERTER CMD...: runs CMD (which prints a raw figure), converts it
@@ -203,7 +346,9 @@ fio_case() {
     fail_note "$2 fio on $3"
   fi
 }
-conv_small() { rate "$SMALL" "$1"; }
+# CUR_SMALL: the number of small files of the system being measured (fewer over S3).
+CUR_SMALL=$SMALL
+conv_small() { rate "$CUR_SMALL" "$1"; }
 conv_wide() { rate "$WIDE" "$1"; }
 
 curl_big() {
@@ -216,10 +361,28 @@ curl_ttfb() {
   timeout 30 curl -sf -o /dev/null -w '%{time_starttransfer}' \
     "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/ttfb/curl-$1"
 }
+# The same from the S3 server, signed (SigV4) by curl with the keys from a curl -K file.
+curl_s3_big() {
+  local out
+  out="$(timeout "$SEQ_TIMEOUT" curl -K "$WORK/curl-s3.cfg" -sf -o /dev/null \
+    -w '%{time_total} %{size_download}' "$RGW_ENDPOINT/$RGW_BUCKET/$DATA_NAME/big")" &&
+    [[ "${out#* }" == "$BIG_BYTES" ]] || return 1
+  printf '%s' "${out%% *}"
+}
+curl_s3_ttfb() {
+  timeout 30 curl -K "$WORK/curl-s3.cfg" -sf -o /dev/null -w '%{time_starttransfer}' \
+    "$RGW_ENDPOINT/$RGW_BUCKET/$DATA_NAME/ttfb/curl-s3-$1"
+}
+# sparse_read output "bytes=B seconds=S requests=N" -> S; scaling: -> MB/s.
+conv_sparse() { sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$1"; }
+conv_scale() { awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+  END { printf "%.3f", v["bytes"] / v["seconds"] / 1e6 }' <<<"$1"; }
+sparse_bytes() { sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$1"; }
 
 limits_round() {
   local r="$1"
   log "round $r: limits"
+  CUR_SMALL=$SMALL
   drop_caches
   measure "$r" local seq_warm MB/s conv_seq dd_read "$DATA/big" "$BIG_BYTES" iflag=direct
   dd_read "$DATA/big" "$BIG_BYTES" >/dev/null
@@ -231,6 +394,23 @@ limits_round() {
   measure "$r" curl seq_cold MB/s conv_seq curl_big
   drop_caches
   measure "$r" curl ttfb ms conv_ms curl_ttfb "$r"
+  if [[ $HAVE_S3 == 1 ]]; then
+    measure "$r" curl-s3 seq_cold MB/s conv_seq curl_s3_big
+    measure "$r" curl-s3 ttfb ms conv_ms curl_s3_ttfb "$r"
+  fi
+  if [[ $WANT_SPARSE == 1 ]]; then
+    # The direct clients: the same ranges, one request after the other on one connection, as
+    # HTTP range GETs (libcurl) and as root:// reads (XrdCl); the faster is the cold limit.
+    drop_caches
+    measure "$r" ranges-http sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" http \
+      "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/sparse" "$SPARSE_BYTES" "$SPARSE_SEED"
+    drop_caches
+    measure "$r" ranges-xroot sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" xroot \
+      "root://127.0.0.1:$XRD_PORT//$DATA_NAME/sparse" "$SPARSE_SEED"
+    # Warm limit: the same pread()s on the local file, page cache dropped.
+    drop_caches
+    measure "$r" local sparse_warm s conv_sparse timeout 300 "$SPARSE_BIN" read "$DATA/sparse" "$SPARSE_SEED"
+  fi
   fio_case "$r" local "$DATA/big"
   meta_ls_stat "$r" local "$DATA"
   meta_cat "$r" local "$DATA"
@@ -246,19 +426,21 @@ meta_ls_stat() {
   measure "$r" "$sys" ls_cold entries/s conv_wide fsop ls "$dir/wide" "$WIDE"
   measure "$r" "$sys" ls_warm entries/s conv_wide fsop ls "$dir/wide" "$WIDE"
   drop_caches
-  measure "$r" "$sys" stat_cold files/s conv_small fsop stat "$dir/small" "$SMALL"
-  measure "$r" "$sys" stat_warm files/s conv_small fsop stat "$dir/small" "$SMALL"
+  measure "$r" "$sys" stat_cold files/s conv_small fsop stat "$dir/small" "$CUR_SMALL"
+  measure "$r" "$sys" stat_warm files/s conv_small fsop stat "$dir/small" "$CUR_SMALL"
 }
 meta_cat() {
   local r="$1" sys="$2" dir="$3"
   drop_caches
-  measure "$r" "$sys" cat_cold files/s conv_small fsop cat "$dir/smallcat" "$SMALL"
-  measure "$r" "$sys" cat_warm files/s conv_small fsop cat "$dir/smallcat" "$SMALL"
+  measure "$r" "$sys" cat_cold files/s conv_small fsop cat "$dir/smallcat" "$CUR_SMALL"
+  measure "$r" "$sys" cat_warm files/s conv_small fsop cat "$dir/smallcat" "$CUR_SMALL"
 }
 
 # jq_delta BEFORE AFTER FIELD
 jq_delta() { jq -n --argjson a "${1:-{\}}" --argjson b "${2:-{\}}" "(\$b.$3 // 0) - (\$a.$3 // 0)" 2>/dev/null; }
-diag() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$DIAG"; }
+# diag ROUND SYSTEM KEY VALUE: a hoardfs counter (report only).
+diag() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$DIAG"; }
+is_hoardfs() { [[ $1 == hoardfs-* ]]; }
 
 # ---- one round of a FUSE system ----------------------------------------------------------------
 # mount A (empty cache, page cache dropped): TTFB, cold seq, ls cold/warm, stat cold/warm
@@ -266,71 +448,131 @@ diag() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$DIAG"; }
 #   the never-seen smallcat/ tree cold/warm -- last, because hoardfs gives each small file a whole
 #   block slot (10,000 x 1 MiB > the 8 GiB cache), which would evict the large file first
 do_mount() {  # do_mount SYSTEM CACHE
+  local m="$MNT/$1"
   case "$1" in
-    hoardfs) mount_hoardfs "$MNT/hoardfs" "$2" ;;
-    xrootdfs) mount_xrootdfs "$MNT/xrootdfs" ;;
-    rclone) mount_rclone "$MNT/rclone" "$2" ;;
+    hoardfs-root) mount_hoardfs "$m" "$2" "root://127.0.0.1:$XRD_PORT//$DATA_NAME" ;;
+    hoardfs-http) mount_hoardfs "$m" "$2" "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME" ;;
+    hoardfs-s3) mount_hoardfs "$m" "$2" "s3://$RGW_BUCKET/$DATA_NAME" --s3-endpoint "$RGW_ENDPOINT" \
+      --s3-credentials-file "$WORK/s3.creds" ;;
+    xrootdfs) mount_xrootdfs "$m" ;;
+    rclone) mount_rclone "$m" "$2" ;;
+    rclone-s3) mount_rclone_s3 "$m" "$2" ;;
+    s3fs) mount_s3fs "$m" "$2" ;;
   esac
+}
+
+# sparse_case ROUND SYSTEM MNT: the ROOT-like read cold (page cache dropped, never read) then warm
+# (page cache dropped again, data in the system's own cache); for hoardfs, the remote bytes each
+# time (over-fetch = remote bytes ÷ bytes the application read).
+sparse_case() {
+  local r="$1" sys="$2" m="$3" st0="" st1
+  drop_caches
+  is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
+  measure "$r" "$sys" sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
+  if is_hoardfs "$sys" && [[ -n "$LAST_OUT" ]]; then
+    st1="$(hoardfs_stats "$m")"
+    diag "$r" "$sys" sparse_app_bytes "$(sparse_bytes "$LAST_OUT")"
+    diag "$r" "$sys" sparse_cold_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
+    diag "$r" "$sys" sparse_cold_remote_requests "$(jq_delta "$st0" "$st1" remote_requests)"
+  fi
+  drop_caches
+  is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
+  measure "$r" "$sys" sparse_warm s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
+  if is_hoardfs "$sys" && [[ -n "$LAST_OUT" ]]; then
+    st1="$(hoardfs_stats "$m")"
+    diag "$r" "$sys" sparse_warm_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
+  fi
 }
 
 fs_round() {
   local sys="$1" r="$2" m="$MNT/$1" ca="$CACHES/$1-$2" st0="" st1
   log "round $r: $sys"
+  CUR_SMALL=$SMALL
+  [[ $sys == hoardfs-s3 || $sys == rclone-s3 || $sys == s3fs ]] && CUR_SMALL=$S3_SMALL
   # A
   do_mount "$sys" "$ca" || return 1
   drop_caches
   measure "$r" "$sys" ttfb ms conv_ms fsop ttfb "$m/ttfb/$sys-$r" 1
-  [[ $sys == hoardfs ]] && st0="$(hoardfs_stats "$m")"
+  [[ $WANT_SPARSE == 1 ]] && sparse_case "$r" "$sys" "$m"
+  drop_caches
+  is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   measure "$r" "$sys" seq_cold MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
-  if [[ $sys == hoardfs ]]; then
+  if is_hoardfs "$sys"; then
     st1="$(hoardfs_stats "$m")"
-    diag "$r" cold_remote_requests "$(jq_delta "$st0" "$st1" remote_requests)"
-    diag "$r" cold_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
-    diag "$r" read_ahead_kb "$(cat "/sys/class/bdi/$(mountpoint -d "$m")/read_ahead_kb" 2>/dev/null)"
+    diag "$r" "$sys" cold_remote_requests "$(jq_delta "$st0" "$st1" remote_requests)"
+    diag "$r" "$sys" cold_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
+    diag "$r" "$sys" read_ahead_kb "$(cat "/sys/class/bdi/$(mountpoint -d "$m")/read_ahead_kb" 2>/dev/null)"
   fi
   meta_ls_stat "$r" "$sys" "$m"
   RSS_LABEL="A" unmount_fs "$sys" "$m"
   # B
   do_mount "$sys" "$ca" || return 1
   drop_caches
-  [[ $sys == hoardfs ]] && st0="$(hoardfs_stats "$m")"
+  is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   measure "$r" "$sys" seq_warm MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
-  if [[ $sys == hoardfs ]]; then
+  if is_hoardfs "$sys"; then
     st1="$(hoardfs_stats "$m")"
-    diag "$r" warm_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
-    diag "$r" warm_cache_hit_bytes "$(jq_delta "$st0" "$st1" cache_hit_bytes)"
+    diag "$r" "$sys" warm_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
+    diag "$r" "$sys" warm_cache_hit_bytes "$(jq_delta "$st0" "$st1" cache_hit_bytes)"
   fi
   measure "$r" "$sys" seq_hot MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
-  [[ $sys == hoardfs ]] && st0="$(hoardfs_stats "$m")"
+  is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   fio_case "$r" "$sys" "$m/big"
-  if [[ $sys == hoardfs && -n "$LAST_OUT" ]]; then
+  if is_hoardfs "$sys" && [[ -n "$LAST_OUT" ]]; then
     st1="$(hoardfs_stats "$m")"
-    diag "$r" rand_app_bytes "${LAST_OUT##* }"
-    diag "$r" rand_cache_hit_bytes "$(jq_delta "$st0" "$st1" cache_hit_bytes)"
-    diag "$r" rand_memory_hit_bytes "$(jq_delta "$st0" "$st1" memory_hit_bytes)"
-    diag "$r" rand_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
+    diag "$r" "$sys" rand_app_bytes "${LAST_OUT##* }"
+    diag "$r" "$sys" rand_cache_hit_bytes "$(jq_delta "$st0" "$st1" cache_hit_bytes)"
+    diag "$r" "$sys" rand_memory_hit_bytes "$(jq_delta "$st0" "$st1" memory_hit_bytes)"
+    diag "$r" "$sys" rand_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
   fi
-  [[ $sys == hoardfs ]] && st0="$(hoardfs_stats "$m")"
+  is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   meta_cat "$r" "$sys" "$m"
-  if [[ $sys == hoardfs ]]; then
+  if is_hoardfs "$sys"; then
     st1="$(hoardfs_stats "$m")"
-    diag "$r" cat_used_bytes "$(jq_delta "$st0" "$st1" used_bytes)"
-    diag "$r" cat_data_bytes "$(jq_delta "$st0" "$st1" data_bytes)"
+    diag "$r" "$sys" cat_used_bytes "$(jq_delta "$st0" "$st1" used_bytes)"
+    diag "$r" "$sys" cat_data_bytes "$(jq_delta "$st0" "$st1" data_bytes)"
   fi
   # Nothing uses this cache again: the daemon may finish exiting while the next system runs.
   RSS_LABEL="B" unmount_fs "$sys" "$m" "$ca"
 }
 
-SYSTEMS=(hoardfs)
-[[ $HAVE_XROOTDFS == 1 ]] && SYSTEMS+=(xrootdfs)
-[[ $HAVE_RCLONE == 1 ]] && SYSTEMS+=(rclone)
+# scale_round ROUND: SCALE_N threads reading SCALE_N distinct files at once (1 MiB reads): the
+# local disk with O_DIRECT (the limit), then hoardfs over root:// on a fresh mount and an empty
+# cache (cold), and again after drop_caches (warm, from its cache); its peak RSS (VmHWM).
+scale_round() {
+  local r="$1" m="$MNT/scale" ca="$CACHES/scale-$1" hwm
+  log "round $r: scaling, $SCALE_N concurrent readers"
+  drop_caches
+  measure "$r" local scale_warm MB/s conv_scale timeout 600 "$SPARSE_BIN" seq --direct "$DATA"/scale/f*
+  [[ -n "$LAST_OUT" ]] && rec "$r" local scale_cold "$(conv_scale "$LAST_OUT")" MB/s
+  mount_hoardfs "$m" "$ca" "root://127.0.0.1:$XRD_PORT//$DATA_NAME" || return 1
+  drop_caches
+  measure "$r" hoardfs-root scale_cold MB/s conv_scale timeout 600 "$SPARSE_BIN" seq "$m"/scale/f*
+  drop_caches
+  measure "$r" hoardfs-root scale_warm MB/s conv_scale timeout 600 "$SPARSE_BIN" seq "$m"/scale/f*
+  hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$MOUNT_PID/status" 2>/dev/null)"
+  [[ -n "$hwm" ]] && rec "$r" hoardfs-root scale_rss "$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')" MiB
+  RSS_LABEL="S" unmount_fs hoardfs-root "$m" "$ca"
+}
+
 declare -A BROKEN=()
 declare -A LAST_DURATION=()
 SKIPPED=()
 # fits NAME: true if NAME's round (as long as its last one) still fits in the time budget.
 fits() { ((SECONDS + ${LAST_DURATION[$1]:-0} <= DEADLINE)); }
+# round_fits: true if a whole round (limits, every system, scaling; as long as their last ones)
+# still fits: a round is run for all or none, so every system has the same rounds as its limits.
+round_fits() {
+  local k total=0
+  for k in "${!LAST_DURATION[@]}"; do total=$((total + LAST_DURATION[$k])); done
+  ((SECONDS + total <= DEADLINE))
+}
 for ((r = 1; r <= ROUNDS; r++)); do
-  if ! fits limits; then SKIPPED+=("round $r and later: time budget (${BUDGET} s) spent"); break; fi
+  if ! round_fits; then
+    SKIPPED+=("round $r and later: a whole round (~$((SECONDS - T_ROUND)) s) would overrun the time budget (${BUDGET} s; see --budget)")
+    break
+  fi
+  T_ROUND=$SECONDS
   t_sys=$SECONDS
   limits_round "$r"
   LAST_DURATION[limits]=$((SECONDS - t_sys))
@@ -347,12 +589,22 @@ for ((r = 1; r <= ROUNDS; r++)); do
     fi
     LAST_DURATION[$sys]=$((SECONDS - t_sys))
   done
+  if [[ $WANT_SCALE == 1 ]]; then
+    if fits scale; then
+      t_sys=$SECONDS
+      scale_round "$r" || unmount_fs hoardfs-root "$MNT/scale"
+      LAST_DURATION[scale]=$((SECONDS - t_sys))
+    else
+      SKIPPED+=("scaling round $r: would overrun the time budget (${BUDGET} s)")
+    fi
+  fi
   reap_later
   rm -rf "${CACHES:?}"/*
 done
 T_BENCH=$((SECONDS - T_BENCH0))
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 for sys in "${SYSTEMS[@]}"; do [[ -z "${BROKEN[$sys]:-}" ]] && PEER_NOTES+=("$sys: run"); done
+[[ $HAVE_S3 == 1 ]] && PEER_NOTES+=("S3 server: Ceph RGW (memstore OSD, data in RAM), $RGW_UPLOADED objects uploaded in ${RGW_UPLOAD_SECONDS} s (S3 setup ${T_S3} s). The S3 systems stat and cat $S3_SMALL files per tree (directories d00–d$(printf '%02d' $((S3_SMALL_DIRS - 1))) of small/ and smallcat/) instead of $SMALL: this RGW takes ~20 ms per request (curl's TTFB above), and a cold cat of 2,000 files took > 100 s per system and round; their files/s stay comparable.")
 
 # ---- report ------------------------------------------------------------------------------------
 dev="$(findmnt -no SOURCE -T "$BASE")"
@@ -368,9 +620,21 @@ dirty=""
 git -C "$ROOT" diff --quiet 2>/dev/null || dirty=" + uncommitted changes"
 versions="xrootd $(xrootd -v 2>&1 | head -1), $(fio --version 2>/dev/null), fuse3 $(fusermount3 -V 2>/dev/null | awk '{print $NF}')"
 [[ $HAVE_RCLONE == 1 ]] && versions+=", rclone $(rclone version 2>/dev/null | awk 'NR == 1 {print $2}')"
+[[ $HAVE_S3FS == 1 ]] && versions+=", s3fs $(s3fs --version 2>/dev/null | sed -n 's/.*File System V\([0-9.]*\).*/\1/p' | head -1)"
+[[ $HAVE_S3 == 1 ]] && versions+=", radosgw $(radosgw --version 2>/dev/null | awk '{print $3}' | head -1)"
 
+cpu_desc="$cpu, $(nproc) cores"
+kernel="$(uname -sr)"
+JSON="${OUT%.md}.json"
+PLOT_PREFIX="${OUT%.md}"
 export MB_RESULTS="$RESULTS" MB_DIAG="$DIAG" MB_RSS="$WORK/rss.tsv" MB_BIG_MIB="$BIG_MIB" \
-  MB_SMALL="$SMALL" MB_WIDE="$WIDE" MB_FIO_RUNTIME="$FIO_RUNTIME"
+  MB_SMALL="$SMALL" MB_WIDE="$WIDE" MB_FIO_RUNTIME="$FIO_RUNTIME" MB_SPARSE_MIB="$SPARSE_MIB" \
+  MB_SCALE_N="$SCALE_N" MB_SCALE_MIB="$SCALE_MIB" MB_JSON="$JSON.tmp" MB_S3_SMALL="$S3_SMALL" \
+  MB_META_DATE="$start_date" MB_META_MODE="$MODE" MB_META_ROUNDS="$ROUNDS" \
+  MB_META_SOURCE="hoardfs $rev$dirty" MB_META_CPU="$cpu_desc" MB_META_MEMORY="$mem" \
+  MB_META_DISK="$dev ($fstype) ${disk:-?}, rotational $rota" MB_META_KERNEL="$kernel" \
+  MB_META_LOAD="start $load_start, end $load_end" MB_META_VERSIONS="$versions" \
+  MB_META_BENCHMARK_SECONDS="$T_BENCH"
 mkdir -p "$(dirname "$OUT")"
 {
   echo "# Mount benchmarks"
@@ -382,8 +646,8 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "| | |"
   echo "|---|---|"
-  echo "| date | $start_date (benchmark ${T_BENCH} s; tools/build before it ${T_TOOLS} s) |"
-  echo "| mode | $MODE: ${BIG_MIB} MiB file, $SMALL files of 4 KiB in $SMALL_DIRS directories (twice: small/ for stat, smallcat/ for cat), one directory of $WIDE entries, fio ${FIO_RUNTIME} s per job, $ROUNDS rounds |"
+  echo "| date | $start_date (benchmark ${T_BENCH} s, of which data ${T_DATA} s and S3 setup ${T_S3} s; tools/build before it ${T_TOOLS} s) |"
+  echo "| mode | $MODE: ${BIG_MIB} MiB file, $SMALL files of 4 KiB in $SMALL_DIRS directories (twice: small/ for stat, smallcat/ for cat), one directory of $WIDE entries, fio ${FIO_RUNTIME} s per job$( ((WANT_SPARSE)) && echo ", ${SPARSE_MIB} MiB sparse file")$( ((WANT_SCALE)) && echo ", $SCALE_N × $SCALE_MIB MiB files for the concurrent readers"), $ROUNDS rounds |"
   echo "| source | hoardfs $rev$dirty |"
   echo "| CPU | $cpu, $(nproc) cores |"
   echo "| memory | $mem |"
@@ -392,193 +656,43 @@ mkdir -p "$(dirname "$OUT")"
   echo "| load average (1/5/15 min) | start $load_start, end $load_end (2 shared cores: other jobs were running) |"
   echo "| versions | $versions |"
   echo
-  "${PYTHON[@]}" - <<'PY'
-import os, statistics as st
-from collections import defaultdict
-
-res = defaultdict(dict)   # (system, case) -> {round: value}
-units = {}
-for line in open(os.environ["MB_RESULTS"]):
-    r, sysname, case, val, unit = line.rstrip("\n").split("\t")
-    res[(sysname, case)][int(r)] = float(val)
-    units[case] = unit
-# the cold limit: the faster direct client of the round
-for r in set(res[("xrdcp", "seq_cold")]) | set(res[("curl", "seq_cold")]):
-    res[("direct", "seq_cold")][r] = max(res[("xrdcp", "seq_cold")].get(r, 0), res[("curl", "seq_cold")].get(r, 0))
-big, small, wide = os.environ["MB_BIG_MIB"], os.environ["MB_SMALL"], os.environ["MB_WIDE"]
-small_k = f"{int(small):,}"
-wide_k = f"{int(wide):,}"
-# case, label, limit system, limit label, lower_is_better, target vs limit
-cases = [
-    ("seq_cold", f"cold seq, {big} MiB (MB/s)", "direct", "direct client (faster of xrdcp, curl)", False, 0.9),
-    ("seq_warm", f"warm seq (MB/s)", "local", "local O_DIRECT dd", False, 0.9),
-    ("seq_hot", f"hot seq (MB/s)", "local", "local page cache dd", False, 0.8),
-    ("rand_psync", "warm rand 4k, psync 1 job (IOPS)", "local", "local fio O_DIRECT", False, 0.5),
-    ("rand_uring", "warm rand 4k, io_uring QD16 (IOPS)", "local", "local fio O_DIRECT", False, 0.5),
-    ("ttfb", "TTFB of a never-read file (ms)", "curl", "curl time_starttransfer", True, None),
-    ("stat_cold", f"stat {small_k} cold (files/s)", "local", "ext4 cold", False, None),
-    ("stat_warm", f"stat {small_k} warm (files/s)", "local", "ext4 warm", False, 0.5),
-    ("ls_cold", f"ls -f {wide_k} cold (entries/s)", "local", "ext4 cold", False, None),
-    ("ls_warm", f"ls -f {wide_k} warm (entries/s)", "local", "ext4 warm", False, 0.5),
-    ("cat_cold", f"cat {small_k} small files cold (files/s)", "local", "ext4 cold", False, None),
-    ("cat_warm", f"cat {small_k} small files warm (files/s)", "local", "ext4 warm", False, None),
-]
-systems = [s for s in ("hoardfs", "xrootdfs", "rclone") if any(k[0] == s for k in res)]
-
-def fmt(v):
-    if v is None:
-        return "—"
-    a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
-
-def cell(vals):
-    vals = list(vals)
-    if not vals:
-        return "—"
-    if len(vals) == 1:
-        return fmt(vals[0])
-    return f"{fmt(st.median(vals))} ({fmt(min(vals))}–{fmt(max(vals))})"
-
-def ratios(a, b, lower_better):
-    """per-round ratio a/b (b/a when lower is better): >1 means a is better."""
-    out = []
-    for r, va in a.items():
-        vb = b.get(r)
-        if vb and va:
-            out.append(vb / va if lower_better else va / vb)
-    return out
-
-def rcell(vals):
-    if not vals:
-        return "—"
-    if len(vals) == 1:
-        return f"{vals[0]:.2f}"
-    return f"{st.median(vals):.2f} ({min(vals):.2f}–{max(vals):.2f})"
-
-print("## Results (median of the rounds, min–max)")
-print()
-print("| case | limit | limit value | " + " | ".join(systems) + " |")
-print("|---|---|---:|" + "---:|" * len(systems))
-for case, label, lsys, llabel, lower, _ in cases:
-    row = [label, llabel, cell(res[(lsys, case)].values())]
-    row += [cell(res[(s, case)].values()) for s in systems]
-    print("| " + " | ".join(row) + " |")
-rss = defaultdict(list)
-rss_phase = defaultdict(list)
-if os.path.exists(os.environ["MB_RSS"]):
-    for line in open(os.environ["MB_RSS"]):
-        f = line.split()
-        rss[f[0]].append(int(f[1]) / 1024)
-        if len(f) > 2:
-            rss_phase[(f[0], f[2])].append(int(f[1]) / 1024)
-print("| daemon peak RSS over the run (MiB, VmHWM) | — | — | " + " | ".join(fmt(max(rss[s])) if rss[s] else "—" for s in systems) + " |")
-print()
-print("Direct clients, cold, MB/s: xrdcp " + cell(res[("xrdcp", "seq_cold")].values()) +
-      ", curl " + cell(res[("curl", "seq_cold")].values()) + " (xrdcp's wall time includes its start, "
-      "~0.1–0.5 s here; curl's time_total does not).")
-print()
-
-if "hoardfs" in systems:
-    h = lambda c: res[("hoardfs", c)]
-    print("## hoardfs as ratios (per round, then median and min–max; > 1 = hoardfs is faster)")
-    print()
-    peers = [s for s in systems if s != "hoardfs"]
-    hdr = "| case | ÷ limit | target | verdict |"
-    sep = "|---|---:|---|---|"
-    for p in peers:
-        hdr += f" ÷ {p} | target |"
-        sep += "---:|---|"
-    print(hdr)
-    print(sep)
-    missed = []
-    for case, label, lsys, llabel, lower, target in cases:
-        rl = ratios(h(case), res[(lsys, case)], lower)
-        med = st.median(rl) if rl else None
-        if target is None:
-            verdict, tcell = "", "—"
-        else:
-            tcell = f"≥ {target} × {llabel}"
-            verdict = "—" if med is None else ("met" if med >= target else "**missed**")
-            if verdict == "**missed**":
-                missed.append(label)
-        row = [label, rcell(rl), tcell, verdict]
-        for p in peers:
-            rp = ratios(h(case), res[(p, case)], lower)
-            need = 2.0 if p == "rclone" else 1.0
-            pm = st.median(rp) if rp else None
-            v = "—" if pm is None else ("met" if pm >= need else "**missed**")
-            row += [rcell(rp), f"≥ {need:g}: {v}"]
-        print("| " + " | ".join(row) + " |")
-    if rss["hoardfs"]:
-        peak = max(rss["hoardfs"])
-        row = ["daemon peak RSS", f"{peak:.0f} MiB", "≤ 256 MiB", "met" if peak <= 256 else "**missed**"]
-        for p in peers:
-            row += [f"{max(rss[p]):.0f} MiB" if rss[p] else "—", ""]
-        print("| " + " | ".join(row) + " |")
-    print()
-
-    diag = defaultdict(dict)
-    if os.path.exists(os.environ["MB_DIAG"]):
-        for line in open(os.environ["MB_DIAG"]):
-            r, k, v = line.rstrip("\n").split("\t")
-            try:
-                diag[k][int(r)] = float(v)
-            except ValueError:
-                pass
-    print("## hoardfs counters (from `getfattr -n user.hoardfs.stats`)")
-    print()
-    size = int(big) * 1048576
-    lines = []
-    if diag["cold_remote_requests"]:
-        req = diag["cold_remote_requests"].values()
-        byt = diag["cold_remote_bytes"].values()
-        lines.append(f"- cold seq: {cell(req)} remote requests for {big} MiB "
-                     f"(mean {st.median(byt) / max(st.median(req), 1) / 1048576:.1f} MiB each); "
-                     f"remote bytes ÷ file size {st.median(byt) / size:.2f}")
-    rx = ratios(h("seq_cold"), res[("xrdcp", "seq_cold")], False)
-    if rx:
-        lines.append(f"- cold seq ÷ xrdcp (the same root:// protocol and client library): {rcell(rx)}")
-    if diag["warm_remote_bytes"]:
-        lines.append(f"- warm seq: remote bytes {cell(diag['warm_remote_bytes'].values())}, bytes read from the "
-                     f"cache disk ÷ file size {st.median(diag['warm_cache_hit_bytes'].values()) / size:.2f}")
-    if rss_phase[("hoardfs", "A")] or rss_phase[("hoardfs", "B")]:
-        lines.append("- daemon peak RSS by mount: A (TTFB, cold seq, ls, stat) "
-                     f"{cell(rss_phase[('hoardfs', 'A')])} MiB; B (warm and hot seq, fio, cat) "
-                     f"{cell(rss_phase[('hoardfs', 'B')])} MiB")
-    if diag["cat_used_bytes"]:
-        lines.append(f"- cat of {small_k} small files: cache used_bytes +{st.median(diag['cat_used_bytes'].values()) / 1048576:,.0f} MiB "
-                     f"for data_bytes +{st.median(diag['cat_data_bytes'].values()) / 1048576:,.1f} MiB (slots of the size classes, cache format v2)")
-    if diag["read_ahead_kb"]:
-        lines.append(f"- FUSE bdi read_ahead_kb of the mount: {cell(diag['read_ahead_kb'].values())}")
-    app = diag["rand_app_bytes"]
-    if app:
-        cache = [diag["rand_cache_hit_bytes"].get(r, 0) / v for r, v in app.items() if v]
-        memb = [diag["rand_memory_hit_bytes"].get(r, 0) / v for r, v in app.items() if v]
-        remote = [diag["rand_remote_bytes"].get(r, 0) for r in app]
-        lines.append("- warm rand 4k (both fio jobs): bytes read from the cache disk (cache_hit_bytes) ÷ "
-                     f"bytes fio read {rcell(cache)}; memory_hit_bytes ÷ bytes fio read {rcell(memb)}; "
-                     f"remote bytes {cell(remote)}")
-    print("\n".join(lines) if lines else "(none recorded)")
-    print()
-PY
+  if [[ $HAVE_PLOTS == 1 ]]; then
+    echo "Each system's median ratio to its limit (1.0 = at the limit, higher is better; log scale; figures in"
+    echo "[$(basename "$JSON")]($(basename "$JSON"))):"
+    echo
+    echo "![throughput cases]($(basename "$PLOT_PREFIX")-throughput.svg)"
+    echo "![latency and metadata cases]($(basename "$PLOT_PREFIX")-latency.svg)"
+    echo
+  fi
+  "${PYTHON[@]}" "$ROOT/bench/mount_bench_report.py" || echo "(the report script failed: see above)"
   echo "## Peers"
   echo
   for n in "${PEER_NOTES[@]}"; do echo "- $n"; done
   echo
   echo "## How each case is run"
   echo
+  echo "- Systems: hoardfs over root:// and over XRootD's HTTP door (http://) of the same xrootd, and over s3:// of a"
+  echo "  Ceph RGW (one mon, one memstore OSD: the objects are in the server's RAM) holding the same files; peers"
+  echo "  xrootdfs (root://), rclone \`--vfs-cache-mode full\` over the WebDAV door and over S3, \`s3fs -o use_cache\`."
+  echo "  Keys for S3 clients come from files or the environment (hoardfs \`--s3-credentials-file\`, s3fs"
+  echo "  \`passwd_file\`, rclone's RCLONE_S3_* variables, curl -K), never from a command line."
   echo "- Limits each round: \`dd iflag=direct bs=1M\` of the served file on the cache disk (page cache dropped);"
   echo "  \`dd bs=1M\` of it again once in the page cache; \`xrdcp -f root://…/big /dev/null\` and \`curl -o /dev/null"
-  echo "  http://…/big\` after dropping the page cache (the faster is the cold limit); fio on the local file."
-  echo "- Every FUSE system, each round: mount A on an empty cache, page cache dropped: TTFB, cold seq (\`dd bs=1M\`),"
+  echo "  http://…/big\` after dropping the page cache (the faster is the cold limit over root://, curl alone over"
+  echo "  http://); \`curl --aws-sigv4\` of the same object from the RGW (the cold limit over s3://); fio on the local file."
+  echo "- Sparse (ROOT-like, \`bench/sparse_read\`): the file in 4 MiB clusters of 50 branches (baskets 8–160 KiB), 5"
+  echo "  branches read in every cluster (~10 % of the file), one pread per basket, the same ranges from the same seed"
+  echo "  everywhere. Cold = page cache dropped, never read on a fresh mount (mount A, right after TTFB); warm = page"
+  echo "  cache dropped again, data in the system's own cache. Limits: cold = the same ranges one request after the"
+  echo "  other on one connection by a direct client, the server's page cache dropped: root:// reads (XrdCl) and HTTP"
+  echo "  range GETs (libcurl), the faster of the two for root:// (none over S3); warm = the same preads on the local"
+  echo "  file, page cache dropped. Over-fetch = hoardfs's remote_bytes delta ÷ bytes the application read."
+  echo "- Scaling: $SCALE_N threads each reading its own ${SCALE_MIB} MiB file with 1 MiB preads, all at once"
+  echo "  (\`bench/sparse_read seq\`): the local files with O_DIRECT (the limit), then hoardfs over root:// on a fresh"
+  echo "  mount with an empty cache (cold) and again after drop_caches (warm); aggregate MB/s and the daemon's VmHWM."
+  echo "- Every FUSE system, each round: mount A on an empty cache, page cache dropped: TTFB, sparse cold/warm, cold seq (\`dd bs=1M\`),"
   echo "  \`ls -f\` of the wide directory cold then warm, stat of every file of small/ cold then warm; mount B on A's"
-  echo "  cache (hoardfs, rclone) after \`echo 3 > /proc/sys/vm/drop_caches\`: warm seq, hot seq (read again), fio 4 KiB"
+  echo "  cache (hoardfs, rclone, s3fs) after \`echo 3 > /proc/sys/vm/drop_caches\`: warm seq, hot seq (read again), fio 4 KiB"
   echo "  \`--direct=1\` random reads in one fio run (psync 1 job, then io_uring iodepth 16, ${FIO_RUNTIME} s each; page"
   echo "  cache dropped before), then cat of every file of smallcat/ (the same shape as small/, never touched) cold"
   echo "  then warm. cat comes last: hoardfs gives each small file a whole 1 MiB block slot, and 10,000 of them"
@@ -604,6 +718,14 @@ PY
   fi
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
+if [[ -s "$JSON.tmp" ]]; then
+  mv "$JSON.tmp" "$JSON"
+  log "wrote $JSON"
+  if [[ $HAVE_PLOTS == 1 ]]; then
+    bash "$ROOT/bench/plot_mount_bench.sh" "$JSON" "$PLOT_PREFIX" 2>>"$LOG_DIR/plot.err" ||
+      log "plotting failed: $(tail -3 "$LOG_DIR/plot.err")"
+  fi
+fi
 echo
 cat "$OUT"
 echo

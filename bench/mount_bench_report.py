@@ -1,0 +1,363 @@
+"""The tables and the JSON of bench/run_mount_bench.sh (run by it; not meant to be run by hand).
+
+Reads the raw measurements (MB_RESULTS: round, system, case, value, unit per line), the hoardfs
+counters (MB_DIAG: round, system, key, value) and the daemons' peak RSS (MB_RSS: system, KiB,
+mount label); prints the markdown sections (results, ratios, counters) on stdout and writes the
+JSON file MB_JSON: every system x case (median, min, max, unit, per-round values), the limit each
+hoardfs backend is compared with, the ratios, and each system's ratio to its limit ("normalised",
+1.0 = at the limit, higher is better) that bench/plot_mount_bench.sh draws.
+"""
+import json
+import os
+import statistics as st
+from collections import defaultdict
+
+E = os.environ
+res = defaultdict(dict)  # (system, case) -> {round: value}
+units = {}
+for line in open(E["MB_RESULTS"]):
+    r, sysname, case, val, unit = line.rstrip("\n").split("\t")
+    res[(sysname, case)][int(r)] = float(val)
+    units[case] = unit
+# the cold limit over root://: the faster direct client of the round
+for r in set(res[("xrdcp", "seq_cold")]) | set(res[("curl", "seq_cold")]):
+    res[("direct", "seq_cold")][r] = max(res[("xrdcp", "seq_cold")].get(r, 0),
+                                         res[("curl", "seq_cold")].get(r, 0))
+# the sparse cold limit over root://: the faster of the same ranges over HTTP and over root://
+for r in set(res[("ranges-http", "sparse_cold")]) | set(res[("ranges-xroot", "sparse_cold")]):
+    v = [x for x in (res[("ranges-http", "sparse_cold")].get(r), res[("ranges-xroot", "sparse_cold")].get(r)) if x]
+    res[("ranges", "sparse_cold")][r] = min(v)
+units.setdefault("scale_rss", "MiB")
+big, small, wide = E["MB_BIG_MIB"], int(E["MB_SMALL"]), int(E["MB_WIDE"])
+sparse_mib, scale_n, scale_mib = E["MB_SPARSE_MIB"], E["MB_SCALE_N"], E["MB_SCALE_MIB"]
+
+ORDER = ["hoardfs-root", "hoardfs-http", "hoardfs-s3", "xrootdfs", "rclone", "rclone-s3", "s3fs"]
+BACKEND = {"hoardfs-root": "root", "hoardfs-http": "http", "hoardfs-s3": "s3", "xrootdfs": "root",
+           "rclone": "http", "rclone-s3": "s3", "s3fs": "s3"}
+TITLE = {"hoardfs-root": "hoardfs root://", "hoardfs-http": "hoardfs http://",
+         "hoardfs-s3": "hoardfs s3://", "xrootdfs": "xrootdfs", "rclone": "rclone WebDAV",
+         "rclone-s3": "rclone S3", "s3fs": "s3fs"}
+systems = [s for s in ORDER if any(k[0] == s for k in res)]
+hoardfs = [s for s in systems if s.startswith("hoardfs-")]
+peers = [s for s in systems if not s.startswith("hoardfs-")]
+
+# id, label, short label (plots), lower is better, target vs the limit, plot group
+CASES = [
+    ("seq_cold", f"cold seq, {big} MiB (MB/s)", "cold seq", False, 0.9, "throughput"),
+    ("seq_warm", "warm seq (MB/s)", "warm seq", False, 0.9, "throughput"),
+    ("seq_hot", "hot seq (MB/s)", "hot seq", False, 0.8, "throughput"),
+    ("rand_psync", "warm rand 4k, psync 1 job (IOPS)", "rand 4k psync", False, 0.5, "throughput"),
+    ("rand_uring", "warm rand 4k, io_uring QD16 (IOPS)", "rand 4k QD16", False, 0.5, "throughput"),
+    ("scale_cold", f"{scale_n} readers × {scale_mib} MiB cold (MB/s)", f"{scale_n} readers cold",
+     False, None, "throughput"),
+    ("scale_warm", f"{scale_n} readers × {scale_mib} MiB warm (MB/s)", f"{scale_n} readers warm",
+     False, None, "throughput"),
+    ("ttfb", "TTFB of a never-read file (ms)", "TTFB", True, None, "latency"),
+    ("sparse_cold", f"sparse ROOT-like, {sparse_mib} MiB file, cold (s)", "sparse cold", True,
+     1 / 1.2, "latency"),
+    ("sparse_warm", "sparse ROOT-like, warm (s)", "sparse warm", True, None, "latency"),
+    ("stat_cold", f"stat {small:,} cold (files/s)", "stat cold", False, None, "latency"),
+    ("stat_warm", f"stat {small:,} warm (files/s)", "stat warm", False, 0.5, "latency"),
+    ("ls_cold", f"ls -f {wide:,} cold (entries/s)", "ls cold", False, None, "latency"),
+    ("ls_warm", f"ls -f {wide:,} warm (entries/s)", "ls warm", False, 0.5, "latency"),
+    ("cat_cold", f"cat {small:,} small files cold (files/s)", "cat cold", False, None, "latency"),
+    ("cat_warm", f"cat {small:,} small files warm (files/s)", "cat warm", False, None, "latency"),
+]
+CASES = [c for c in CASES if any(res[(s, c[0])] for s in systems)]
+
+LOCAL = {
+    "seq_warm": "local O_DIRECT dd", "seq_hot": "local page cache dd",
+    "rand_psync": "local fio O_DIRECT", "rand_uring": "local fio O_DIRECT",
+    "scale_cold": f"{scale_n} O_DIRECT readers of the local files",
+    "scale_warm": f"{scale_n} O_DIRECT readers of the local files",
+    "sparse_warm": "the same preads on the local file, page cache dropped",
+    "stat_cold": "ext4 cold", "stat_warm": "ext4 warm", "ls_cold": "ext4 cold",
+    "ls_warm": "ext4 warm", "cat_cold": "ext4 cold", "cat_warm": "ext4 warm",
+}
+
+
+def limit_of(case, backend):
+    """(system, label) of the limit a system over `backend` is compared with, or None."""
+    if case == "seq_cold":
+        return {"root": ("direct", "direct client (faster of xrdcp, curl)"),
+                "http": ("curl", "curl over HTTP"),
+                "s3": ("curl-s3", "curl SigV4 from the RGW")}[backend]
+    if case == "ttfb":
+        return ("curl-s3", "curl SigV4 time_starttransfer") if backend == "s3" else \
+            ("curl", "curl time_starttransfer")
+    if case == "sparse_cold":
+        return {"root": ("ranges", "the same ranges by a direct client (faster of XrdCl, libcurl)"),
+                "http": ("ranges-http", "the same ranges as HTTP GETs (libcurl)"),
+                "s3": None}[backend]
+    if case in LOCAL:
+        return ("local", LOCAL[case])
+    return None
+
+
+def peer_target(p):
+    return 2.0 if p.startswith("rclone") else 1.0
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 0.1 or a == 0:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def cell(vals):
+    vals = list(vals)
+    if not vals:
+        return "—"
+    if len(vals) == 1:
+        return fmt(vals[0])
+    return f"{fmt(st.median(vals))} ({fmt(min(vals))}–{fmt(max(vals))})"
+
+
+def ratios(a, b, lower_better):
+    """per-round ratio a/b (b/a when lower is better): > 1 means a is better."""
+    out = []
+    for r, va in a.items():
+        vb = b.get(r)
+        if vb and va:
+            out.append(vb / va if lower_better else va / vb)
+    return out
+
+
+def rcell(vals, bold_below=None):
+    if not vals:
+        return "—"
+    txt = f"{vals[0]:.2f}" if len(vals) == 1 else \
+        f"{st.median(vals):.2f} ({min(vals):.2f}–{max(vals):.2f})"
+    if bold_below is not None and st.median(vals) < bold_below:
+        txt = f"**{txt}**"
+    return txt
+
+
+def summary(vals):
+    vals = list(vals)
+    if not vals:
+        return None
+    return {"median": st.median(vals), "min": min(vals), "max": max(vals)}
+
+
+rss = defaultdict(list)
+rss_phase = defaultdict(list)
+if os.path.exists(E["MB_RSS"]):
+    for line in open(E["MB_RSS"]):
+        f = line.split()
+        rss[f[0]].append(int(f[1]) / 1024)
+        if len(f) > 2:
+            rss_phase[(f[0], f[2])].append(int(f[1]) / 1024)
+
+diag = defaultdict(lambda: defaultdict(dict))  # system -> key -> {round: value}
+if os.path.exists(E["MB_DIAG"]):
+    for line in open(E["MB_DIAG"]):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) != 4:
+            continue
+        try:
+            diag[parts[1]][parts[2]][int(parts[0])] = float(parts[3])
+        except ValueError:
+            pass
+
+out = []
+P = out.append
+P("## Results (median of the rounds, min–max)")
+P("")
+P("The limit column is the one for root:// and http://; over S3 the cold limit is curl (SigV4) from the RGW, "
+  "shown in its own row. Lower is better for TTFB and the sparse read (seconds), higher for the rest.")
+P("")
+P("| case | limit | limit value | " + " | ".join(TITLE[s] for s in systems) + " |")
+P("|---|---|---:|" + "---:|" * len(systems))
+for case, label, _, lower, _, _ in CASES:
+    lim = limit_of(case, "root")
+    row = [label, lim[1] if lim else "—", cell(res[(lim[0], case)].values()) if lim else "—"]
+    row += [cell(res[(s, case)].values()) for s in systems]
+    P("| " + " | ".join(row) + " |")
+    if case in ("seq_cold", "ttfb") and res[("curl-s3", case)]:
+        l3 = limit_of(case, "s3")
+        P(f"| ↳ {label} over S3 | {l3[1]} | {cell(res[(l3[0], case)].values())} |" + " |" * len(systems))
+S3_NOTE = ""
+if any(BACKEND[s] == "s3" for s in systems):
+    n3 = E.get("MB_S3_SMALL")
+    S3_NOTE = (f"Over S3, stat and cat run on {int(n3):,} files per tree, not {small:,}" if n3 else
+               "Over S3, stat and cat run on fewer files") + " (the RGW's ~20 ms per request; see Peers)."
+P("| daemon peak RSS over the run (MiB, VmHWM) | — | — | "
+  + " | ".join(fmt(max(rss[s])) if rss[s] else "—" for s in systems) + " |")
+if res[("hoardfs-root", "scale_rss")]:
+    P(f"| daemon peak RSS, {scale_n} concurrent readers (MiB) | — | — | "
+      + " | ".join(cell(res[(s, "scale_rss")].values()) for s in systems) + " |")
+P("")
+if S3_NOTE:
+    P(S3_NOTE)
+    P("")
+if res[("xrdcp", "seq_cold")] or res[("curl", "seq_cold")]:
+    P("Direct clients, cold, MB/s: xrdcp " + cell(res[("xrdcp", "seq_cold")].values())
+      + ", curl over HTTP " + cell(res[("curl", "seq_cold")].values())
+      + (", curl SigV4 from the RGW " + cell(res[("curl-s3", "seq_cold")].values())
+         if res[("curl-s3", "seq_cold")] else "")
+      + " (xrdcp's wall time includes its start, ~0.1–0.5 s here; curl's time_total does not).")
+    P("")
+if res[("ranges", "sparse_cold")]:
+    P("Sparse read by direct clients, cold, s: root:// (XrdCl) " + cell(res[("ranges-xroot", "sparse_cold")].values())
+      + ", HTTP range GETs (libcurl) " + cell(res[("ranges-http", "sparse_cold")].values())
+      + "; the local file, page cache dropped, " + cell(res[("local", "sparse_warm")].values()) + ".")
+    P("")
+
+ratio_json = {}
+for h in hoardfs:
+    be = BACKEND[h]
+    P(f"## {TITLE[h]} as ratios (per round, then median and min–max; > 1 = hoardfs is better)")
+    P("")
+    P("Peers' targets: ≥ 2 × rclone, ≥ 1 × the others; a **bold** ratio misses its target.")
+    P("")
+    hdr = "| case | limit | ÷ limit | target | verdict |"
+    sep = "|---|---|---:|---|---|"
+    for p in peers:
+        hdr += f" ÷ {TITLE[p]} |"
+        sep += "---:|"
+    P(hdr)
+    P(sep)
+    ratio_json[h] = {}
+    for case, label, _, lower, target, _ in CASES:
+        if not res[(h, case)]:
+            continue
+        lim = limit_of(case, be)
+        rl = ratios(res[(h, case)], res[(lim[0], case)], lower) if lim else []
+        med = st.median(rl) if rl else None
+        if target is None or lim is None:
+            verdict, tcell = "", "—"
+        else:
+            tcell = (f"time ≤ {1 / target:.1f} × limit" if lower else f"≥ {target} × limit")
+            verdict = "—" if med is None else ("met" if med >= target - 1e-9 else "**missed**")
+        row = [label, lim[1] if lim else "—", rcell(rl), tcell, verdict]
+        pj = {}
+        for p in peers:
+            rp = ratios(res[(h, case)], res[(p, case)], lower)
+            row.append(rcell(rp, peer_target(p)))
+            if rp:
+                pj[p] = dict(summary(rp), target=peer_target(p))
+        ratio_json[h][case] = {"limit": dict(summary(rl), system=lim[0], target=target) if rl else None,
+                               "peers": pj}
+        P("| " + " | ".join(row) + " |")
+    if rss[h]:
+        peak = max(rss[h])
+        row = ["daemon peak RSS", "—", f"{peak:.0f} MiB", "≤ 256 MiB", "met" if peak <= 256 else "**missed**"]
+        row += [f"{max(rss[p]):.0f} MiB" if rss[p] else "—" for p in peers]
+        P("| " + " | ".join(row) + " |")
+    P("")
+
+counters = {}
+if hoardfs:
+    P("## hoardfs counters (from `getfattr -n user.hoardfs.stats`)")
+    P("")
+    size = int(big) * 1048576
+    for h in hoardfs:
+        d = diag[h]
+        lines = []
+        cj = {}
+        if d["cold_remote_requests"]:
+            req = d["cold_remote_requests"].values()
+            byt = d["cold_remote_bytes"].values()
+            lines.append(f"cold seq: {cell(req)} remote requests for {big} MiB "
+                         f"(mean {st.median(byt) / max(st.median(req), 1) / 1048576:.1f} MiB each); "
+                         f"remote bytes ÷ file size {st.median(byt) / size:.2f}")
+        if h == "hoardfs-root":
+            rx = ratios(res[(h, "seq_cold")], res[("xrdcp", "seq_cold")], False)
+            if rx:
+                lines.append(f"cold seq ÷ xrdcp (the same root:// protocol and client library): {rcell(rx)}")
+        if d["sparse_app_bytes"]:
+            app = d["sparse_app_bytes"]
+            of = [d["sparse_cold_remote_bytes"].get(r, 0) / v for r, v in app.items() if v]
+            reqs = list(d["sparse_cold_remote_requests"].values())
+            warm = list(d["sparse_warm_remote_bytes"].values())
+            lines.append(f"sparse ROOT-like read: the application read {st.median(app.values()) / 1048576:.1f} MiB "
+                         f"({st.median(app.values()) / (int(sparse_mib) * 1048576) * 100:.1f} % of the file); "
+                         f"**over-fetch** (remote bytes ÷ bytes read, cold) {rcell(of)} (target ≤ 1.5) in "
+                         f"{cell(reqs)} remote requests; warm remote bytes {cell(warm)}")
+            cj["sparse_overfetch"] = summary(of)
+            cj["sparse_app_bytes"] = st.median(app.values())
+            cj["sparse_cold_remote_requests"] = summary(reqs)
+        if d["warm_remote_bytes"]:
+            lines.append(f"warm seq: remote bytes {cell(d['warm_remote_bytes'].values())}, bytes read from the "
+                         f"cache disk ÷ file size {st.median(d['warm_cache_hit_bytes'].values()) / size:.2f}")
+        labels = {"A": "A (TTFB, sparse, cold seq, ls, stat)", "B": "B (warm and hot seq, fio, cat)",
+                  "S": f"S ({scale_n} concurrent readers)"}
+        parts = [f"{labels[k]} {cell(rss_phase[(h, k)])} MiB" for k in ("A", "B", "S") if rss_phase[(h, k)]]
+        if parts:
+            lines.append("daemon peak RSS by mount: " + "; ".join(parts))
+        if d["cat_used_bytes"]:
+            ncat = int(E.get("MB_S3_SMALL", 0) or 0) if BACKEND[h] == "s3" else small
+            lines.append(f"cat of {f'{ncat:,}' if ncat else 'the'} small files: cache used_bytes +{st.median(d['cat_used_bytes'].values()) / 1048576:,.0f} MiB "
+                         f"for data_bytes +{st.median(d['cat_data_bytes'].values()) / 1048576:,.1f} MiB")
+        if d["read_ahead_kb"]:
+            lines.append(f"FUSE bdi read_ahead_kb of the mount: {cell(d['read_ahead_kb'].values())}")
+        app = d["rand_app_bytes"]
+        if app:
+            cache = [d["rand_cache_hit_bytes"].get(r, 0) / v for r, v in app.items() if v]
+            memb = [d["rand_memory_hit_bytes"].get(r, 0) / v for r, v in app.items() if v]
+            remote = [d["rand_remote_bytes"].get(r, 0) for r in app]
+            lines.append("warm rand 4k (both fio jobs): bytes read from the cache disk (cache_hit_bytes) ÷ "
+                         f"bytes fio read {rcell(cache)}; memory_hit_bytes ÷ bytes fio read {rcell(memb)}; "
+                         f"remote bytes {cell(remote)}")
+        counters[h] = cj
+        if lines:
+            P(f"{TITLE[h]}:")
+            P("")
+            P("\n".join("- " + x for x in lines))
+            P("")
+print("\n".join(out))
+
+# ---- JSON ----
+normalised = {}
+for s in systems:
+    normalised[s] = {}
+    for case, _, _, lower, _, _ in CASES:
+        lim = limit_of(case, BACKEND[s])
+        if not lim or not res[(s, case)]:
+            continue
+        rl = ratios(res[(s, case)], res[(lim[0], case)], lower)
+        if rl:
+            normalised[s][case] = st.median(rl)
+doc = {
+    "meta": {k[8:].lower(): v for k, v in E.items() if k.startswith("MB_META_")},
+    "systems": systems,
+    "titles": {s: TITLE[s] for s in systems},
+    "backends": {s: BACKEND[s] for s in systems},
+    "cases": [{"id": c[0], "label": c[1], "short": c[2], "lower_is_better": c[3],
+               "target_vs_limit": c[4], "group": c[5], "unit": units.get(c[0])} for c in CASES],
+    "results": {},
+    "limits": {be: {c[0]: (limit_of(c[0], be) or (None, None))[0] for c in CASES}
+               for be in ("root", "http", "s3")},
+    "ratios": ratio_json,
+    "normalised": normalised,
+    "rss_peak_mib": {s: max(rss[s]) for s in systems if rss[s]},
+    "hoardfs_counters": counters,
+}
+for (s, case), vals in sorted(res.items()):
+    if not vals:
+        continue
+    doc["results"].setdefault(s, {})[case] = dict(summary(vals.values()), unit=units.get(case),
+                                                  rounds=[vals[r] for r in sorted(vals)])
+def rounded(x):
+    if isinstance(x, float):
+        return float(f"{x:.6g}")
+    if isinstance(x, dict):
+        return {k: rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [rounded(v) for v in x]
+    return x
+
+
+with open(E["MB_JSON"], "w") as f:
+    json.dump(rounded(doc), f, indent=1, sort_keys=False)
+    f.write("\n")
