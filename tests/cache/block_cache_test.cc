@@ -16,6 +16,7 @@
 #include "cache/block_index.h"
 #include "common/hash.h"
 #include "tests/cache/block_data.h"
+#include "tests/cache/cache_test_util.h"
 #include "tests/cache/fault_injecting_block_store.h"
 #include "tests/cache/test_dir.h"
 
@@ -29,25 +30,11 @@ using testing::TestDir;
 constexpr uint32_t kBlock = 64 * 1024;
 
 BlockCacheOptions SmallOptions(const std::string& dir, uint64_t blocks) {
-  BlockCacheOptions o;
-  o.dir = dir;
-  o.block_size = kBlock;
-  o.capacity_bytes = blocks * kBlock;
-  o.slots_per_file = 64;
-  o.grow_step_slots = 16;
-  o.free_space_floor_bytes = 0;
-  o.dataset_depth = 2;
-  o.index_block_cache_bytes = 4 << 20;
-  o.index_write_buffer_bytes = 4 << 20;
-  return o;
+  return testing::SmallCacheOptions(dir, blocks, kBlock);
 }
 
 std::unique_ptr<BlockCache> OpenOrDie(const BlockCacheOptions& o) {
-  auto r = BlockCache::Open(o);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  if (!r.ok()) return nullptr;
-  EXPECT_TRUE((*r)->WaitUntilReady().ok());
-  return std::move(r).value();
+  return testing::OpenCacheOrDie(o);
 }
 
 FileKey File(const std::string& path, uint64_t version = 1, uint32_t remote = 0) {
@@ -55,8 +42,7 @@ FileKey File(const std::string& path, uint64_t version = 1, uint32_t remote = 0)
 }
 
 void Put(BlockCache& c, const FileKey& f, uint32_t block, size_t size = kBlock) {
-  auto bytes = BlockBytes(f.path, f.version_hash, block, size);
-  ASSERT_TRUE(c.Insert(f, block, bytes).ok());
+  testing::PutBlock(c, f, block, size);
 }
 
 // True if the block is cached and its bytes are exactly the expected ones.
@@ -387,16 +373,7 @@ TEST(BlockCacheTest, EvictIsSegmentAwareAndCanKeepOneVersion) {
 
 // Flips one byte of slot `slot` in the first data file.
 void CorruptSlot(const std::string& cache_dir, uint32_t slot, uint64_t offset_in_block) {
-  const std::string path = cache_dir + "/data/" + BlockStore::FileName(kBlock, 0);
-  int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  const off_t off = static_cast<off_t>(uint64_t{slot} * kBlock + offset_in_block);
-  unsigned char c = 0;
-  ASSERT_EQ(::pread(fd, &c, 1, off), 1);
-  c ^= 0x5A;
-  ASSERT_EQ(::pwrite(fd, &c, 1, off), 1);
-  ::fsync(fd);
-  ::close(fd);
+  testing::CorruptSlotByte(cache_dir, kBlock, slot, offset_in_block);
 }
 
 TEST(BlockCacheTest, FlippedBytesAreDetectedAndServedAsMiss) {

@@ -21,6 +21,7 @@
 #include "cache/chunk_sums.h"
 #include "common/crc32c.h"
 #include "tests/cache/block_data.h"
+#include "tests/cache/cache_test_util.h"
 #include "tests/cache/test_dir.h"
 
 namespace hoardfs {
@@ -33,31 +34,17 @@ constexpr uint32_t kBlock = 256 * 1024;  // 16 chunks
 constexpr uint32_t kChunksPerBlock = kBlock / kChunkSize;
 
 BlockCacheOptions Options(const std::string& dir, uint64_t blocks) {
-  BlockCacheOptions o;
-  o.dir = dir;
-  o.block_size = kBlock;
-  o.capacity_bytes = blocks * kBlock;
-  o.slots_per_file = 64;
-  o.grow_step_slots = 16;
-  o.free_space_floor_bytes = 0;
-  o.index_block_cache_bytes = 4 << 20;
-  o.index_write_buffer_bytes = 4 << 20;
-  return o;
+  return testing::SmallCacheOptions(dir, blocks, kBlock);
 }
 
 std::unique_ptr<BlockCache> OpenOrDie(const BlockCacheOptions& o) {
-  auto r = BlockCache::Open(o);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  if (!r.ok()) return nullptr;
-  EXPECT_TRUE((*r)->WaitUntilReady().ok());
-  return std::move(r).value();
+  return testing::OpenCacheOrDie(o);
 }
 
 FileKey File(const std::string& path) { return FileKey{0, path, 1}; }
 
 void Put(BlockCache& c, const FileKey& f, uint32_t block, size_t size = kBlock) {
-  auto bytes = BlockBytes(f.path, f.version_hash, block, size);
-  ASSERT_TRUE(c.Insert(f, block, bytes).ok());
+  testing::PutBlock(c, f, block, size);
 }
 
 // The range read is present and holds exactly the block's bytes [offset, offset + length).
@@ -77,18 +64,8 @@ void Put(BlockCache& c, const FileKey& f, uint32_t block, size_t size = kBlock) 
 
 std::string SumFile(const std::string& dir) { return dir + "/data/" + ChunkSums::FileName(kBlock); }
 
-// Flips one byte of full-size slot `slot` in the first data file.
 void CorruptSlot(const std::string& cache_dir, uint32_t slot, uint64_t offset_in_block) {
-  const std::string path = cache_dir + "/data/" + BlockStore::FileName(kBlock, 0);
-  int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  const off_t off = static_cast<off_t>(uint64_t{slot} * kBlock + offset_in_block);
-  unsigned char c = 0;
-  ASSERT_EQ(::pread(fd, &c, 1, off), 1);
-  c ^= 0x5A;
-  ASSERT_EQ(::pwrite(fd, &c, 1, off), 1);
-  ::fsync(fd);
-  ::close(fd);
+  testing::CorruptSlotByte(cache_dir, kBlock, slot, offset_in_block);
 }
 
 TEST(ChunkReadTest, RangesAreExactAndReadOnlyTheChunksTheyTouch) {
