@@ -54,9 +54,11 @@ constexpr size_t kEvictBatch = 256;  // victims deleted per synced index batch
 constexpr char kPinMetaPrefix[] = "pin/";
 
 // Reusable block-sized aligned buffers, so a warm read does not mmap/munmap a fresh 1 MiB buffer.
-class BufferPool {
+// (common/buffer_pool.h pools shared mapped buffers: the fetcher's remote reads.)
+class AlignedBufferPool {
  public:
-  BufferPool(size_t buffer_size, size_t max_kept) : size_(buffer_size), max_kept_(max_kept) {}
+  AlignedBufferPool(size_t buffer_size, size_t max_kept)
+      : size_(buffer_size), max_kept_(max_kept) {}
   AlignedBuffer Get(size_t length) {
     AlignedBuffer b;
     {
@@ -136,7 +138,7 @@ class BlockCacheImpl final : public BlockCache {
       : options_(o),
         classes_(o.block_size % 4096 == 0 && o.block_size > 0 ? o.block_size : 4096),
         datasets_(o.dataset_prefixes, o.dataset_depth),
-        pool_(std::make_shared<BufferPool>(o.block_size, 32)),
+        pool_(std::make_shared<AlignedBufferPool>(o.block_size, 32)),
         log_(Logger("cache")) {}
   ~BlockCacheImpl() override;
 
@@ -219,7 +221,7 @@ class BlockCacheImpl final : public BlockCache {
   const BlockCacheOptions options_;
   const SizeClasses classes_;
   const DatasetMap datasets_;
-  std::shared_ptr<BufferPool> pool_;
+  std::shared_ptr<AlignedBufferPool> pool_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<BlockIndex> index_;
   std::unique_ptr<BlockStore> store_;

@@ -12,7 +12,9 @@ namespace hoardfs {
 Fetcher::Fetcher(BlockCache* cache, const FetcherOptions& options)
     : cache_(cache),
       options_(options),
-      block_size_(static_cast<uint32_t>(cache->Stats().block_size)) {
+      block_size_(static_cast<uint32_t>(cache->Stats().block_size)),
+      buffers_(BufferPool::Create(
+          {.granule = block_size_, .max_idle_bytes = options.max_idle_buffer_bytes})) {
   const unsigned n = std::max(1u, options_.threads);
   for (unsigned i = 0; i < n; ++i) {
     workers_.emplace_back([this] { WorkerMain(); });
@@ -187,7 +189,7 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
   }
   // Not zero-filled: every byte is overwritten by the read (or the blocks are never published).
   const size_t length = static_cast<size_t>(end - offset);
-  std::shared_ptr<std::byte[]> buffer = std::make_shared_for_overwrite<std::byte[]>(length);
+  std::shared_ptr<std::byte[]> buffer = buffers_->Get(length);
   Result<size_t> got = file.source->Read(file.ref, offset, std::span(buffer.get(), length));
   stats_.remote_requests.fetch_add(1, std::memory_order_relaxed);
   if (!got.ok()) {

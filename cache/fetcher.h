@@ -14,6 +14,8 @@
 //        readahead_initial up to readahead_max per stream), prefetched by a pool of threads in
 //        parallel requests (from the cache when the blocks are there, so the disk stays busy too);
 //        the bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
+//        Remote reads land in buffers from a BufferPool (mapped memory, reused; at most
+//        max_idle_buffer_bytes of released ones kept), so memory freed is returned to the kernel.
 //
 //   ReadSlice(file, offset, length) of at most partial_read_max_bytes outside a sequential stream,
 //   in a file larger than one block, whose block is not in memory: from the cache, only the 16 KiB
@@ -43,6 +45,7 @@
 #include <vector>
 
 #include "cache/block_cache.h"
+#include "common/buffer_pool.h"
 #include "common/result.h"
 #include "remote/object_source.h"
 
@@ -72,6 +75,10 @@ struct FetcherOptions {
   uint64_t readahead_max = 32ull << 20;      // per stream
   uint64_t max_memory_bytes = 128ull << 20;  // blocks in flight + recently used, all streams
   unsigned threads = 8;                      // prefetch workers
+  // Remote read buffers released by every block they held, kept mapped for the next reads (a
+  // fresh mapping costs a page fault per page); the rest is unmapped. Memory on top of
+  // max_memory_bytes; 32 MiB measured: 64 readers, 64 MiB budget, 160-175 MiB peak RSS.
+  uint64_t max_idle_buffer_bytes = 32ull << 20;
   // ReadSlice() of at most this many bytes, outside a sequential stream, of a block not in memory:
   // read from the cache as the chunks it touches (BlockCache::ReadRange), not the whole block.
   uint64_t partial_read_max_bytes = 256ull << 10;
@@ -163,6 +170,8 @@ class Fetcher {
   BlockCache* cache_;
   const FetcherOptions options_;
   const uint32_t block_size_;
+  // Remote read buffers; a buffer holds the pool, so blocks may outlive the Fetcher.
+  const std::shared_ptr<BufferPool> buffers_;
 
   std::mutex mu_;
   std::unordered_map<std::string, Pending> blocks_;  // GUARDED_BY(mu_): in flight or recent

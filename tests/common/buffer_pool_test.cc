@@ -1,0 +1,153 @@
+#include "common/buffer_pool.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace hoardfs {
+namespace {
+
+constexpr size_t kGranule = 64u << 10;
+
+BufferPoolOptions Small(size_t max_idle_bytes) {
+  BufferPoolOptions o;
+  o.granule = kGranule;
+  o.max_idle_bytes = max_idle_bytes;
+  o.min_pooled_bytes = 4096;
+  return o;
+}
+
+// Whether the page at `p` is mapped in this process (mincore fails with ENOMEM if not).
+bool Mapped(const std::byte* p) {
+  unsigned char vec = 0;
+  void* page = const_cast<std::byte*>(p);
+  if (::mincore(page, 1, &vec) == 0) return true;
+  EXPECT_EQ(errno, ENOMEM);
+  return false;
+}
+
+TEST(BufferPoolTest, CapacityRoundsUpToTheGranule) {
+  auto pool = BufferPool::Create(Small(0));
+  EXPECT_EQ(pool->Capacity(4096), kGranule);
+  EXPECT_EQ(pool->Capacity(kGranule), kGranule);
+  EXPECT_EQ(pool->Capacity(kGranule + 1), 2 * kGranule);
+  EXPECT_EQ(pool->Capacity(100), 100u);  // below min_pooled_bytes: its own size, from the heap
+  auto tiny = pool->Get(100);
+  ASSERT_NE(tiny, nullptr);
+  EXPECT_EQ(pool->Stats().gets, 0u);
+}
+
+TEST(BufferPoolTest, ReleasedBufferIsReused) {
+  auto pool = BufferPool::Create(Small(4 * kGranule));
+  std::shared_ptr<std::byte[]> a = pool->Get(kGranule);
+  std::byte* first = a.get();
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(first) % 4096, 0u);
+  std::memset(first, 0x5a, kGranule);
+  a.reset();
+  EXPECT_EQ(pool->Stats().idle_bytes, kGranule);
+  std::shared_ptr<std::byte[]> b = pool->Get(kGranule - 10);  // same capacity
+  EXPECT_EQ(b.get(), first);
+  EXPECT_EQ(b[kGranule - 1], std::byte{0x5a});               // not cleared
+  std::shared_ptr<std::byte[]> c = pool->Get(2 * kGranule);  // another capacity: a new one
+  EXPECT_NE(c.get(), first);
+  const BufferPoolStats s = pool->Stats();
+  EXPECT_EQ(s.gets, 3u);
+  EXPECT_EQ(s.reuses, 1u);
+  EXPECT_EQ(s.maps, 2u);
+  EXPECT_EQ(s.idle_bytes, 0u);
+  EXPECT_EQ(s.in_use_bytes, 3 * kGranule);
+}
+
+TEST(BufferPoolTest, IdleBytesAreBoundedAndTheRestIsUnmapped) {
+  auto pool = BufferPool::Create(Small(2 * kGranule));
+  std::vector<std::shared_ptr<std::byte[]>> held;
+  std::vector<std::byte*> addresses;
+  for (int i = 0; i < 5; ++i) {
+    held.push_back(pool->Get(kGranule));
+    addresses.push_back(held.back().get());
+    held.back()[0] = std::byte{1};
+  }
+  EXPECT_EQ(pool->Stats().in_use_bytes, 5 * kGranule);
+  held.clear();  // released in order: the first two stay idle, the last three are unmapped
+  const BufferPoolStats s = pool->Stats();
+  EXPECT_EQ(s.idle_bytes, 2 * kGranule);
+  EXPECT_EQ(s.in_use_bytes, 0u);
+  EXPECT_EQ(s.unmaps, 3u);
+  EXPECT_TRUE(Mapped(addresses[0]));
+  EXPECT_TRUE(Mapped(addresses[1]));
+  for (int i = 2; i < 5; ++i) EXPECT_FALSE(Mapped(addresses[i])) << i;
+}
+
+TEST(BufferPoolTest, AliasKeepsTheBufferInUse) {
+  auto pool = BufferPool::Create(Small(4 * kGranule));
+  std::shared_ptr<std::byte[]> buffer = pool->Get(2 * kGranule);
+  // As the fetcher splits one remote read into blocks: pointers into the buffer, sharing it.
+  std::shared_ptr<const std::byte> tail(buffer, buffer.get() + kGranule);
+  std::byte* address = buffer.get();
+  buffer.reset();
+  EXPECT_EQ(pool->Stats().idle_bytes, 0u);
+  EXPECT_EQ(pool->Stats().in_use_bytes, 2 * kGranule);
+  tail.reset();
+  EXPECT_EQ(pool->Stats().idle_bytes, 2 * kGranule);
+  EXPECT_EQ(pool->Get(2 * kGranule).get(), address);
+}
+
+TEST(BufferPoolTest, BuffersOutliveThePoolsOwner) {
+  auto pool = BufferPool::Create(Small(4 * kGranule));
+  std::weak_ptr<BufferPool> weak = pool;
+  std::shared_ptr<std::byte[]> kept = pool->Get(kGranule);
+  std::shared_ptr<std::byte[]> idle = pool->Get(kGranule);
+  std::byte* idle_address = idle.get();
+  idle.reset();
+  pool.reset();  // the owner is gone; the buffer handed out keeps the pool
+  ASSERT_FALSE(weak.expired());
+  std::memset(kept.get(), 7, kGranule);
+  std::byte* kept_address = kept.get();
+  kept.reset();  // back to the pool, which then goes too and unmaps everything it held
+  EXPECT_TRUE(weak.expired());
+  EXPECT_FALSE(Mapped(kept_address));
+  EXPECT_FALSE(Mapped(idle_address));
+}
+
+TEST(BufferPoolTest, ConcurrentGetAndRelease) {
+  constexpr size_t kMaxIdle = 8 * kGranule;
+  auto pool = BufferPool::Create(Small(kMaxIdle));
+  constexpr int kThreads = 8, kRounds = 2000;
+  std::atomic<int> clashes{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t));
+      std::vector<std::shared_ptr<std::byte[]>> held;
+      for (int r = 0; r < kRounds; ++r) {
+        std::shared_ptr<std::byte[]> b = pool->Get(kGranule);
+        // No one else may hold this buffer while we do: stamp it, let others run, check it.
+        const auto stamp = static_cast<std::byte>(t * 31 + r);
+        b[0] = stamp;
+        b[kGranule - 1] = stamp;
+        std::this_thread::yield();
+        if (b[0] != stamp || b[kGranule - 1] != stamp) clashes.fetch_add(1);
+        held.push_back(std::move(b));
+        if (held.size() > rng() % 4) held.erase(held.begin() + rng() % held.size());
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  const BufferPoolStats s = pool->Stats();
+  EXPECT_EQ(clashes.load(), 0);
+  EXPECT_EQ(s.gets, uint64_t{kThreads} * kRounds);
+  EXPECT_EQ(s.in_use_bytes, 0u);
+  EXPECT_LE(s.idle_bytes, kMaxIdle);
+  EXPECT_EQ((s.maps - s.unmaps) * kGranule, s.idle_bytes);  // nothing leaked, nothing lost
+  EXPECT_GT(s.reuses, s.gets / 2);
+}
+
+}  // namespace
+}  // namespace hoardfs
