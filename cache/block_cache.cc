@@ -1442,6 +1442,7 @@ BlockCacheStats BlockCacheImpl::Stats() {
   s.partial_reads = counters_.partial_reads.load();
   s.partial_read_bytes = counters_.partial_read_bytes.load();
   s.record_misses = counters_.record_misses.load();
+  s.record_memo_hits = sums_ != nullptr ? sums_->memo_hits() : 0;
   s.read_errors = counters_.read_errors.load();
   s.stale_reads = counters_.stale_reads.load();
   s.inserts = counters_.inserts.load();

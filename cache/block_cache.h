@@ -144,6 +144,7 @@ struct BlockCacheStats {
   uint64_t partial_reads = 0;      // ReadRange() hits served from their chunks alone
   uint64_t partial_read_bytes = 0;  // bytes of chunks those read from the store
   uint64_t record_misses = 0;       // ReadRange() found no valid chunk record: read whole
+  uint64_t record_memo_hits = 0;    // chunk records found in memory (no pread)
   uint64_t inserts = 0, insert_bytes = 0;
   uint64_t insert_duplicates = 0;  // block already cached
   uint64_t inserts_rejected = 0;   // dropped: queue full, cache full of pinned data, not ready

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "cache/block_checksum.h"
@@ -15,8 +16,11 @@ std::string ChunkSums::FileName(uint32_t class_size) {
 }
 
 Result<std::unique_ptr<ChunkSums>> ChunkSums::Open(const std::string& dir,
-                                                   const SizeClasses& classes) {
+                                                   const SizeClasses& classes,
+                                                   size_t memo_records) {
   std::unique_ptr<ChunkSums> sums(new ChunkSums());
+  sums->memo_size_ = memo_records;
+  if (memo_records > 0) sums->memo_ = std::make_unique<Memo[]>(memo_records);
   sums->files_.resize(classes.count());
   for (unsigned c = 0; c < classes.count(); ++c) {
     const uint32_t size = classes.size(c);
@@ -50,7 +54,11 @@ bool ChunkSums::Write(uint32_t slot, std::span<const uint32_t> record) {
   const off_t offset =
       static_cast<off_t>(uint64_t{SlotIndex(slot)} * f->record_crcs * sizeof(uint32_t));
   const ssize_t n = ::pwrite(f->fd, record.data(), record.size_bytes(), offset);
-  if (n == static_cast<ssize_t>(record.size_bytes())) return true;
+  if (n == static_cast<ssize_t>(record.size_bytes())) {
+    Remember(slot, record);
+    return true;
+  }
+  Remember(slot, {});  // forget: the file and the memory must not disagree
   if (!write_error_logged_.exchange(true)) {
     const int err = n < 0 ? errno : ENOSPC;
     Logger("cache")->warn(
@@ -64,6 +72,15 @@ bool ChunkSums::Write(uint32_t slot, std::span<const uint32_t> record) {
 bool ChunkSums::Read(uint32_t slot, std::span<uint32_t> record) const {
   const ClassFile* f = FileOf(slot);
   if (f == nullptr || record.size() > f->record_crcs) return false;
+  if (memo_size_ > 0) {
+    Memo& m = memo_[slot % memo_size_];
+    std::lock_guard<std::mutex> lock(m.mu);
+    if (m.n != 0 && m.slot == slot && record.size() <= m.n) {
+      std::copy_n(m.crcs.begin(), record.size(), record.begin());
+      memo_hits_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
   const off_t offset =
       static_cast<off_t>(uint64_t{SlotIndex(slot)} * f->record_crcs * sizeof(uint32_t));
   size_t done = 0;
@@ -75,7 +92,22 @@ bool ChunkSums::Read(uint32_t slot, std::span<uint32_t> record) const {
     if (n <= 0) return false;
     done += static_cast<size_t>(n);
   }
+  // Remembered even if it later fails the entry's check: the repair that follows overwrites it.
+  Remember(slot, record);
   return true;
+}
+
+void ChunkSums::Remember(uint32_t slot, std::span<const uint32_t> record) const {
+  if (memo_size_ == 0) return;
+  Memo& m = memo_[slot % memo_size_];
+  std::lock_guard<std::mutex> lock(m.mu);
+  if (record.empty() || record.size() > kMemoCrcs) {
+    if (m.slot == slot) m.n = 0;
+    return;
+  }
+  m.slot = slot;
+  m.n = static_cast<uint32_t>(record.size());
+  std::copy(record.begin(), record.end(), m.crcs.begin());
 }
 
 }  // namespace hoardfs

@@ -52,6 +52,7 @@ nlohmann::json StatsJson(BlockCache& c) {
       {"partial_reads", s.partial_reads},
       {"partial_read_bytes", s.partial_read_bytes},
       {"record_misses", s.record_misses},
+      {"record_memo_hits", s.record_memo_hits},
       {"inserts", s.inserts},
       {"insert_bytes", s.insert_bytes},
       {"inserts_rejected", s.inserts_rejected},

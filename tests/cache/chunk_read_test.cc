@@ -181,6 +181,75 @@ TEST(ChunkReadTest, MissingOrTornRecordsAreReadWholeThenRepaired) {
   EXPECT_EQ(cache->Stats().record_misses, 3u);
 }
 
+// A hot block's record is read from the file once, then from memory; the remembered copy is
+// still checked against the entry, and a new occupant of the slot never gets the old record.
+TEST(ChunkReadTest, HotRecordsComeFromMemoryAndAreStillChecked) {
+  TestDir dir;
+  const auto o = Options(dir.path(), 16);
+  const FileKey f = File("/hot");
+  {
+    auto cache = OpenOrDie(o);
+    for (uint32_t b = 0; b < 3; ++b) Put(*cache, f, b);
+    ASSERT_TRUE(cache->Flush().ok());
+  }
+  auto cache = OpenOrDie(o);  // nothing remembered: the records come from the file
+  for (uint32_t b = 0; b < 3; ++b) EXPECT_TRUE(RangeIsExact(*cache, f, b, 5 * kChunkSize, 100));
+  EXPECT_EQ(cache->Stats().record_memo_hits, 0u);
+  for (int round = 0; round < 4; ++round) {
+    for (uint32_t b = 0; b < 3; ++b) EXPECT_TRUE(RangeIsExact(*cache, f, b, 7 * kChunkSize, 4096));
+  }
+  EXPECT_EQ(cache->Stats().record_memo_hits, 12u);
+  EXPECT_EQ(cache->Stats().partial_reads, 15u);
+
+  // The file emptied under the running cache: the remembered records still serve (they match
+  // the entries); a restarted cache has none and reads whole.
+  ASSERT_EQ(::truncate(SumFile(dir.path()).c_str(), 0), 0);
+  for (uint32_t b = 0; b < 3; ++b) EXPECT_TRUE(RangeIsExact(*cache, f, b, 0, 4096));
+  EXPECT_EQ(cache->Stats().record_misses, 0u);
+
+  // Slot 0 gets a new occupant: its record replaces the old one in memory too.
+  ASSERT_TRUE(cache->Evict(0, "/hot").ok());
+  const FileKey g = File("/next");
+  Put(*cache, g, 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_TRUE(RangeIsExact(*cache, g, 0, 3 * kChunkSize + 17, 30000));
+  EXPECT_EQ(cache->Stats().record_misses, 0u);
+  EXPECT_EQ(cache->Stats().crc_failures, 0u);
+
+  cache.reset();
+  cache = OpenOrDie(o);
+  ASSERT_EQ(::truncate(SumFile(dir.path()).c_str(), 0), 0);
+  EXPECT_TRUE(RangeIsExact(*cache, g, 0, 0, 4096));
+  EXPECT_EQ(cache->Stats().record_misses, 1u);
+}
+
+// Records of slots that share a place in memory (a table of 2) each read right.
+TEST(ChunkSumsTest, SlotsSharingAMemoryPlaceKeepTheirOwnRecords) {
+  TestDir dir;
+  const SizeClasses classes(kBlock);
+  Result<std::unique_ptr<ChunkSums>> sums = ChunkSums::Open(dir.path(), classes, 2);
+  ASSERT_TRUE(sums.ok()) << sums.status().ToString();
+  auto slot = [](uint32_t index) { return SlotId(0, index); };  // the block-size class
+  auto record = [](uint32_t seed) {
+    std::vector<uint32_t> r(kChunksPerBlock);
+    for (uint32_t i = 0; i < r.size(); ++i) r[i] = seed * 1000 + i;
+    return r;
+  };
+  for (uint32_t i = 0; i < 6; ++i) ASSERT_TRUE((*sums)->Write(slot(i), record(i + 1)));
+  for (int round = 0; round < 2; ++round) {
+    for (uint32_t i = 0; i < 6; ++i) {
+      std::vector<uint32_t> got(kChunksPerBlock);
+      ASSERT_TRUE((*sums)->Read(slot(i), got));
+      EXPECT_EQ(got, record(i + 1)) << i;
+    }
+  }
+  EXPECT_EQ((*sums)->memo_hits(), 0u);  // 0, 2, 4 and 1, 3, 5 evict each other in turn
+  std::vector<uint32_t> got(kChunksPerBlock);
+  ASSERT_TRUE((*sums)->Read(slot(5), got));
+  EXPECT_EQ((*sums)->memo_hits(), 1u);
+  EXPECT_EQ(got, record(6));
+}
+
 // A record left by the slot's previous occupant must not be trusted for the new one.
 TEST(ChunkReadTest, RecordOfAnEarlierOccupantOfTheSlotIsNeverUsed) {
   TestDir dir;
