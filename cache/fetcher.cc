@@ -58,14 +58,15 @@ void Fetcher::Submit(std::function<void()> task) {
   pool_cv_.notify_one();
 }
 
-void Fetcher::Remember(const std::string& key, Block block) {
+void Fetcher::Remember(const std::string& key, Block block, uint64_t bytes) {
+  if (bytes == 0) bytes = block_size_;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = blocks_.find(key);
   if (it == blocks_.end()) {
     std::promise<Result<Block>> p;
     p.set_value(Result<Block>(std::move(block)));
-    it = blocks_.emplace(key, Pending{p.get_future().share(), block_size_, true}).first;
-    memory_bytes_ += block_size_;
+    it = blocks_.emplace(key, Pending{p.get_future().share(), bytes, true}).first;
+    memory_bytes_ += bytes;
   }
   it->second.done = true;
   recent_.push_back(key);
@@ -293,6 +294,11 @@ Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<
   const size_t length = static_cast<size_t>(std::min<uint64_t>(out.size(), size - offset));
   const uint32_t first = static_cast<uint32_t>(offset / block_size_);
   const uint32_t last = static_cast<uint32_t>((offset + length - 1) / block_size_);
+  if (first != last) {
+    HOARDFS_ASSIGN_OR_RETURN(std::optional<size_t> n,
+                             ReadStraddling(file, offset, out.first(length), stream));
+    if (n.has_value()) return *n;
+  }
   HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got, GetBlocks(file, first, last));
 
   // Copy out.
@@ -310,6 +316,105 @@ Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<
   }
   if (stream != nullptr) ScheduleReadahead(file, offset, copied, stream);
   return copied;
+}
+
+Result<std::optional<size_t>> Fetcher::ReadStraddling(const RemoteFile& file, uint64_t offset,
+                                                      std::span<std::byte> out,
+                                                      ReadStream* stream) {
+  if (!PartialEligible(file, out.size(), stream)) return std::optional<size_t>();
+  struct Part {
+    uint32_t block;
+    uint64_t in_block;
+    size_t length;
+    size_t at;  // where the part goes in `out`
+  };
+  auto copy_whole = [&](const Part& p, bool cache_checked) -> Status {
+    HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got,
+                             GetBlocks(file, p.block, p.block, cache_checked));
+    if (got[0].size < p.in_block + p.length) {
+      return Status::Corruption(file.ref.path + ": block " + std::to_string(p.block) +
+                                " is shorter than the file size says");
+    }
+    std::memcpy(out.data() + p.at, got[0].data.get() + p.in_block, p.length);
+    return Status::Ok();
+  };
+  // Each block's part: from memory (the whole block is there), or the cache's chunks; the parts
+  // whose block the cache lacks are collected.
+  std::vector<Part> missing;
+  size_t missing_bytes = 0;
+  for (size_t done = 0; done < out.size();) {
+    const uint64_t pos = offset + done;
+    const auto block = static_cast<uint32_t>(pos / block_size_);
+    const uint64_t in_block = pos - uint64_t{block} * block_size_;
+    const Part p{block, in_block,
+                 static_cast<size_t>(
+                     std::min<uint64_t>(out.size() - done, uint64_t{block_size_} - in_block)),
+                 done};
+    done += p.length;
+    if (InMemory(file, block)) {
+      HOARDFS_RETURN_IF_ERROR(copy_whole(p, /*cache_checked=*/false));
+      continue;
+    }
+    bool held = false;
+    std::optional<FetchedSlice> slice = ReadCachedRange(file, block, in_block, p.length, &held);
+    if (slice.has_value()) {
+      std::memcpy(out.data() + p.at, slice->data.get(), p.length);
+    } else if (held) {
+      HOARDFS_RETURN_IF_ERROR(copy_whole(p, /*cache_checked=*/false));
+    } else {
+      missing.push_back(p);
+      missing_bytes += p.length;
+    }
+  }
+  // The missing parts in one ranged read of their chunks if they are adjacent (a read of at most
+  // half a block touches at most two blocks), else each as its whole block.
+  if (!missing.empty()) {
+    const Part& head = missing.front();
+    const Part& tail = missing.back();
+    if (PiecesAllowed(tail.block) && tail.at + tail.length - head.at == missing_bytes) {
+      HOARDFS_ASSIGN_OR_RETURN(FetchedSlice pieces,
+                               ReadPieces(file, head.block, head.in_block, missing_bytes));
+      std::memcpy(out.data() + head.at, pieces.data.get(), missing_bytes);
+    } else {
+      for (const Part& p : missing) HOARDFS_RETURN_IF_ERROR(copy_whole(p, /*cache_checked=*/true));
+    }
+  }
+  if (stream != nullptr) ScheduleReadahead(file, offset, out.size(), stream);
+  return std::optional<size_t>(out.size());
+}
+
+bool Fetcher::PartialEligible(const RemoteFile& file, size_t length, ReadStream* stream) {
+  // Most of a block (or a file of one block): the whole block is the better fetch.
+  if (length > options_.partial_read_max_bytes || 2 * length > block_size_ ||
+      file.ref.size <= block_size_) {
+    return false;
+  }
+  if (stream == nullptr) return true;
+  std::lock_guard<std::mutex> lock(stream->mu);
+  return stream->window == 0;  // sequential: whole blocks
+}
+
+bool Fetcher::InMemory(const RemoteFile& file, uint32_t block) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return blocks_.contains(BlockKey(file.key, block));
+}
+
+bool Fetcher::PiecesAllowed(uint32_t last_block) const {
+  return options_.sparse_fetch && block_size_ % kChunkSize == 0 &&
+         (uint64_t{last_block} + 1) * (block_size_ / kChunkSize) <= kPieceIndexBit;
+}
+
+std::optional<FetchedSlice> Fetcher::ReadCachedRange(const RemoteFile& file, uint32_t block,
+                                                     uint64_t in_block, size_t length, bool* held) {
+  std::optional<CachedRange> range = cache_->ReadRange(
+      file.key, block, static_cast<uint32_t>(in_block), static_cast<uint32_t>(length));
+  if (!range.has_value()) return std::nullopt;
+  *held = true;
+  if (range->length != length) return std::nullopt;  // short: the whole-block path reports it
+  stats_.cache_hit_bytes.fetch_add(length, std::memory_order_relaxed);
+  stats_.partial_hit_bytes.fetch_add(length, std::memory_order_relaxed);
+  auto owner = std::make_shared<CachedRange>(std::move(*range));
+  return FetchedSlice{std::shared_ptr<const std::byte>(owner, owner->bytes().data()), length};
 }
 
 Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, uint64_t offset,
@@ -339,39 +444,21 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, u
 Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file, uint32_t block,
                                                          uint64_t in_block, size_t length,
                                                          ReadStream* stream, bool* cache_missed) {
-  if (length > options_.partial_read_max_bytes || file.ref.size <= block_size_) {
+  if (!PartialEligible(file, length, stream) || InMemory(file, block)) {
     return std::optional<FetchedSlice>();
   }
-  if (stream != nullptr) {
-    std::lock_guard<std::mutex> lock(stream->mu);
-    if (stream->window != 0) return std::optional<FetchedSlice>();  // sequential: whole blocks
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (blocks_.contains(BlockKey(file.key, block))) return std::optional<FetchedSlice>();
-  }
-  const uint64_t offset = uint64_t{block} * block_size_ + in_block;
-  std::optional<CachedRange> range = cache_->ReadRange(
-      file.key, block, static_cast<uint32_t>(in_block), static_cast<uint32_t>(length));
-  std::optional<FetchedSlice> slice;
-  if (range.has_value()) {
-    // Shorter than the file says: the whole-block path reports it.
-    if (range->length != length) return std::optional<FetchedSlice>();
-    stats_.cache_hit_bytes.fetch_add(length, std::memory_order_relaxed);
-    stats_.partial_hit_bytes.fetch_add(length, std::memory_order_relaxed);
-    auto owner = std::make_shared<CachedRange>(std::move(*range));
-    slice = FetchedSlice{std::shared_ptr<const std::byte>(owner, owner->bytes().data()), length};
-  } else {
+  bool held = false;
+  std::optional<FetchedSlice> slice = ReadCachedRange(file, block, in_block, length, &held);
+  if (!slice.has_value()) {
+    if (held) return std::optional<FetchedSlice>();
     *cache_missed = true;
-    const uint64_t chunks_per_block = block_size_ / kChunkSize;
-    if (!options_.sparse_fetch || block_size_ % kChunkSize != 0 ||
-        (uint64_t{block} + 1) * chunks_per_block > kPieceIndexBit) {
-      return std::optional<FetchedSlice>();
-    }
+    if (!PiecesAllowed(block)) return std::optional<FetchedSlice>();
     HOARDFS_ASSIGN_OR_RETURN(FetchedSlice pieces, ReadPieces(file, block, in_block, length));
     slice = std::move(pieces);
   }
-  if (stream != nullptr) ScheduleReadahead(file, offset, length, stream);
+  if (stream != nullptr) {
+    ScheduleReadahead(file, uint64_t{block} * block_size_ + in_block, length, stream);
+  }
   return slice;
 }
 
@@ -386,9 +473,28 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
   auto piece_end = [&](uint32_t c) {
     return std::min<uint64_t>(piece_start(c) + kChunkSize, file.ref.size);
   };
+  // Pieces fetched moments ago (a neighbouring read shares an edge chunk, and its insert may not
+  // have reached the index yet) come from memory; the rest are looked up in the cache.
+  std::vector<std::optional<Block>> held(last - first + 1);
   std::vector<uint32_t> ids;
-  for (uint32_t c = first; c <= last; ++c) ids.push_back(base + c);
-  std::vector<std::optional<CachedBlock>> hits = cache_->Read(file.key, ids);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string key = BlockKey(file.key, 0);
+    for (uint32_t c = first; c <= last; ++c) {
+      SetBlockIndex(&key, base + c);
+      auto it = blocks_.find(key);
+      if (it != blocks_.end() && it->second.done) {
+        Result<Block> b = it->second.future.get();  // ready: done
+        if (b.ok()) held[c - first] = *b;
+      }
+      if (!held[c - first].has_value()) ids.push_back(base + c);
+    }
+  }
+  std::vector<std::optional<CachedBlock>> looked_up = cache_->Read(file.key, ids);
+  std::vector<std::optional<CachedBlock>> hits(last - first + 1);
+  for (size_t i = 0, k = 0; i < hits.size(); ++i) {
+    if (!held[i].has_value()) hits[i] = std::move(looked_up[k++]);
+  }
 
   // The answer: [in_block, in_block + length) of the block, assembled from the pieces.
   std::shared_ptr<std::byte[]> out = std::make_shared_for_overwrite<std::byte[]>(length);
@@ -399,8 +505,19 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
     const uint64_t a = std::max(from, want_from), b = std::min(to, want_to);
     if (a < b) std::memcpy(out.get() + (a - want_from), src + (a - from), b - a);
   };
+  auto present = [&](uint32_t c) {
+    const uint64_t size = piece_end(c) - piece_start(c);
+    return (held[c - first].has_value() && held[c - first]->size == size) ||
+           (hits[c - first].has_value() && hits[c - first]->size() == size);
+  };
   uint32_t c = first;
   while (c <= last) {
+    if (held[c - first].has_value() && held[c - first]->size == piece_end(c) - piece_start(c)) {
+      stats_.memory_hit_bytes.fetch_add(held[c - first]->size, std::memory_order_relaxed);
+      copy_out(piece_start(c), piece_end(c), held[c - first]->data.get());
+      ++c;
+      continue;
+    }
     std::optional<CachedBlock>& hit = hits[c - first];
     if (hit.has_value() && hit->size() == piece_end(c) - piece_start(c)) {
       stats_.cache_hit_bytes.fetch_add(hit->size(), std::memory_order_relaxed);
@@ -411,10 +528,7 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
     }
     // A run of missing pieces: one ranged read.
     uint32_t d = c + 1;
-    while (d <= last && !(hits[d - first].has_value() &&
-                          hits[d - first]->size() == piece_end(d) - piece_start(d))) {
-      ++d;
-    }
+    while (d <= last && !present(d)) ++d;
     const uint64_t from = piece_start(c), to = piece_end(d - 1);
     const auto n = static_cast<size_t>(to - from);
     std::shared_ptr<std::byte[]> buffer = std::make_shared_for_overwrite<std::byte[]>(n);
@@ -433,12 +547,15 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
                                 std::to_string(n));
     }
     copy_out(from, to, buffer.get());
+    std::string key = BlockKey(file.key, 0);
     for (uint32_t p = c; p < d; ++p) {
-      (void)cache_->Insert(
-          file.key, base + p,
-          std::span<const std::byte>(buffer.get() + (piece_start(p) - from),
-                                     static_cast<size_t>(piece_end(p) - piece_start(p))),
-          BlockCache::InsertMode::kWaitForRoom);
+      const auto size = static_cast<size_t>(piece_end(p) - piece_start(p));
+      const Block piece{
+          std::shared_ptr<const std::byte>(buffer, buffer.get() + (piece_start(p) - from)), size};
+      SetBlockIndex(&key, base + p);
+      Remember(key, piece, size);
+      (void)cache_->Insert(file.key, base + p, std::span<const std::byte>(piece.data.get(), size),
+                           BlockCache::InsertMode::kWaitForRoom);
     }
     c = d;
   }
@@ -456,9 +573,10 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
     const uint64_t slack = std::max<uint64_t>(stream->window, 2ull * block_size_);
     const bool sequential =
         offset + slack >= stream->next_offset && offset <= stream->next_offset + slack;
-    // One read near the previous one is not yet a stream (random reads land near each other now
-    // and then), nor are reads that skip most of what they span (a sparse reader: ROOT's baskets
-    // of a few branches per cluster): each false start would read a whole window ahead.
+    // Two reads, one near the other, are not yet a stream (random reads land near each other now
+    // and then, and so do two adjacent baskets of a sparse reader), nor are reads that skip most
+    // of what they span (ROOT's baskets of a few branches per cluster): each false start would
+    // read a whole window ahead.
     if (sequential && stream->run > 0) {
       stream->run++;
       stream->run_bytes += length;
@@ -469,7 +587,7 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
       stream->run_start = offset;
     }
     const uint64_t span = std::max(end, stream->next_offset) - stream->run_start;
-    if (stream->run >= 2 && stream->run_bytes * 2 >= span) {
+    if (stream->run >= 3 && stream->run_bytes * 2 >= span) {
       stream->window = stream->window == 0 ? options_.readahead_initial
                                            : std::min(stream->window * 2, options_.readahead_max);
     } else {

@@ -8,7 +8,7 @@
 //        fetch (single flight), neighbouring misses become one ranged read (up to
 //        max_request_bytes), the reader is answered as soon as the bytes arrive and the blocks are
 //        queued for the cache (never waited for);
-//     4. a sequential stream (two or more reads in a row, each near where the previous one
+//     4. a sequential stream (three or more reads in a row, each near where the previous one
 //        ended, that together cover at least half the range they span: a sparse reader whose
 //        reads land close together is not one) grows a readahead window (doubling from
 //        readahead_initial up to readahead_max per stream), prefetched by a pool of threads in
@@ -17,8 +17,9 @@
 //        Remote reads land in buffers from a BufferPool (mapped memory, reused; at most
 //        max_idle_buffer_bytes of released ones kept), so memory freed is returned to the kernel.
 //
-//   ReadSlice(file, offset, length) of at most partial_read_max_bytes outside a sequential stream,
-//   in a file larger than one block, whose block is not in memory: from the cache, only the 16 KiB
+//   ReadSlice(file, offset, length) of at most partial_read_max_bytes (and half a block) outside a
+//   sequential stream, in a file larger than one block, whose block is not in memory (and each
+//   block's part of such a Read() across a block boundary): from the cache, only the 16 KiB
 //   chunks the range touches (BlockCache::ReadRange); if the cache does not hold the block, the
 //   chunks are looked up as *pieces* (cache/block_key.h: kPieceIndexBit), and the missing ones
 //   are fetched from the remote in one ranged read and cached as pieces. A scattered 32 KiB read
@@ -81,7 +82,7 @@ struct FetcherOptions {
   uint64_t max_idle_buffer_bytes = 32ull << 20;
   // ReadSlice() of at most this many bytes, outside a sequential stream, of a block not in memory:
   // read from the cache as the chunks it touches (BlockCache::ReadRange), not the whole block.
-  uint64_t partial_read_max_bytes = 256ull << 10;
+  uint64_t partial_read_max_bytes = 512ull << 10;
   // ... and if the cache does not hold the block, fetch just those chunks (as pieces).
   bool sparse_fetch = true;
 };
@@ -146,7 +147,25 @@ class Fetcher {
   Result<std::optional<FetchedSlice>> ReadPartial(const RemoteFile& file, uint32_t block,
                                                   uint64_t in_block, size_t length,
                                                   ReadStream* stream, bool* cache_missed);
-  // The chunks of block `block` covering [in_block, in_block + length), as pieces.
+  // Read() of a small range over a block boundary outside a sequential stream: each block's part
+  // from memory or the cache's chunks, the parts the cache lacks in one ranged read of their
+  // chunks, cached as pieces (a ROOT basket across two blocks costs its chunks, not two blocks).
+  // nullopt: not such a read (use the whole blocks). `out` lies within the file.
+  Result<std::optional<size_t>> ReadStraddling(const RemoteFile& file, uint64_t offset,
+                                               std::span<std::byte> out, ReadStream* stream);
+  // Whether a read of `length` may be served from chunks or pieces: small (at most
+  // partial_read_max_bytes and half a block), in a file of more than one block, outside a
+  // sequential stream.
+  bool PartialEligible(const RemoteFile& file, size_t length, ReadStream* stream);
+  bool InMemory(const RemoteFile& file, uint32_t block);
+  // Pieces can name the chunks of blocks up to `last_block`.
+  bool PiecesAllowed(uint32_t last_block) const;
+  // [in_block, in_block + length) of `block` from the cache's chunks; nullopt if not served so.
+  // `held`: the cache holds the block (set even when the range was not served, e.g. short).
+  std::optional<FetchedSlice> ReadCachedRange(const RemoteFile& file, uint32_t block,
+                                              uint64_t in_block, size_t length, bool* held);
+  // The chunks covering [in_block, in_block + length) of the file from block `block`'s start (the
+  // range may run into the next block), as pieces.
   Result<FetchedSlice> ReadPieces(const RemoteFile& file, uint32_t block, uint64_t in_block,
                                   size_t length);
   // Fetches blocks [first, last] of `file` that nobody else is fetching; returns futures for all.
@@ -158,7 +177,8 @@ class Fetcher {
   // A prefetch: cache hits first, remote for the rest.
   void PrefetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
                    std::vector<std::promise<Result<Block>>>& promises);
-  void Remember(const std::string& key, Block block);
+  // Keeps a completed block (or piece) in memory, accounted as `bytes` (0: a whole block).
+  void Remember(const std::string& key, Block block, uint64_t bytes = 0);
   void Forget(const std::string& key);
   // Drops the oldest completed blocks until memory_bytes_ <= target. REQUIRES: mu_ held.
   void TrimRecentLocked(uint64_t target);

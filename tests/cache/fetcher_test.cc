@@ -387,6 +387,58 @@ TEST_F(FetcherTest, SparseReadsFetchOnlyTheChunksTheyTouchAndCacheThem) {
   ExpectRead(file, contents, 0, contents.size());
 }
 
+// A sparse basket across a block boundary (one Read() of two blocks' parts) costs the chunks it
+// touches on both sides, not two whole blocks; a second pass is served from the cached pieces,
+// also when one side's block is meanwhile cached whole.
+TEST_F(FetcherTest, SparseReadsAcrossABlockBoundaryFetchOnlyTheirChunks) {
+  FetcherOptions o = SmallFetcherOptions();
+  o.max_memory_bytes = kBlock / 2;  // no completed block stays in memory
+  StartFetcher(o);
+  const std::string contents = Contents(23, 64ull * kBlock);
+  const RemoteFile file = Add("/sparse/straddle.root", contents);
+  struct Basket {
+    uint64_t offset;
+    size_t length;
+  };
+  std::vector<Basket> baskets;
+  for (uint64_t cluster = 0; cluster < 4; ++cluster) {
+    for (uint64_t k = 0; k < 3; ++k) {
+      // Starts 8-25 KB before the end of a block and ends 5-7 KB into the next one.
+      const uint64_t end_of_block = (cluster * 16 + k * 5 + 2) * kBlock;
+      const uint64_t before = (k + 1) * 8000 + 333 * cluster;
+      baskets.push_back({end_of_block - before, static_cast<size_t>(before + 5000 + 1000 * k)});
+    }
+  }
+  auto read_all = [&](ReadStream* stream) {
+    uint64_t bytes = 0;
+    for (const Basket& b : baskets) {
+      EXPECT_NE(b.offset / kBlock, (b.offset + b.length - 1) / kBlock) << b.offset;
+      ExpectRead(file, contents, b.offset, b.length, stream);
+      bytes += b.length;
+    }
+    return bytes;
+  };
+  ReadStream stream;
+  fake_.ResetCounters();
+  const uint64_t read = read_all(&stream);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no prefetch may show up
+  EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
+  EXPECT_EQ(Requests(), baskets.size());  // one ranged read over both sides' chunks
+  // Each basket costs its chunks: at most its length plus two chunks of alignment.
+  EXPECT_LE(BytesServed(), read + baskets.size() * 2 * kChunkSize);
+  EXPECT_EQ(fetcher_->Stats().sparse_fetches, baskets.size());
+
+  // One block under a boundary cached whole (a sequential reader passed by): still exact.
+  ExpectRead(file, contents, (baskets[0].offset / kBlock + 1) * kBlock, kBlock);
+  ASSERT_TRUE(cache_->Flush().ok());
+  StartFetcher(o);
+  fake_.ResetCounters();
+  ReadStream again;
+  read_all(&again);
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_GT(fetcher_->Stats().piece_hit_bytes + fetcher_->Stats().partial_hit_bytes, read / 2);
+}
+
 // Reads near each other that skip most of what they span are not a stream: no readahead.
 TEST_F(FetcherTest, CloseButSparseReadsDoNotTriggerReadahead) {
   const std::string contents = Contents(22, 64ull * kBlock);
@@ -441,7 +493,8 @@ TEST_F(FetcherTest, SecondReadIsServedByTheCacheWhenMemoryHoldsNothing) {
 }
 
 TEST_F(FetcherTest, RestartedFetcherReadsFromTheCacheWithoutRemoteBytes) {
-  const uint64_t size = 20ull * kBlock + 4321;
+  // The last 100000-byte read is more than half a block long: whole blocks, not pieces.
+  const uint64_t size = 20ull * kBlock + 43210;
   const std::string contents = Contents(4, size);
   const RemoteFile file = Add("/restart/f", contents);
   for (uint64_t off = 0; off < size; off += 100000) ExpectRead(file, contents, off, 100000);
@@ -558,10 +611,11 @@ TEST_F(FetcherTest, RandomReadsDoNotTriggerReadahead) {
   const std::vector<uint32_t> blocks = {40, 10, 55, 25, 5, 33, 48, 17};
   uint64_t touched = 0;
   for (size_t i = 0; i < blocks.size(); ++i) {
-    // Odd reads straddle a block boundary (two blocks), even reads sit inside one block.
+    // Odd reads straddle a block boundary (the chunk on each side, in one ranged read), even
+    // reads sit inside one block (Read() fetches it whole; ReadSlice() is the partial path).
     const uint64_t offset = uint64_t{blocks[i]} * kBlock + (i % 2 == 0 ? 777 : kBlock - 300);
     ExpectRead(file, contents, offset, 1000, &stream);
-    touched += (i % 2 == 0 ? 1 : 2) * uint64_t{kBlock};
+    touched += i % 2 == 0 ? uint64_t{kBlock} : 2 * uint64_t{kChunkSize};
   }
   // Give a (wrongly) scheduled prefetch time to show up in the counters.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -622,12 +676,13 @@ TEST_F(FetcherTest, FailedPrefetchDoesNotPoisonLaterReads) {
   const std::string contents = Contents(11, size);
   const RemoteFile file = Add("/err/prefetch", contents);
   ReadStream stream;
-  // The first block is fetched on demand (delayed) by two reads; the second one makes the stream
+  // The first block is fetched on demand (delayed) by three reads; the third one makes the stream
   // sequential, and its readahead request then sleeps in the fake's delay while we arm the
   // failure, so the prefetch (not the demand read) fails.
   fake_.SetDelay(std::chrono::milliseconds(100));
-  ExpectRead(file, contents, 0, kBlock / 2, &stream);
-  ExpectRead(file, contents, kBlock / 2, kBlock / 2, &stream);
+  for (uint64_t off = 0; off < 3 * kBlock / 4; off += kBlock / 4) {
+    ExpectRead(file, contents, off, kBlock / 4, &stream);
+  }
   fake_.FailNext(1, Status::Unavailable("fake: prefetch lost"), FakeSource::kReadOp);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (fetcher_->Stats().remote_errors == 0 && std::chrono::steady_clock::now() < deadline) {
