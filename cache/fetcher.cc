@@ -14,7 +14,9 @@ Fetcher::Fetcher(BlockCache* cache, const FetcherOptions& options)
       options_(options),
       block_size_(static_cast<uint32_t>(cache->Stats().block_size)),
       buffers_(BufferPool::Create(
-          {.granule = block_size_, .max_idle_bytes = options.max_idle_buffer_bytes})) {
+          {.granule = block_size_, .max_idle_bytes = options.max_idle_buffer_bytes})),
+      small_buffers_(BufferPool::Create(
+          {.granule = 64u << 10, .max_idle_bytes = 8u << 20, .min_pooled_bytes = 0})) {
   const unsigned n = std::max(1u, options_.threads);
   for (unsigned i = 0; i < n; ++i) {
     workers_.emplace_back([this] { WorkerMain(); });
@@ -497,7 +499,7 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
   }
 
   // The answer: [in_block, in_block + length) of the block, assembled from the pieces.
-  std::shared_ptr<std::byte[]> out = std::make_shared_for_overwrite<std::byte[]>(length);
+  std::shared_ptr<std::byte[]> out = small_buffers_->Get(length);
   const uint64_t want_from = block_start + in_block;
   const uint64_t want_to = want_from + length;
   auto copy_out = [&](uint64_t from, uint64_t to, const std::byte* src) {
@@ -531,7 +533,7 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
     while (d <= last && !present(d)) ++d;
     const uint64_t from = piece_start(c), to = piece_end(d - 1);
     const auto n = static_cast<size_t>(to - from);
-    std::shared_ptr<std::byte[]> buffer = std::make_shared_for_overwrite<std::byte[]>(n);
+    std::shared_ptr<std::byte[]> buffer = small_buffers_->Get(n);
     Result<size_t> got = file.source->Read(file.ref, from, std::span(buffer.get(), n));
     stats_.remote_requests.fetch_add(1, std::memory_order_relaxed);
     stats_.sparse_fetches.fetch_add(1, std::memory_order_relaxed);
@@ -550,11 +552,16 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
     std::string key = BlockKey(file.key, 0);
     for (uint32_t p = c; p < d; ++p) {
       const auto size = static_cast<size_t>(piece_end(p) - piece_start(p));
-      const Block piece{
-          std::shared_ptr<const std::byte>(buffer, buffer.get() + (piece_start(p) - from)), size};
-      SetBlockIndex(&key, base + p);
-      Remember(key, piece, size);
-      (void)cache_->Insert(file.key, base + p, std::span<const std::byte>(piece.data.get(), size),
+      const std::byte* bytes = buffer.get() + (piece_start(p) - from);
+      if (p == c || p == d - 1) {
+        // An edge piece is what a neighbouring read may want before the insert is committed:
+        // remembered, in a copy of its own (the run's buffer goes back to the pool at once).
+        std::shared_ptr<std::byte[]> copy = std::make_shared_for_overwrite<std::byte[]>(size);
+        std::memcpy(copy.get(), bytes, size);
+        SetBlockIndex(&key, base + p);
+        Remember(key, Block{std::shared_ptr<const std::byte>(copy, copy.get()), size}, size);
+      }
+      (void)cache_->Insert(file.key, base + p, std::span<const std::byte>(bytes, size),
                            BlockCache::InsertMode::kWaitForRoom);
     }
     c = d;

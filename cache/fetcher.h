@@ -192,6 +192,9 @@ class Fetcher {
   const uint32_t block_size_;
   // Remote read buffers; a buffer holds the pool, so blocks may outlive the Fetcher.
   const std::shared_ptr<BufferPool> buffers_;
+  // Sparse reads' buffers (tens to hundreds of KiB): reused mapped memory, not fresh heap pages
+  // (a page fault costs more than the copy in a VM: cold ROOT-like read 0.9 -> 0.63 s).
+  const std::shared_ptr<BufferPool> small_buffers_;
 
   std::mutex mu_;
   std::unordered_map<std::string, Pending> blocks_;  // GUARDED_BY(mu_): in flight or recent

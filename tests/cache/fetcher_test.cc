@@ -18,6 +18,7 @@
 
 #include "cache/block_cache.h"
 #include "cache/block_checksum.h"
+#include "cache/block_key.h"
 #include "common/hash.h"
 #include "remote/fake_source.h"
 #include "tests/cache/test_dir.h"
@@ -437,6 +438,78 @@ TEST_F(FetcherTest, SparseReadsAcrossABlockBoundaryFetchOnlyTheirChunks) {
   read_all(&again);
   EXPECT_EQ(Requests(), 0u);
   EXPECT_GT(fetcher_->Stats().piece_hit_bytes + fetcher_->Stats().partial_hit_bytes, read / 2);
+}
+
+// A BlockCache that forwards everything but drops the inserts of pieces: what a reader gets of a
+// piece can then only come from the fetcher's memory (as while an insert is not yet committed).
+class PieceDroppingCache final : public BlockCache {
+ public:
+  explicit PieceDroppingCache(BlockCache* inner) : inner_(inner) {}
+  std::vector<std::optional<CachedBlock>> Read(const FileKey& f,
+                                               std::span<const uint32_t> blocks) override {
+    return inner_->Read(f, blocks);
+  }
+  std::optional<CachedRange> ReadRange(const FileKey& f, uint32_t block, uint32_t offset,
+                                       uint32_t length) override {
+    return inner_->ReadRange(f, block, offset, length);
+  }
+  std::vector<bool> Contains(const FileKey& f, std::span<const uint32_t> blocks) override {
+    return inner_->Contains(f, blocks);
+  }
+  Status Insert(const FileKey& f, uint32_t block, std::span<const std::byte> data,
+                InsertMode mode) override {
+    if ((block & kPieceIndexBit) != 0) return Status::Ok();
+    return inner_->Insert(f, block, data, mode);
+  }
+  Status Flush() override { return inner_->Flush(); }
+  Result<uint64_t> Evict(uint32_t remote_id, const std::string& prefix,
+                         std::optional<uint64_t> keep) override {
+    return inner_->Evict(remote_id, prefix, keep);
+  }
+  Status Pin(uint32_t remote_id, const std::string& prefix) override {
+    return inner_->Pin(remote_id, prefix);
+  }
+  Status Unpin(uint32_t remote_id, const std::string& prefix) override {
+    return inner_->Unpin(remote_id, prefix);
+  }
+  std::vector<PinnedPrefix> Pins() override { return inner_->Pins(); }
+  Status SetCapacity(uint64_t bytes) override { return inner_->SetCapacity(bytes); }
+  std::vector<DatasetUsage> Usage() override { return inner_->Usage(); }
+  BlockCacheStats Stats() override { return inner_->Stats(); }
+  RecoveryReport Recovery() override { return inner_->Recovery(); }
+  Status WaitUntilReady() override { return inner_->WaitUntilReady(); }
+  BlockIndex* index() override { return inner_->index(); }
+  Result<VerifyReport> Verify(bool repair) override { return inner_->Verify(repair); }
+
+ private:
+  BlockCache* inner_;
+};
+
+// Neighbouring sparse reads sharing an edge chunk fetch it once, even before (here: without) its
+// insert reaching the cache.
+TEST_F(FetcherTest, NeighbouringSparseReadsFetchASharedEdgeChunkOnce) {
+  PieceDroppingCache dropping(cache_.get());
+  fetcher_ = std::make_unique<Fetcher>(&dropping, SmallFetcherOptions());
+  const std::string contents = Contents(24, 64ull * kBlock);
+  const RemoteFile file = Add("/sparse/edges", contents);
+  fake_.ResetCounters();
+  auto slice = [&](uint64_t offset, size_t length) {
+    Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, offset, length, nullptr);
+    ASSERT_TRUE(r.ok() && r->has_value()) << offset;
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size),
+              contents.substr(offset, length))
+        << offset;
+  };
+  const uint64_t block = 5ull * kBlock;
+  slice(block + 1000, 20000);  // chunks 0-1
+  EXPECT_EQ(Requests(), 1u);
+  EXPECT_EQ(BytesServed(), 2ull * kChunkSize);
+  slice(block + 21000, 8000);  // inside chunk 1: from memory
+  EXPECT_EQ(Requests(), 1u);
+  slice(block + 30000, 10000);  // chunk 1 from memory, chunk 2 fetched
+  EXPECT_EQ(Requests(), 2u);
+  EXPECT_EQ(BytesServed(), 3ull * kChunkSize);
+  fetcher_.reset();  // before `dropping` goes
 }
 
 // Reads near each other that skip most of what they span are not a stream: no readahead.
