@@ -62,6 +62,13 @@ void Put(BlockCache& c, const FileKey& f, uint32_t block, size_t size = kBlock) 
   return ::testing::AssertionSuccess();
 }
 
+// Blocks 0..n-1 of `f` written and committed by a cache that is then closed.
+void PutBlocksAndClose(const BlockCacheOptions& o, const FileKey& f, uint32_t n) {
+  auto cache = OpenOrDie(o);
+  for (uint32_t b = 0; b < n; ++b) Put(*cache, f, b);
+  ASSERT_TRUE(cache->Flush().ok());
+}
+
 std::string SumFile(const std::string& dir) { return dir + "/data/" + ChunkSums::FileName(kBlock); }
 
 void CorruptSlot(const std::string& cache_dir, uint32_t slot, uint64_t offset_in_block) {
@@ -144,11 +151,7 @@ TEST(ChunkReadTest, MissingOrTornRecordsAreReadWholeThenRepaired) {
   TestDir dir;
   const auto o = Options(dir.path(), 16);
   const FileKey f = File("/records");
-  {
-    auto cache = OpenOrDie(o);
-    for (uint32_t b = 0; b < 3; ++b) Put(*cache, f, b);
-    ASSERT_TRUE(cache->Flush().ok());
-  }
+  PutBlocksAndClose(o, f, 3);
   // Block 0's record is torn (one CRC changed), the file ends inside block 2's record, and block
   // 1's record is intact: as after a crash that lost part of the unsynced record file.
   {
@@ -187,11 +190,7 @@ TEST(ChunkReadTest, HotRecordsComeFromMemoryAndAreStillChecked) {
   TestDir dir;
   const auto o = Options(dir.path(), 16);
   const FileKey f = File("/hot");
-  {
-    auto cache = OpenOrDie(o);
-    for (uint32_t b = 0; b < 3; ++b) Put(*cache, f, b);
-    ASSERT_TRUE(cache->Flush().ok());
-  }
+  PutBlocksAndClose(o, f, 3);
   auto cache = OpenOrDie(o);  // nothing remembered: the records come from the file
   for (uint32_t b = 0; b < 3; ++b) EXPECT_TRUE(RangeIsExact(*cache, f, b, 5 * kChunkSize, 100));
   EXPECT_EQ(cache->Stats().record_memo_hits, 0u);

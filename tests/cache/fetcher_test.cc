@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -69,6 +70,28 @@ FetcherOptions SmallFetcherOptions() {
   o.readahead_max = 1 << 20;
   o.max_memory_bytes = 64 << 20;
   o.threads = 4;
+  return o;
+}
+
+// A ROOT-like basket: a small read at a scattered offset.
+struct Basket {
+  uint64_t offset;
+  size_t length;
+};
+
+// Three baskets in each of four clusters of 16 blocks, in increasing order, placed by `at`.
+std::vector<Basket> Baskets(const std::function<Basket(uint64_t cluster, uint64_t k)>& at) {
+  std::vector<Basket> baskets;
+  for (uint64_t cluster = 0; cluster < 4; ++cluster) {
+    for (uint64_t k = 0; k < 3; ++k) baskets.push_back(at(cluster, k));
+  }
+  return baskets;
+}
+
+// Memory smaller than one block: no completed block stays in memory.
+FetcherOptions NoMemoryFetcherOptions() {
+  FetcherOptions o = SmallFetcherOptions();
+  o.max_memory_bytes = kBlock / 2;
   return o;
 }
 
@@ -208,6 +231,27 @@ class FetcherTest : public ::testing::Test {
   }
   uint64_t BytesServed() const { return fake_.counters().bytes_read; }
 
+  // Flushes the cache, starts a fetcher with nothing in memory and runs `pass` again (on a new
+  // stream): every byte must come from the cache.
+  void ExpectSecondPassFromTheCache(const std::function<uint64_t(ReadStream*)>& pass) {
+    ASSERT_TRUE(cache_->Flush().ok());
+    StartFetcher(NoMemoryFetcherOptions());
+    fake_.ResetCounters();
+    ReadStream again;
+    pass(&again);
+    EXPECT_EQ(Requests(), 0u);
+  }
+
+  // After a first pass over `baskets` baskets (`read` bytes, counters reset before it): one
+  // chunk-range fetch each, no readahead, at most two chunks of alignment per basket.
+  void ExpectOneChunkFetchPerBasket(size_t baskets, uint64_t read) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no prefetch may show up
+    EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
+    EXPECT_EQ(Requests(), baskets);
+    EXPECT_EQ(fetcher_->Stats().sparse_fetches, baskets);
+    EXPECT_LE(BytesServed(), read + baskets * 2 * kChunkSize);
+  }
+
   std::vector<bool> Present(const RemoteFile& file) {
     const auto blocks = static_cast<uint32_t>((file.ref.size + kBlock - 1) / kBlock);
     std::vector<uint32_t> all(blocks);
@@ -337,23 +381,14 @@ TEST_F(FetcherTest, SmallRandomReadsOfCachedBlocksReadOnlyTheirChunks) {
 // contiguous) fetches about what it reads, never whole blocks or readahead windows; a second pass
 // (memory empty) is served from the cached pieces; a later sequential read is still exact.
 TEST_F(FetcherTest, SparseReadsFetchOnlyTheChunksTheyTouchAndCacheThem) {
-  FetcherOptions o = SmallFetcherOptions();
-  o.max_memory_bytes = kBlock / 2;  // no completed block stays in memory
-  StartFetcher(o);
+  StartFetcher(NoMemoryFetcherOptions());
   const std::string contents = Contents(21, 64ull * kBlock);
   const RemoteFile file = Add("/sparse/events.root", contents);
-  // Per cluster of 16 blocks: three baskets of 6-20 KiB, 5 blocks apart, in increasing order.
-  struct Basket {
-    uint64_t offset;
-    size_t length;
-  };
-  std::vector<Basket> baskets;
-  for (uint64_t cluster = 0; cluster < 4; ++cluster) {
-    for (uint64_t k = 0; k < 3; ++k) {
-      const uint64_t offset = (cluster * 16 + k * 5 + 1) * kBlock + 1000 * (k + 1) + cluster * 777;
-      baskets.push_back({offset, static_cast<size_t>(6000 + 7000 * k)});
-    }
-  }
+  // Baskets of 6-20 KiB inside blocks.
+  const std::vector<Basket> baskets = Baskets([](uint64_t cluster, uint64_t k) {
+    return Basket{(cluster * 16 + k * 5 + 1) * kBlock + 1000 * (k + 1) + cluster * 777,
+                  static_cast<size_t>(6000 + 7000 * k)};
+  });
   auto read_all = [&](ReadStream* stream) {
     uint64_t bytes = 0;
     for (const Basket& b : baskets) {
@@ -370,19 +405,9 @@ TEST_F(FetcherTest, SparseReadsFetchOnlyTheChunksTheyTouchAndCacheThem) {
   ReadStream stream;
   fake_.ResetCounters();
   const uint64_t read = read_all(&stream);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no prefetch may show up
-  EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
-  EXPECT_EQ(Requests(), baskets.size());
-  // Each basket costs its chunks: at most its length plus two chunks' worth of alignment.
-  EXPECT_LE(BytesServed(), read + baskets.size() * 2 * kChunkSize);
-  EXPECT_EQ(fetcher_->Stats().sparse_fetches, baskets.size());
+  ExpectOneChunkFetchPerBasket(baskets.size(), read);
 
-  ASSERT_TRUE(cache_->Flush().ok());
-  StartFetcher(o);
-  fake_.ResetCounters();
-  ReadStream again;
-  read_all(&again);
-  EXPECT_EQ(Requests(), 0u);
+  ExpectSecondPassFromTheCache(read_all);
   EXPECT_GT(fetcher_->Stats().piece_hit_bytes, read - 1);
   // Pieces are not blocks: the whole file read sequentially is exact (and fetched whole).
   ExpectRead(file, contents, 0, contents.size());
@@ -392,24 +417,15 @@ TEST_F(FetcherTest, SparseReadsFetchOnlyTheChunksTheyTouchAndCacheThem) {
 // touches on both sides, not two whole blocks; a second pass is served from the cached pieces,
 // also when one side's block is meanwhile cached whole.
 TEST_F(FetcherTest, SparseReadsAcrossABlockBoundaryFetchOnlyTheirChunks) {
-  FetcherOptions o = SmallFetcherOptions();
-  o.max_memory_bytes = kBlock / 2;  // no completed block stays in memory
-  StartFetcher(o);
+  StartFetcher(NoMemoryFetcherOptions());
   const std::string contents = Contents(23, 64ull * kBlock);
   const RemoteFile file = Add("/sparse/straddle.root", contents);
-  struct Basket {
-    uint64_t offset;
-    size_t length;
-  };
-  std::vector<Basket> baskets;
-  for (uint64_t cluster = 0; cluster < 4; ++cluster) {
-    for (uint64_t k = 0; k < 3; ++k) {
-      // Starts 8-25 KB before the end of a block and ends 5-7 KB into the next one.
-      const uint64_t end_of_block = (cluster * 16 + k * 5 + 2) * kBlock;
-      const uint64_t before = (k + 1) * 8000 + 333 * cluster;
-      baskets.push_back({end_of_block - before, static_cast<size_t>(before + 5000 + 1000 * k)});
-    }
-  }
+  // Baskets starting 8-25 KB before the end of a block and ending 5-7 KB into the next one.
+  const std::vector<Basket> baskets = Baskets([](uint64_t cluster, uint64_t k) {
+    const uint64_t end_of_block = (cluster * 16 + k * 5 + 2) * kBlock;
+    const uint64_t before = (k + 1) * 8000 + 333 * cluster;
+    return Basket{end_of_block - before, static_cast<size_t>(before + 5000 + 1000 * k)};
+  });
   auto read_all = [&](ReadStream* stream) {
     uint64_t bytes = 0;
     for (const Basket& b : baskets) {
@@ -422,21 +438,11 @@ TEST_F(FetcherTest, SparseReadsAcrossABlockBoundaryFetchOnlyTheirChunks) {
   ReadStream stream;
   fake_.ResetCounters();
   const uint64_t read = read_all(&stream);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no prefetch may show up
-  EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
-  EXPECT_EQ(Requests(), baskets.size());  // one ranged read over both sides' chunks
-  // Each basket costs its chunks: at most its length plus two chunks of alignment.
-  EXPECT_LE(BytesServed(), read + baskets.size() * 2 * kChunkSize);
-  EXPECT_EQ(fetcher_->Stats().sparse_fetches, baskets.size());
+  ExpectOneChunkFetchPerBasket(baskets.size(), read);  // both sides in one ranged read
 
   // One block under a boundary cached whole (a sequential reader passed by): still exact.
   ExpectRead(file, contents, (baskets[0].offset / kBlock + 1) * kBlock, kBlock);
-  ASSERT_TRUE(cache_->Flush().ok());
-  StartFetcher(o);
-  fake_.ResetCounters();
-  ReadStream again;
-  read_all(&again);
-  EXPECT_EQ(Requests(), 0u);
+  ExpectSecondPassFromTheCache(read_all);
   EXPECT_GT(fetcher_->Stats().piece_hit_bytes + fetcher_->Stats().partial_hit_bytes, read / 2);
 }
 
