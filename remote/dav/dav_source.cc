@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -14,6 +13,7 @@
 #include "remote/http/http_time.h"
 #include "remote/http/multipart_byteranges.h"
 #include "remote/http/range_plan.h"
+#include "remote/http/range_response.h"
 #include "remote/http/uri_encode.h"
 #include "remote/object_path.h"
 #include "remote/retry.h"
@@ -74,37 +74,6 @@ std::string ResolveLocation(const std::string& from, std::string_view location) 
   std::string base = std::string(OriginOf(from)) + std::string(PathOf(from));
   base.resize(base.rfind('/') + 1);
   return base + std::string(location);
-}
-
-struct ContentRange {
-  uint64_t first = 0;
-  uint64_t last = 0;
-  std::optional<uint64_t> total;
-};
-std::optional<ContentRange> ParseContentRange(std::string_view v) {
-  if (v.substr(0, 6) != "bytes ") return std::nullopt;
-  v.remove_prefix(6);
-  const size_t dash = v.find('-');
-  const size_t slash = v.find('/');
-  if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) {
-    return std::nullopt;
-  }
-  auto num = [](std::string_view s, uint64_t* o) {
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *o);
-    return !s.empty() && ec == std::errc() && end == s.data() + s.size();
-  };
-  ContentRange out;
-  if (!num(v.substr(0, dash), &out.first) ||
-      !num(v.substr(dash + 1, slash - dash - 1), &out.last) || out.last < out.first) {
-    return std::nullopt;
-  }
-  const std::string_view total = v.substr(slash + 1);
-  if (total != "*") {
-    uint64_t t = 0;
-    if (!num(total, &t)) return std::nullopt;
-    out.total = t;
-  }
-  return out;
 }
 
 std::string StripETag(std::string_view v) {
@@ -462,51 +431,18 @@ class DavSourceImpl final : public ObjectSource {
                                       ": the object changed since it was opened");
   }
 
-  Status CheckRangeResponse(std::string_view what, const ObjectRef& ref,
-                            const http::HttpResponse& resp, uint64_t offset,
-                            uint64_t length) const {
-    if (resp.status == 412 || resp.status == 416) {
-      return Status::FailedPrecondition(std::string(what) + ": HTTP " +
-                                        std::to_string(resp.status) +
-                                        ": the object changed since it was opened");
-    }
-    if (resp.status != 206 && resp.status != 200) {
-      return StatusOfResponse(resp, what);
-    }
-    if (resp.status == 200) {
-      if (offset != 0 || resp.body_bytes != length || length != ref.size) {
-        return Status::Corruption(std::string(what) + ": HTTP 200 for a ranged request");
-      }
-      return CheckVersion(what, ref, resp, ref.size);
-    }
-    const std::optional<ContentRange> cr = ParseContentRange(resp.content_range);
-    if (!cr || cr->first != offset) {
-      return Status::Corruption(std::string(what) + ": bad Content-Range '" +
-                                resp.content_range.substr(0, 64) + "'");
-    }
-    if (cr->total && *cr->total != ref.size) {
-      return Status::FailedPrecondition(std::string(what) + ": the object is now " +
-                                        std::to_string(*cr->total) + " bytes, not " +
-                                        std::to_string(ref.size));
-    }
-    if (cr->last - cr->first + 1 != length || resp.body_bytes != length) {
-      return Status::Corruption(std::string(what) + ": " + std::to_string(resp.body_bytes) +
-                                " bytes for a range of " + std::to_string(length));
-    }
+  // A ranged GET's response for [offset, offset + length) of `ref`: the right bytes, all of
+  // them, of the right version.
+  static Status CheckRangeResponse(std::string_view what, const ObjectRef& ref,
+                                   const http::HttpResponse& resp, uint64_t offset,
+                                   uint64_t length) {
+    HOARDFS_RETURN_IF_ERROR(http::CheckRangeStatus(what, resp, ErrorOf));
+    HOARDFS_RETURN_IF_ERROR(http::CheckRangeBytes(what, resp, offset, length, ref.size));
     return CheckVersion(what, ref, resp, ref.size);
   }
 
-  // Copies bytes at `offset` of the file into every range of `members` that covers them.
-  static void Scatter(std::span<ReadRange> ranges, const std::vector<size_t>& members,
-                      uint64_t offset, std::span<const std::byte> data) {
-    const uint64_t end = offset + data.size();
-    for (size_t i : members) {
-      ReadRange& r = ranges[i];
-      const uint64_t from = std::max(r.offset, offset);
-      const uint64_t to = std::min<uint64_t>(r.offset + r.out.size(), end);
-      if (from >= to) continue;
-      std::memcpy(r.out.data() + (from - r.offset), data.data() + (from - offset), to - from);
-    }
+  static Status ErrorOf(std::string_view what, const http::HttpResponse& resp) {
+    return StatusOfResponse(resp, what);
   }
 
   // Multi-range GETs for the groups in `pending` (kRangesPerRequest groups per request, run
@@ -518,7 +454,6 @@ class DavSourceImpl final : public ObjectSource {
                        const std::string& what) {
     struct Batch {
       std::vector<size_t> groups;
-      std::vector<size_t> members;                       // all ranges of those groups
       std::vector<std::pair<uint64_t, uint64_t>> parts;  // [first, end) received
       std::unique_ptr<http::MultipartByterangesParser> parser;
     };
@@ -527,7 +462,6 @@ class DavSourceImpl final : public ObjectSource {
       Batch b;
       for (size_t j = k; j < std::min(pending.size(), k + kRangesPerRequest); ++j) {
         b.groups.push_back(pending[j]);
-        for (size_t i : groups[pending[j]].members) b.members.push_back(i);
       }
       batches.push_back(std::move(b));
     }
@@ -548,12 +482,13 @@ class DavSourceImpl final : public ObjectSource {
       for (size_t g : b.groups)
         req.ranges.push_back({groups[g].start, groups[g].end - groups[g].start});
       b.parser = std::make_unique<http::MultipartByterangesParser>(
-          ref.size, [&ranges, &b](uint64_t offset, std::span<const std::byte> data) -> Status {
+          ref.size,
+          [&ranges, &groups, &b](uint64_t offset, std::span<const std::byte> data) -> Status {
             if (b.parts.empty() || b.parts.back().second != offset) {
               b.parts.emplace_back(offset, offset);
             }
             b.parts.back().second += data.size();
-            Scatter(ranges, b.members, offset, data);
+            for (size_t g : b.groups) http::Scatter(groups[g], ranges, offset, data);
             return Status::Ok();
           });
       transfers[t].request = std::move(req);
@@ -571,14 +506,9 @@ class DavSourceImpl final : public ObjectSource {
       if (!r.ok()) {
         s = r.status();
         fallback = s.code() == StatusCode::kCorruption;  // not multipart after all
-      } else if (r->status == 412 || r->status == 416) {
-        s = Status::FailedPrecondition(what + ": HTTP " + std::to_string(r->status) +
-                                       ": the object changed since it was opened");
       } else if (r->status >= 300 && r->status < 400) {
         fallback = true;  // a redirect: the single-range path follows it
-      } else if (r->status != 206 && r->status != 200) {
-        s = StatusOfResponse(*r, what);
-      } else {
+      } else if (s = http::CheckRangeStatus(what, *r, ErrorOf); s.ok()) {
         const std::optional<std::string> boundary = http::BoundaryFromContentType(r->content_type);
         if (r->status != 206 || !boundary || *boundary != b.parser->boundary() ||
             !b.parser->Finish().ok()) {
@@ -621,18 +551,8 @@ class DavSourceImpl final : public ObjectSource {
       }
       token = std::move(t).value();
     }
-    auto sink_for = [&ranges, &groups, what](size_t g) {
-      auto pos = std::make_shared<uint64_t>(groups[g].start);
-      const uint64_t end = groups[g].end;
-      const std::vector<size_t>* members = &groups[g].members;
-      return [pos, end, members, &ranges, what](std::span<const std::byte> chunk) -> Status {
-        if (*pos + chunk.size() > end) {
-          return Status::Corruption(what + ": more bytes than the range asked for");
-        }
-        Scatter(ranges, *members, *pos, chunk);
-        *pos += chunk.size();
-        return Status::Ok();
-      };
+    auto sink_for = [&ranges, &groups, &what](size_t g) {
+      return http::GroupSink(groups[g], ranges, what);
     };
     std::vector<http::HttpClient::Transfer> transfers(todo.size());
     for (size_t t = 0; t < todo.size(); ++t) {

@@ -1,6 +1,8 @@
 #include "remote/http/range_plan.h"
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <string>
 
 #include "remote/object_path.h"
@@ -20,6 +22,33 @@ Status CheckReadVTarget(const ObjectRef& ref, std::string_view describe,
     }
   }
   return bad;
+}
+
+void Scatter(const RangeGroup& group, std::span<ReadRange> ranges, uint64_t offset,
+             std::span<const std::byte> data) {
+  const uint64_t end = offset + data.size();
+  size_t k = std::lower_bound(group.max_end.begin(), group.max_end.end(), offset + 1) -
+             group.max_end.begin();
+  for (; k < group.members.size(); ++k) {
+    ReadRange& r = ranges[group.members[k]];
+    if (r.offset >= end) break;  // members are sorted by offset
+    const uint64_t from = std::max(r.offset, offset);
+    const uint64_t to = std::min<uint64_t>(r.offset + r.out.size(), end);
+    if (from >= to) continue;
+    std::memcpy(r.out.data() + (from - r.offset), data.data() + (from - offset), to - from);
+  }
+}
+
+BodySink GroupSink(const RangeGroup& group, std::span<ReadRange> ranges, const std::string& what) {
+  auto pos = std::make_shared<uint64_t>(group.start);
+  return [pos, &group, ranges, what](std::span<const std::byte> chunk) {
+    if (*pos + chunk.size() > group.end) {
+      return Status::Corruption(what + ": the server sent more than the range asked for");
+    }
+    Scatter(group, ranges, *pos, chunk);
+    *pos += chunk.size();
+    return Status::Ok();
+  };
 }
 
 RangePlan::RangePlan(std::span<ReadRange> ranges, uint64_t file_size, uint64_t max_gap,

@@ -3,8 +3,8 @@
 // clamped to the file size, sorted by offset and coalesced into groups: a range joins the group
 // before it when the gap is at most `max_gap` and the group stays within `max_span` bytes. One
 // group is one ranged GET (or one part of a multi-range GET); its bytes are scattered to its
-// members. Finish() hands every group's status to its members. CheckReadVTarget() is the argument
-// check both backends make before planning.
+// members (Scatter(), GroupSink()). Finish() hands every group's status to its members.
+// CheckReadVTarget() is the argument check both backends make before planning.
 //
 // Thread-safety: none (one ReadV call owns its plan).
 #pragma once
@@ -12,10 +12,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "remote/http/http_client.h"
 #include "remote/object_source.h"
 
 namespace hoardfs::http {
@@ -33,6 +35,16 @@ struct RangeGroup {
 // returned; "/" is kInvalidArgument "<describe>: / is a directory". Else OK, ranges untouched.
 Status CheckReadVTarget(const ObjectRef& ref, std::string_view describe,
                         std::span<ReadRange> ranges);
+
+// Copies `data`, the bytes at `offset` of the file, into every member of `group` that covers
+// them (members that end at or before `offset` are passed over by `max_end`, unread).
+void Scatter(const RangeGroup& group, std::span<ReadRange> ranges, uint64_t offset,
+             std::span<const std::byte> data);
+
+// A sink for the body of the ranged GET of `group`: its bytes, in order from group.start, are
+// scattered to the members; a byte past group.end is kCorruption "<what>: the server sent more
+// than the range asked for". REQUIRES: `group` and `ranges` outlive the sink.
+BodySink GroupSink(const RangeGroup& group, std::span<ReadRange> ranges, const std::string& what);
 
 class RangePlan {
  public:

@@ -1,8 +1,6 @@
 #include "remote/s3/s3_source.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cstring>
 #include <set>
 #include <thread>
 
@@ -10,6 +8,7 @@
 #include "remote/http/http_status.h"
 #include "remote/http/http_time.h"
 #include "remote/http/range_plan.h"
+#include "remote/http/range_response.h"
 #include "remote/object_path.h"
 #include "remote/retry.h"
 #include "remote/s3/s3_credentials.h"
@@ -28,38 +27,6 @@ constexpr int64_t kNsPerSecond = 1000000000;
 
 bool ValidComponent(std::string_view name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos;
-}
-
-// "bytes a-b/total" → a, b, total (total may be "*": nullopt).
-struct ContentRange {
-  uint64_t first = 0;
-  uint64_t last = 0;
-  std::optional<uint64_t> total;
-};
-std::optional<ContentRange> ParseContentRange(std::string_view v) {
-  if (v.substr(0, 6) != "bytes ") return std::nullopt;
-  v.remove_prefix(6);
-  const size_t dash = v.find('-');
-  const size_t slash = v.find('/');
-  if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) {
-    return std::nullopt;
-  }
-  ContentRange out;
-  auto num = [](std::string_view s, uint64_t* o) {
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *o);
-    return !s.empty() && ec == std::errc() && end == s.data() + s.size();
-  };
-  if (!num(v.substr(0, dash), &out.first) ||
-      !num(v.substr(dash + 1, slash - dash - 1), &out.last) || out.last < out.first) {
-    return std::nullopt;
-  }
-  const std::string_view total = v.substr(slash + 1);
-  if (total != "*") {
-    uint64_t t = 0;
-    if (!num(total, &t)) return std::nullopt;
-    out.total = t;
-  }
-  return out;
 }
 
 class S3SourceImpl final : public ObjectSource {
@@ -176,7 +143,7 @@ class S3SourceImpl final : public ObjectSource {
         http::RangeGroup& g = groups[pending[t]];
         transfers[t].request = request_.Build("GET", key, {}, VersionHeaders(ref));
         transfers[t].request.ranges.push_back({g.start, g.end - g.start});
-        transfers[t].sink = ScatterSink(g.start, g.end, g.members, g.max_end, ranges, what);
+        transfers[t].sink = http::GroupSink(g, ranges, what);
       }
       client_->PerformAll(transfers);
       std::vector<size_t> retry;
@@ -222,70 +189,13 @@ class S3SourceImpl final : public ObjectSource {
   static Status CheckRangeResponse(std::string_view what, const ObjectRef& ref,
                                    const http::HttpResponse& resp, uint64_t offset,
                                    uint64_t length) {
-    if (resp.status == 412 || resp.status == 416) {
-      return Status::FailedPrecondition(std::string(what) + ": HTTP " +
-                                        std::to_string(resp.status) +
-                                        ": the object changed since it was opened");
-    }
-    if (resp.status != 206 && resp.status != 200) return HttpError(what, resp);
+    HOARDFS_RETURN_IF_ERROR(http::CheckRangeStatus(what, resp, HttpError));
     const std::string etag = s3::StripETagQuotes(resp.etag);
     if (!ref.version.empty() && !etag.empty() && etag != ref.version) {
       return Status::FailedPrecondition(std::string(what) +
                                         ": the object changed since it was opened");
     }
-    if (resp.status == 200) {
-      // The whole object (a server that ignores Range): usable only if that is what was asked.
-      if (offset != 0 || resp.body_bytes != length || length != ref.size) {
-        return Status::Corruption(std::string(what) + ": HTTP 200 for a ranged request");
-      }
-      return Status::Ok();
-    }
-    const std::optional<ContentRange> cr = ParseContentRange(resp.content_range);
-    if (!cr || cr->first != offset) {
-      return Status::Corruption(std::string(what) + ": bad Content-Range '" +
-                                resp.content_range.substr(0, 64) + "'");
-    }
-    if (cr->total && *cr->total != ref.size) {
-      return Status::FailedPrecondition(std::string(what) + ": the object is now " +
-                                        std::to_string(*cr->total) + " bytes, not " +
-                                        std::to_string(ref.size));
-    }
-    if (cr->last - cr->first + 1 != length || resp.body_bytes != length) {
-      return Status::Corruption(std::string(what) + ": " + std::to_string(resp.body_bytes) +
-                                " bytes for a range of " + std::to_string(length));
-    }
-    return Status::Ok();
-  }
-
-  // A sink for the body of a GET of [start, end) that copies each byte to every range that
-  // covers it. `members` are sorted by offset; `max_end[k]` is the largest end among the first
-  // k + 1 members, so members that end before a chunk are skipped without looking at them.
-  static http::BodySink ScatterSink(uint64_t start, uint64_t end,
-                                    const std::vector<size_t>& members,
-                                    const std::vector<uint64_t>& max_end,
-                                    std::span<ReadRange> ranges, const std::string& what) {
-    auto pos = std::make_shared<uint64_t>(start);
-    return [=, &members, &max_end](std::span<const std::byte> chunk) -> Status {
-      const uint64_t chunk_start = *pos;
-      const uint64_t chunk_end = chunk_start + chunk.size();
-      if (chunk_end > end) {
-        return Status::Corruption(what + ": the server sent more than the range asked for");
-      }
-      size_t k =
-          std::lower_bound(max_end.begin(), max_end.end(), chunk_start + 1) - max_end.begin();
-      for (; k < members.size(); ++k) {
-        ReadRange& r = ranges[members[k]];
-        if (r.offset >= chunk_end) break;
-        const uint64_t r_end = r.offset + r.out.size();
-        const uint64_t from = std::max(r.offset, chunk_start);
-        const uint64_t to = std::min(r_end, chunk_end);
-        if (from >= to) continue;
-        std::memcpy(r.out.data() + (from - r.offset), chunk.data() + (from - chunk_start),
-                    to - from);
-      }
-      *pos = chunk_end;
-      return Status::Ok();
-    };
+    return http::CheckRangeBytes(what, resp, offset, length, ref.size);
   }
 
   Result<ObjectInfo> Head(const std::string& path) {

@@ -1,6 +1,10 @@
 // remote/http helpers: percent-encoding, dates, HTTP status mapping, request descriptions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
 #include "remote/http/http_client.h"
 #include "remote/http/http_status.h"
 #include "remote/http/http_time.h"
@@ -100,6 +104,32 @@ TEST(RangePlanTest, ClampsSortsAndCoalescesWithinGapAndSpan) {
   g[1].status = Status::Unavailable("reset");
   EXPECT_EQ(plan.Finish().code(), StatusCode::kPermissionDenied);
   for (const ReadRange& x : r) EXPECT_EQ(x.status.code(), StatusCode::kPermissionDenied);
+}
+
+// A group's body, in chunks, reaches each member's buffer at its place; more is kCorruption.
+TEST(RangePlanTest, GroupSinkScattersChunksToOverlappingMembers) {
+  std::vector<std::byte> file(200);
+  for (size_t i = 0; i < file.size(); ++i) file[i] = std::byte(i);
+  std::vector<std::byte> a(30, std::byte{0xEE}), b(10, std::byte{0xEE}), c(20, std::byte{0xEE});
+  std::vector<ReadRange> r = {{.offset = 100, .out = a},   // 100..130
+                              {.offset = 105, .out = b},   // 105..115, inside a
+                              {.offset = 140, .out = c}};  // 140..160 (gap 10)
+  RangePlan plan(r, 200, /*max_gap=*/16, /*max_span=*/4096);
+  ASSERT_EQ(plan.groups().size(), 1u);
+  const RangeGroup& g = plan.groups()[0];
+  ASSERT_EQ(g.start, 100u);
+  ASSERT_EQ(g.end, 160u);
+  BodySink sink = GroupSink(g, r, "GET x");
+  for (uint64_t at = g.start; at < g.end; at += 7) {
+    const uint64_t n = std::min<uint64_t>(7, g.end - at);
+    ASSERT_TRUE(sink(std::span<const std::byte>(file).subspan(at, n)).ok());
+  }
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), file.begin() + 100));
+  EXPECT_TRUE(std::equal(b.begin(), b.end(), file.begin() + 105));
+  EXPECT_TRUE(std::equal(c.begin(), c.end(), file.begin() + 140));
+  const Status s = sink(std::span<const std::byte>(file).first(1));
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_EQ(s.message(), "GET x: the server sent more than the range asked for");
 }
 
 // The ReadV argument check of the HTTP backends: a bad path or "/" reaches every range.
