@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,6 +42,7 @@
 #include <vector>
 
 #include "tests/fuse/mount_fixture.h"
+#include "tests/fuse/outage_steps.h"
 #include "tests/support/dataset.h"
 #include "tests/support/nginx_dav_server.h"
 #include "tests/support/rgw_server.h"
@@ -201,6 +201,18 @@ class WorldEnvironment : public ::testing::Environment {
 [[maybe_unused]] const auto* const kEnvironment =
     ::testing::AddGlobalTestEnvironment(new WorldEnvironment);
 
+// Waits until each of `cached` is wholly in the block cache, then drops the kernel's copy of it
+// (reads then reach the daemon). Fatal assertions: call inside ASSERT_NO_FATAL_FAILURE.
+void AwaitCachedThenDrop(const std::string& mnt, const std::vector<std::string>& cached,
+                         const ExpectedTree& expected) {
+  for (const std::string& p : cached) {
+    const std::optional<std::string> v = AwaitCachedBytes(mnt + p, expected.at(p).size);
+    ASSERT_TRUE(v.has_value()) << p << ": getxattr user.hoardfs.cached_bytes: " << ErrnoName(errno);
+    ASSERT_EQ(*v, std::to_string(expected.at(p).size)) << p << " not (all) in the block cache";
+    ASSERT_NO_FATAL_FAILURE(DropPageCache(mnt + p));
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // The fixture: one backend, its server up, and how to reach and change it.
 
@@ -292,6 +304,65 @@ class BackendMountTest : public MountFixture, public ::testing::WithParamInterfa
     return StartMount(Url(dir), mnt, MountOptions(cache), out);
   }
 
+  // The remote down, past the TTLs: each of `cached` reads back whole and each of `uncached`
+  // fails with EIO, each within `limit`. `label` follows a read's name in a deadline failure;
+  // `state` ("server stopped") names the outage in the printed timings. A hung read is fatal.
+  void CheckReadsWhileDown(const std::string& mnt, const std::vector<std::string>& cached,
+                           const std::vector<std::string>& uncached, std::chrono::seconds limit,
+                           const std::string& label, const std::string& state) {
+    const ExpectedTree& expected = W().expected;
+    double slowest = 0;
+    for (const std::string& p : cached) {
+      double secs = 0;
+      std::optional<ReadOutcome> r = WithDeadline<ReadOutcome>(
+          "read of cached " + p + label, limit, [&] { return ReadWhole(mnt + p); }, &secs,
+          kHardDeadline);
+      ASSERT_TRUE(r.has_value());
+      slowest = std::max(slowest, secs);
+      EXPECT_EQ(r->err, 0) << "cached " << p << ": " << ErrnoName(r->err);
+      if (r->err == 0) {
+        EXPECT_EQ(Sha256Hex(r->data), expected.at(p).sha256) << p;
+      }
+    }
+    std::cout << cached.size() << " cached files, " << state << ": slowest read " << slowest
+              << " s\n";
+    for (const std::string& p : uncached) {
+      double secs = 0;
+      std::optional<ReadOutcome> r = WithDeadline<ReadOutcome>(
+          "read of uncached " + p + label, limit, [&] { return ReadWhole(mnt + p); }, &secs,
+          kHardDeadline);
+      ASSERT_TRUE(r.has_value());
+      std::cout << "uncached " << p << ": "
+                << (r->err != 0 ? ErrnoName(r->err) : "read " + std::to_string(r->data.size()))
+                << " after " << secs << " s\n";
+      EXPECT_EQ(r->err, EIO) << "uncached " << p << ": expected EIO, got "
+                             << (r->err != 0 ? ErrnoName(r->err)
+                                             : std::to_string(r->data.size()) + " bytes");
+    }
+  }
+
+  // The remote back: each of `files` reads whole, retried for up to 10 s (the breaker probes
+  // after 1-2 s); `when` ("after the restart") names the moment in messages. A hung read is fatal.
+  void CheckReadsRecover(const std::string& mnt, const std::vector<std::string>& files,
+                         const std::string& when) {
+    for (const std::string& p : files) {
+      const auto deadline = Clock::now() + 10s;
+      std::optional<ReadOutcome> r;
+      for (;;) {
+        r = WithDeadline<ReadOutcome>(
+            "read of " + p + " " + when, kOpDeadline, [&] { return ReadWhole(mnt + p); }, nullptr,
+            kHardDeadline);
+        if (!r || r->err == 0 || Clock::now() > deadline) break;
+        std::this_thread::sleep_for(250ms);
+      }
+      ASSERT_TRUE(r.has_value());
+      EXPECT_EQ(r->err, 0) << p << " " << when << ": " << ErrnoName(r->err);
+      if (r->err == 0) {
+        EXPECT_EQ(Sha256Hex(r->data), W().expected.at(p).sha256) << p;
+      }
+    }
+  }
+
   // Public: the tests' cleanup guards call these.
  public:
   // Writes `data` as file `name` of served directory `dir` (a PUT on S3), replacing it.
@@ -379,13 +450,7 @@ TEST_P(BackendMountTest, EveryFileMatchesTheSourceAndARemountReadsNothingFromThe
   std::cout << "first pass: " << *stats1 << "\n";
   EXPECT_GE(JsonNumber(*stats1, "remote_bytes").value_or(0), total) << *stats1;
 
-  ProcessResult um = RunProcess({"fusermount3", "-u", mnt}, 20s);
-  ASSERT_EQ(um.exit_code, 0) << um.Describe();
-  std::optional<int> status = WaitFor(first->pid, 30s);
-  ASSERT_TRUE(status.has_value()) << "the daemon did not exit within 30 s of the unmount";
-  MarkReaped(*first, *status);
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status;
-  ASSERT_FALSE(IsMounted(mnt));
+  ASSERT_NO_FATAL_FAILURE(UnmountCleanly(mnt, first));
 
   ASSERT_TRUE(Mount(kDatasetDir, mnt, cache));
   start = Clock::now();
@@ -476,68 +541,19 @@ TEST_P(BackendMountTest, StoppedServerCachedReadableUncachedEioThenRecovers) {
   } restart{this};
   const ExpectedTree& expected = W().expected;
 
-  std::vector<std::string> cached = {Dataset::kSpaceFile, Dataset::kUnicodeFile};
-  for (const auto& [path, e] : expected) {
-    if (e.type == ObjectType::kFile && path.rfind("/small/d0/", 0) == 0) cached.push_back(path);
-  }
+  const std::vector<std::string> cached = OutageCachedFiles(expected);
   const std::vector<std::string> uncached = {Dataset::kLargeFile, "/small/d1/e0/f001.dat"};
-  for (const std::string& p : cached) {
-    ReadOutcome r = ReadWhole(mnt + p);
-    ASSERT_EQ(r.err, 0) << p << ": " << ErrnoName(r.err);
-    ASSERT_EQ(Sha256Hex(r.data), expected.at(p).sha256) << p;
-  }
-  for (const std::string& p : uncached) {
-    struct stat st {};
-    ASSERT_EQ(::stat((mnt + p).c_str(), &st), 0) << p << ": " << ErrnoName(errno);
-  }
-  // The cached files' blocks are in the block cache (the writer works in the background); then
-  // the kernel's copies are dropped, so reads reach the daemon.
-  for (const std::string& p : cached) {
-    const auto deadline = Clock::now() + 10s;
-    std::optional<std::string> v;
-    while ((v = GetXattr(mnt + p, "user.hoardfs.cached_bytes")) &&
-           *v != std::to_string(expected.at(p).size) && Clock::now() < deadline) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_TRUE(v.has_value()) << p << ": getxattr user.hoardfs.cached_bytes: " << ErrnoName(errno);
-    ASSERT_EQ(*v, std::to_string(expected.at(p).size)) << p << " not (all) in the block cache";
-    const int fd = ::open((mnt + p).c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    ::close(fd);
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadAllVerified(mnt, cached, expected));
+  ASSERT_NO_FATAL_FAILURE(StatAll(mnt, uncached));
+  // The cached files' blocks are in the block cache; then the kernel's copies are dropped.
+  ASSERT_NO_FATAL_FAILURE(AwaitCachedThenDrop(mnt, cached, expected));
 
   ASSERT_TRUE(StopServer().ok());
   restart.stopped = true;
   // Past the TTLs: every open revalidates against the stopped server.
   std::this_thread::sleep_for(std::chrono::seconds(kAttrTtl) + 500ms);
-  double slowest = 0;
-  for (const std::string& p : cached) {
-    double secs = 0;
-    std::optional<ReadOutcome> r = WithDeadline<ReadOutcome>(
-        "read of cached " + p, kOpDeadline, [&] { return ReadWhole(mnt + p); }, &secs,
-        kHardDeadline);
-    ASSERT_TRUE(r.has_value());
-    slowest = std::max(slowest, secs);
-    EXPECT_EQ(r->err, 0) << "cached " << p << ": " << ErrnoName(r->err);
-    if (r->err == 0) {
-      EXPECT_EQ(Sha256Hex(r->data), expected.at(p).sha256) << p;
-    }
-  }
-  std::cout << cached.size() << " cached files, server stopped: slowest read " << slowest << " s\n";
-  for (const std::string& p : uncached) {
-    double secs = 0;
-    std::optional<ReadOutcome> r = WithDeadline<ReadOutcome>(
-        "read of uncached " + p, kOpDeadline, [&] { return ReadWhole(mnt + p); }, &secs,
-        kHardDeadline);
-    ASSERT_TRUE(r.has_value());
-    std::cout << "uncached " << p << ": "
-              << (r->err != 0 ? ErrnoName(r->err) : "read " + std::to_string(r->data.size()))
-              << " after " << secs << " s\n";
-    EXPECT_EQ(r->err, EIO) << "uncached " << p << ": expected EIO, got "
-                           << (r->err != 0 ? ErrnoName(r->err)
-                                           : std::to_string(r->data.size()) + " bytes");
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      CheckReadsWhileDown(mnt, cached, uncached, kOpDeadline, "", "server stopped"));
   const std::optional<std::string> stats = GetXattr(mnt, "user.hoardfs.stats");
   ASSERT_TRUE(stats.has_value()) << "getxattr user.hoardfs.stats: " << ErrnoName(errno);
   std::cout << "stats, server stopped: " << *stats << "\n";
@@ -546,22 +562,7 @@ TEST_P(BackendMountTest, StoppedServerCachedReadableUncachedEioThenRecovers) {
   Status started = StartServer();
   ASSERT_TRUE(started.ok()) << started.ToString();
   restart.stopped = false;
-  for (const std::string& p : uncached) {
-    const auto deadline = Clock::now() + 10s;  // the breaker probes after 1-2 s
-    std::optional<ReadOutcome> r;
-    for (;;) {
-      r = WithDeadline<ReadOutcome>(
-          "read of " + p + " after the restart", kOpDeadline, [&] { return ReadWhole(mnt + p); },
-          nullptr, kHardDeadline);
-      if (!r || r->err == 0 || Clock::now() > deadline) break;
-      std::this_thread::sleep_for(250ms);
-    }
-    ASSERT_TRUE(r.has_value());
-    EXPECT_EQ(r->err, 0) << p << " after the restart: " << ErrnoName(r->err);
-    if (r->err == 0) {
-      EXPECT_EQ(Sha256Hex(r->data), expected.at(p).sha256) << p;
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(CheckReadsRecover(mnt, uncached, "after the restart"));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendMountTest,
@@ -651,38 +652,15 @@ TEST_P(BackendHungTest, HungServerCachedReadableUncachedEioThenRecovers) {
   const std::string mnt = NewDir("mnt");
   ASSERT_TRUE(Mount(kDatasetDir, mnt, scratch_->Sub("cache")));
   const ExpectedTree& expected = W().expected;
-  std::vector<std::string> cached = {Dataset::kSpaceFile, Dataset::kUnicodeFile};
-  for (const auto& [path, e] : expected) {
-    if (e.type == ObjectType::kFile && path.rfind("/small/d0/", 0) == 0) cached.push_back(path);
-  }
+  const std::vector<std::string> cached = OutageCachedFiles(expected);
   const std::vector<std::string> uncached = {Dataset::kLargeFile, "/small/d2/e0/f002.dat"};
-  for (const std::string& p : cached) {
-    ReadOutcome r = ReadWhole(mnt + p);
-    ASSERT_EQ(r.err, 0) << p << ": " << ErrnoName(r.err);
-    ASSERT_EQ(Sha256Hex(r.data), expected.at(p).sha256) << p;
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadAllVerified(mnt, cached, expected));
   {
     ProcessResult ls = RunProcess({"ls", "-l", mnt + "/small/d0"}, 30s);
     ASSERT_EQ(ls.exit_code, 0) << ls.Describe();
   }
-  for (const std::string& p : uncached) {
-    struct stat st {};
-    ASSERT_EQ(::stat((mnt + p).c_str(), &st), 0) << p << ": " << ErrnoName(errno);
-  }
-  for (const std::string& p : cached) {
-    const auto deadline = Clock::now() + 10s;
-    std::optional<std::string> v;
-    while ((v = GetXattr(mnt + p, "user.hoardfs.cached_bytes")) &&
-           *v != std::to_string(expected.at(p).size) && Clock::now() < deadline) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_TRUE(v.has_value()) << p << ": getxattr user.hoardfs.cached_bytes: " << ErrnoName(errno);
-    ASSERT_EQ(*v, std::to_string(expected.at(p).size)) << p << " not (all) in the block cache";
-    const int fd = ::open((mnt + p).c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    ::close(fd);
-  }
+  ASSERT_NO_FATAL_FAILURE(StatAll(mnt, uncached));
+  ASSERT_NO_FATAL_FAILURE(AwaitCachedThenDrop(mnt, cached, expected));
 
   Status paused = PauseServer();
   struct Resume {
@@ -693,33 +671,8 @@ TEST_P(BackendHungTest, HungServerCachedReadableUncachedEioThenRecovers) {
   // Past the TTLs: every open revalidates against the hung server.
   std::this_thread::sleep_for(std::chrono::seconds(kAttrTtl) + 500ms);
   const auto hung_since = Clock::now();
-  double slowest = 0;
-  for (const std::string& p : cached) {
-    double secs = 0;
-    std::optional<ReadOutcome> r = WithDeadline<ReadOutcome>(
-        "read of cached " + p + " (server hung)", kHungLimit, [&] { return ReadWhole(mnt + p); },
-        &secs, kHardDeadline);
-    ASSERT_TRUE(r.has_value());
-    slowest = std::max(slowest, secs);
-    EXPECT_EQ(r->err, 0) << "cached " << p << ": " << ErrnoName(r->err);
-    if (r->err == 0) {
-      EXPECT_EQ(Sha256Hex(r->data), expected.at(p).sha256) << p;
-    }
-  }
-  std::cout << cached.size() << " cached files, server hung: slowest read " << slowest << " s\n";
-  for (const std::string& p : uncached) {
-    double secs = 0;
-    std::optional<ReadOutcome> r = WithDeadline<ReadOutcome>(
-        "read of uncached " + p + " (server hung)", kHungLimit, [&] { return ReadWhole(mnt + p); },
-        &secs, kHardDeadline);
-    ASSERT_TRUE(r.has_value());
-    std::cout << "uncached " << p << ": "
-              << (r->err != 0 ? ErrnoName(r->err) : "read " + std::to_string(r->data.size()))
-              << " after " << secs << " s\n";
-    EXPECT_EQ(r->err, EIO) << "uncached " << p << ": expected EIO, got "
-                           << (r->err != 0 ? ErrnoName(r->err)
-                                           : std::to_string(r->data.size()) + " bytes");
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      CheckReadsWhileDown(mnt, cached, uncached, kHungLimit, " (server hung)", "server hung"));
   {
     std::optional<int> listed = WithDeadline<int>(
         "ls -l /small/d0 (cached listing, server hung)", kHungLimit,
@@ -739,22 +692,7 @@ TEST_P(BackendHungTest, HungServerCachedReadableUncachedEioThenRecovers) {
 
   Status resumed = ResumeServer();
   ASSERT_TRUE(resumed.ok()) << resumed.ToString();
-  for (const std::string& p : uncached) {
-    const auto deadline = Clock::now() + 10s;  // the breaker probes after 1-2 s
-    std::optional<ReadOutcome> r;
-    for (;;) {
-      r = WithDeadline<ReadOutcome>(
-          "read of " + p + " after SIGCONT", kOpDeadline, [&] { return ReadWhole(mnt + p); },
-          nullptr, kHardDeadline);
-      if (!r || r->err == 0 || Clock::now() > deadline) break;
-      std::this_thread::sleep_for(250ms);
-    }
-    ASSERT_TRUE(r.has_value());
-    EXPECT_EQ(r->err, 0) << p << " after SIGCONT: " << ErrnoName(r->err);
-    if (r->err == 0) {
-      EXPECT_EQ(Sha256Hex(r->data), expected.at(p).sha256) << p;
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(CheckReadsRecover(mnt, uncached, "after SIGCONT"));
   const std::optional<std::string> after = GetXattr(mnt, "user.hoardfs.stats");
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(JsonNumber(*after, "remote_down"), std::optional<uint64_t>(0)) << *after;

@@ -509,6 +509,16 @@ void MountFixture::MarkReaped(Daemon& d, int wait_status) {
   d.reaped = true;
 }
 
+void MountFixture::UnmountCleanly(const std::string& mnt, Daemon* d) {
+  ProcessResult um = RunProcess({"fusermount3", "-u", mnt}, 20s);
+  ASSERT_EQ(um.exit_code, 0) << um.Describe();
+  std::optional<int> status = WaitFor(d->pid, 30s);
+  ASSERT_TRUE(status.has_value()) << "the daemon did not exit within 30 s of the unmount";
+  MarkReaped(*d, *status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status;
+  ASSERT_FALSE(IsMounted(mnt));
+}
+
 std::string MountFixture::NewDir(const std::string& name) {
   const std::string path = scratch_->Sub(name);
   EXPECT_EQ(::mkdir(path.c_str(), 0755), 0) << path << ": " << ErrnoName(errno);

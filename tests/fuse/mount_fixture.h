@@ -184,6 +184,10 @@ class MountFixture : public ::testing::Test {
   void AddMountpoint(const std::string& mnt);
   std::vector<std::string> Mountpoints();
   static void MarkReaped(Daemon& d, int wait_status);
+  // fusermount3 -u of `mnt`, served by foreground daemon `d`: asserts the unmount succeeds, `d`
+  // exits by itself within 30 s with status 0 (reaped), and `mnt` is no longer mounted. Fatal
+  // assertions: call inside ASSERT_NO_FATAL_FAILURE.
+  void UnmountCleanly(const std::string& mnt, Daemon* d);
   // mkdir scratch/<name>; returns its path.
   std::string NewDir(const std::string& name);
   static std::string LogLevel();

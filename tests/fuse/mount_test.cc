@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "tests/fuse/mount_fixture.h"
+#include "tests/fuse/outage_steps.h"
 #include "tests/support/dataset.h"
 #include "tests/support/scratch_dir.h"
 #include "tests/support/xrootd_server.h"
@@ -313,13 +314,7 @@ TEST_F(MountTest, SecondPassAfterRemountReadsNothingFromTheRemote) {
   EXPECT_GE(JsonNumber(*stats1, "remote_bytes").value_or(0), total) << *stats1;
 
   // Clean unmount: the daemon must exit by itself, successfully, having kept what it fetched.
-  ProcessResult um = RunProcess({"fusermount3", "-u", mnt}, 20s);
-  ASSERT_EQ(um.exit_code, 0) << um.Describe();
-  std::optional<int> status = WaitFor(first->pid, 30s);
-  ASSERT_TRUE(status.has_value()) << "the daemon did not exit within 30 s of the unmount";
-  MarkReaped(*first, *status);
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status;
-  ASSERT_FALSE(IsMounted(mnt));
+  ASSERT_NO_FATAL_FAILURE(UnmountCleanly(mnt, first));
 
   ASSERT_TRUE(StartDaemon(DatasetUrl(), mnt, cache));
   const uint64_t again = CheckWholeTree(mnt);
@@ -499,44 +494,24 @@ void MountTest::OutageScenario(bool hung) {
   } restart_guard;
 
   // Cache a set of files (all of /small/d0, the space and unicode files).
-  std::vector<std::string> cached = {Dataset::kSpaceFile, Dataset::kUnicodeFile};
-  for (const auto& [path, e] : *expected_) {
-    if (e.type == ObjectType::kFile && path.rfind("/small/d0/", 0) == 0) cached.push_back(path);
-  }
+  const std::vector<std::string> cached = OutageCachedFiles(*expected_);
   const std::vector<std::string> uncached = {Dataset::kLargeFile, "/small/d1/e0/f001.dat"};
-  for (const std::string& p : cached) {
-    ReadOutcome r = ReadWhole(mnt + p);
-    ASSERT_EQ(r.err, 0) << p << ": " << ErrnoName(r.err);
-    ASSERT_EQ(Sha256Hex(r.data), expected_->at(p).sha256) << p;
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadAllVerified(mnt, cached, *expected_));
   // Attributes and listings of everything the test touches are known (/small listed, the
   // uncached files stat'ed), their data not read.
   {
     ProcessResult ls = RunProcess({"ls", "-R", mnt + "/small"}, 60s);
     ASSERT_EQ(ls.exit_code, 0) << ls.Describe();
   }
-  for (const std::string& p : uncached) {
-    struct stat st {};
-    ASSERT_EQ(::stat((mnt + p).c_str(), &st), 0) << p << ": " << ErrnoName(errno);
-  }
+  ASSERT_NO_FATAL_FAILURE(StatAll(mnt, uncached));
   // The cached files' blocks are in the block cache (the writer works in the background).
   for (const std::string& p : cached) {
-    const auto deadline = Clock::now() + 10s;
-    std::optional<std::string> v;
-    while ((v = GetXattr(mnt + p, "user.hoardfs.cached_bytes")) &&
-           *v != std::to_string(expected_->at(p).size) && Clock::now() < deadline) {
-      std::this_thread::sleep_for(50ms);
-    }
+    const std::optional<std::string> v = AwaitCachedBytes(mnt + p, expected_->at(p).size);
     ASSERT_TRUE(v.has_value()) << p << ": getxattr user.hoardfs.cached_bytes: " << ErrnoName(errno);
     EXPECT_EQ(*v, std::to_string(expected_->at(p).size)) << p << " not (all) in the block cache";
   }
   // Drop the kernel's copies: reads now reach the daemon.
-  for (const std::string& p : cached) {
-    const int fd = ::open((mnt + p).c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    ::close(fd);
-  }
+  for (const std::string& p : cached) ASSERT_NO_FATAL_FAILURE(DropPageCache(mnt + p));
 
   // With the remote down: cached files read back whole, uncached ones fail with EIO, each within
   // `limit`; `what` names the outage in messages.

@@ -16,11 +16,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <tuple>
 #include <vector>
 
+#include "tests/support/child_process.h"
 #include "tests/support/xrootd_server.h"
 
 extern char** environ;
@@ -42,29 +44,14 @@ std::string Slurp(const std::string& path) {
 // Runs argv (argv[0] an absolute path) to completion, output appended to `log`; an error names
 // the command and quotes the log's tail. Killed after 30 s.
 Status RunTool(const std::vector<std::string>& argv, const std::string& log) {
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (std::string& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return Status::FromErrno(rc, "posix_spawn " + argv[0]);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return Status::Unavailable(argv[0] + " " + argv[1] + " did not finish in 30 s");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  HOARDFS_ASSIGN_OR_RETURN(const pid_t pid, SpawnChild(argv, environ, log));
+  const std::optional<int> exited = WaitForChild(pid, std::chrono::seconds(30));
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    (void)WaitForChild(pid, std::chrono::seconds(5));
+    return Status::Unavailable(argv[0] + " " + argv[1] + " did not finish in 30 s");
   }
+  const int status = *exited;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string text = Slurp(log);
     if (text.size() > 1500) text = text.substr(text.size() - 1500);
@@ -267,8 +254,7 @@ Status NginxDavServer::Spawn() {
            (pool_port_ == 0 || CanConnect(pool_port_));
   };
   while (!ready()) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    if (WaitForChild(pid_, std::chrono::milliseconds(0))) {
       pid_ = -1;
       return Status::Unavailable("nginx exited at start-up: " + LogTail());
     }
@@ -298,19 +284,13 @@ Status NginxDavServer::Stop() {
   const std::vector<pid_t> workers = Workers();
   (void)Resume();  // a paused server could not act on SIGTERM
   ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) != pid_) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      // Workers outlive a SIGKILLed master; they were its children (now nobody's).
-      for (pid_t w : workers) {
-        if (ProcessState(w) != 0) ::kill(w, SIGKILL);
-      }
-      break;
+  if (!WaitForChild(pid_, std::chrono::seconds(3))) {
+    ::kill(pid_, SIGKILL);
+    (void)WaitForChild(pid_, std::chrono::seconds(5));
+    // Workers outlive a SIGKILLed master; they were its children (now nobody's).
+    for (pid_t w : workers) {
+      if (ProcessState(w) != 0) ::kill(w, SIGKILL);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   pid_ = -1;
   return Status::Ok();

@@ -1,10 +1,8 @@
 #include "tests/support/rgw_server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,10 +14,10 @@
 #include <fstream>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <thread>
 #include <utility>
 
+#include "tests/support/child_process.h"
 #include "tests/support/scratch_dir.h"
 #include "tests/support/xrootd_server.h"  // PickFreePort()
 
@@ -30,66 +28,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// posix_spawn() of `argv` (argv[0] looked up on $PATH) with output appended to `output`, stdin
-// from /dev/null, descriptors above 2 closed, in its own process group.
+// SpawnChild() of `argv` (argv[0] looked up on $PATH) with our environment, output appended to
+// `output`.
 Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& output) {
   const std::string binary = FindOnPath(argv[0]);
   if (binary.empty()) return Status::NotFound(argv[0] + " is not on $PATH");
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  sigset_t none;
-  sigset_t defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}) {
-    sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args[0] = const_cast<char*>(binary.c_str());
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int err = ::posix_spawn(&pid, binary.c_str(), &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return Status::FromErrno(err, "posix_spawn " + binary);
-  return pid;
-}
-
-std::optional<int> WaitFor(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return 0;  // not our child any more
-    if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  std::vector<std::string> args = argv;
+  args[0] = binary;
+  return SpawnChild(args, environ, output);
 }
 
 // An anonymous GET / on the gateway: true once it lists buckets.
@@ -170,10 +116,10 @@ Result<std::unique_ptr<RgwServer>> RgwServer::Start(const RgwServerOptions& opti
 
 Status RgwServer::RunCommand(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
   HOARDFS_ASSIGN_OR_RETURN(const pid_t pid, Spawn(argv, work_dir_ + "/log/commands.log"));
-  std::optional<int> status = WaitFor(pid, timeout);
+  std::optional<int> status = WaitForChild(pid, timeout);
   if (!status) {
     ::kill(pid, SIGKILL);
-    (void)WaitFor(pid, std::chrono::seconds(5));
+    (void)WaitForChild(pid, std::chrono::seconds(5));
     return Status::Unavailable(argv[0] + " " + (argv.size() > 1 ? argv[1] : "") +
                                " did not finish within " + std::to_string(timeout.count()) + " s");
   }
@@ -270,7 +216,7 @@ Status RgwServer::WaitForGateway(std::chrono::seconds timeout) {
   while (Clock::now() < deadline) {
     for (pid_t* pid : {&mon_pid_, &osd_pid_, &rgw_pid_}) {
       if (*pid > 0) {
-        if (auto exited = WaitFor(*pid, std::chrono::milliseconds(0))) {
+        if (auto exited = WaitForChild(*pid, std::chrono::milliseconds(0))) {
           *pid = -1;
           return Status::Unavailable("a Ceph daemon exited during start-up (status " +
                                      std::to_string(*exited) + ")");
@@ -286,16 +232,7 @@ Status RgwServer::WaitForGateway(std::chrono::seconds timeout) {
 
 Status RgwServer::StopProcess(pid_t* pid, const char* what) {
   if (*pid <= 0) return Status::Ok();
-  const pid_t p = std::exchange(*pid, -1);
-  ::kill(p, SIGCONT);
-  if (::kill(p, SIGTERM) != 0 && errno == ESRCH) {
-    (void)WaitFor(p, std::chrono::milliseconds(100));
-    return Status::Ok();
-  }
-  if (WaitFor(p, std::chrono::seconds(5))) return Status::Ok();
-  ::kill(p, SIGKILL);
-  if (WaitFor(p, std::chrono::seconds(5))) return Status::Ok();
-  return Status::Internal(std::string(what) + " pid " + std::to_string(p) + " survived SIGKILL");
+  return StopChild(std::exchange(*pid, -1), what);
 }
 
 Status RgwServer::StopGateway() { return StopProcess(&rgw_pid_, "radosgw"); }

@@ -1,14 +1,10 @@
 #include "tests/support/s3rver_server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,10 +12,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <utility>
 
+#include "tests/support/child_process.h"
 #include "tests/support/xrootd_server.h"  // PickFreePort()
 
 extern char** environ;
@@ -28,18 +26,6 @@ namespace hoardfs::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
 
 // True if an HTTP/1.1 GET / to 127.0.0.1:port answers 200 within a second.
 bool AnswersHttp(uint16_t port) {
@@ -103,47 +89,17 @@ Status S3rverServer::Spawn() {
   }
   env.emplace_back("NODE_OPTIONS=--openssl-legacy-provider");
 
-  const std::string log = work_dir_ + "/s3rver.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  sigset_t none;
-  sigset_t defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}) {
-    sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-  std::vector<char*> args;
-  for (std::string& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  pid_t pid = -1;
-  const int err = ::posix_spawn(&pid, binary.c_str(), &actions, &attr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return Status::FromErrno(err, "posix_spawn " + binary);
-  pid_ = pid;
+  HOARDFS_ASSIGN_OR_RETURN(pid_, SpawnChild(argv, envp.data(), work_dir_ + "/s3rver.log"));
 
   const auto deadline = Clock::now() + options_.ready_timeout;
   while (!AnswersHttp(port_)) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    if (std::optional<int> status = WaitForChild(pid_, std::chrono::milliseconds(0))) {
       pid_ = -1;
       return Status::Unavailable("s3rver exited at start-up (wait status " +
-                                 std::to_string(status) + "): " + LogTail());
+                                 std::to_string(*status) + "): " + LogTail());
     }
     if (Clock::now() > deadline) {
       const std::string tail = LogTail();
@@ -169,23 +125,7 @@ S3rverServer::~S3rverServer() {
 
 Status S3rverServer::Stop() {
   if (pid_ <= 0) return Status::Ok();
-  const pid_t p = pid_;
-  pid_ = -1;
-  int status = 0;
-  if (::kill(p, SIGTERM) != 0 && errno == ESRCH) {
-    ::waitpid(p, &status, WNOHANG);
-    return Status::Ok();
-  }
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (::waitpid(p, &status, WNOHANG) != p) {
-    if (Clock::now() > deadline) {
-      ::kill(p, SIGKILL);
-      ::waitpid(p, &status, 0);
-      return Status::Ok();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return Status::Ok();
+  return StopChild(std::exchange(pid_, -1), "s3rver");
 }
 
 std::string S3rverServer::Endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }

@@ -2,11 +2,9 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,7 +12,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <deque>
 #include <fstream>
 #include <optional>
@@ -23,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/child_process.h"
 #include "tests/support/scratch_dir.h"
 
 extern char** environ;
@@ -31,21 +29,6 @@ namespace hoardfs::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  std::stringstream ss(dirs);
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    if (dir.empty()) continue;
-    std::string candidate = dir;
-    candidate += '/';
-    candidate += name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
 
 bool TcpConnects(uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -57,57 +40,6 @@ bool TcpConnects(uint16_t port) {
   const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
   return ok;
-}
-
-// posix_spawn() of argv with `envp`, stdin from /dev/null, stdout+stderr appended to `output`
-// ("" = /dev/null), working directory `cwd` ("" = ours), descriptors above 2 closed, signals reset.
-Result<pid_t> SpawnProcess(const std::vector<std::string>& argv, char* const* envp,
-                           const std::string& output, const std::string& cwd) {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  const std::string out = output.empty() ? "/dev/null" : output;
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  sigset_t none;
-  sigset_t defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}) {
-    sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);  // its own process group: a ^C to the test is ours
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int err = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return Status::FromErrno(err, "posix_spawn " + argv[0]);
-  return pid;
-}
-
-// Waits up to `timeout` for `pid` to exit; returns its wait status, or nullopt if still running.
-std::optional<int> WaitFor(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return 0;  // not our child any more: treat as gone
-    if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
 }
 
 // Every directory from `dir` up to "/" must be traversable by others (the server runs as
@@ -241,7 +173,7 @@ Status XRootDServer::Spawn() {
   if (::geteuid() == 0) argv.insert(argv.end(), {"-R", "nobody"});
   argv.insert(argv.end(), {"-c", work_dir_ + "/xrootd.cfg", "-l", work_dir_ + "/var/xrootd.log"});
   HOARDFS_ASSIGN_OR_RETURN(
-      pid_, SpawnProcess(argv, environ, work_dir_ + "/output.log", work_dir_ + "/var"));
+      pid_, SpawnChild(argv, environ, work_dir_ + "/output.log", work_dir_ + "/var"));
   return Status::Ok();
 }
 
@@ -262,7 +194,7 @@ Status XRootDServer::WaitReady() {
 
   bool tcp_ready = false;
   while (Clock::now() < deadline) {
-    if (auto exited = WaitFor(pid_, std::chrono::milliseconds(0))) {
+    if (auto exited = WaitForChild(pid_, std::chrono::milliseconds(0))) {
       pid_ = -1;
       return Status::Unavailable("xrootd exited during start-up (status " +
                                  std::to_string(*exited) + "):\n" + LogTail());
@@ -275,12 +207,12 @@ Status XRootDServer::WaitReady() {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         return Status::Ok();
       }
-      Result<pid_t> probe = SpawnProcess({xrdfs, RootUrl(), "stat", "/"}, envp.data(), "", "");
+      Result<pid_t> probe = SpawnChild({xrdfs, RootUrl(), "stat", "/"}, envp.data(), "", "");
       if (!probe.ok()) return probe.status();
-      std::optional<int> status = WaitFor(*probe, std::chrono::seconds(5));
+      std::optional<int> status = WaitForChild(*probe, std::chrono::seconds(5));
       if (!status) {
         ::kill(*probe, SIGKILL);
-        (void)WaitFor(*probe, std::chrono::seconds(5));
+        (void)WaitForChild(*probe, std::chrono::seconds(5));
       } else if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
         return Status::Ok();
       }
@@ -293,16 +225,7 @@ Status XRootDServer::WaitReady() {
 
 Status XRootDServer::Stop() {
   if (pid_ <= 0) return Status::Ok();
-  const pid_t pid = std::exchange(pid_, -1);
-  ::kill(pid, SIGCONT);  // a Pause()d server could not act on SIGTERM
-  if (::kill(pid, SIGTERM) != 0 && errno == ESRCH) {
-    (void)WaitFor(pid, std::chrono::milliseconds(100));
-    return Status::Ok();
-  }
-  if (WaitFor(pid, std::chrono::seconds(3))) return Status::Ok();
-  ::kill(pid, SIGKILL);
-  if (WaitFor(pid, std::chrono::seconds(5))) return Status::Ok();
-  return Status::Internal("xrootd pid " + std::to_string(pid) + " survived SIGKILL");
+  return StopChild(std::exchange(pid_, -1), "xrootd", std::chrono::seconds(3));
 }
 
 Status XRootDServer::Restart() {
