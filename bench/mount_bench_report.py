@@ -284,6 +284,18 @@ if hoardfs:
                          f"({st.median(app.values()) / (int(sparse_mib) * 1048576) * 100:.1f} % of the file); "
                          f"**over-fetch** (remote bytes ÷ bytes read, cold) {rcell(of)} (target ≤ 1.5) in "
                          f"{cell(reqs)} remote requests; warm remote bytes {cell(warm)}")
+            asked = d["sparse_cold_fuse_read_bytes"]
+            if asked:
+                # Who over-fetches: the kernel (its readahead asks more than the application reads)
+                # or the daemon (remote bytes beyond what the kernel asked: chunk alignment).
+                kern = [asked.get(r, 0) / v for r, v in app.items() if v]
+                dmn = [d["sparse_cold_remote_bytes"].get(r, 0) / v for r, v in asked.items() if v]
+                nreq = list(d["sparse_cold_fuse_reads"].values())
+                lines.append(f"sparse over-fetch split: the kernel asked {rcell(kern)} × the bytes read "
+                             f"({cell(nreq)} FUSE reads), the daemon fetched {rcell(dmn)} × what the "
+                             f"kernel asked")
+                cj["sparse_kernel_asks"] = summary(kern)
+                cj["sparse_daemon_fetch_per_ask"] = summary(dmn)
             cj["sparse_overfetch"] = summary(of)
             cj["sparse_app_bytes"] = st.median(app.values())
             cj["sparse_cold_remote_requests"] = summary(reqs)

@@ -474,6 +474,8 @@ sparse_case() {
     diag "$r" "$sys" sparse_app_bytes "$(sparse_bytes "$LAST_OUT")"
     diag "$r" "$sys" sparse_cold_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
     diag "$r" "$sys" sparse_cold_remote_requests "$(jq_delta "$st0" "$st1" remote_requests)"
+    diag "$r" "$sys" sparse_cold_fuse_read_bytes "$(jq_delta "$st0" "$st1" fuse_read_bytes)"
+    diag "$r" "$sys" sparse_cold_fuse_reads "$(jq_delta "$st0" "$st1" fuse_reads)"
   fi
   drop_caches
   is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"

@@ -280,6 +280,14 @@ Result<std::optional<FetchedSlice>> Filesystem::ReadSlice(OpenFile& file, uint64
   return slice;
 }
 
+void Filesystem::NoteReadRequest(uint64_t ino, uint64_t offset, size_t size) {
+  read_sizes_.Record(size);
+  // spdlog's default level is the process-wide one SetLogLevel() sets: no registry lookup per
+  // request unless debug logging is on.
+  if (spdlog::should_log(spdlog::level::debug))
+    Logger("fuse")->debug("read ino {} offset {} size {}", ino, offset, size);
+}
+
 Status Filesystem::CheckShortRead(const OpenFile& file) {
   // A short read is the end of this handle's version. If a newer version was opened since, the
   // kernel may already hold that version's (larger) size and would fill the rest of the request
@@ -352,7 +360,8 @@ std::string Filesystem::StatsJson() {
                      ",\"remote_down\":" + std::to_string(down) +
                      ",\"remote_down_seconds\":" + std::to_string(sum.down_seconds) +
                      ",\"remote_trips\":" + std::to_string(sum.trips) +
-                     ",\"remote_fast_failures\":" + std::to_string(sum.fast_failures);
+                     ",\"remote_fast_failures\":" + std::to_string(sum.fast_failures) + "," +
+                     read_sizes_.JsonMembers();
   if (names_->is_table()) json += ",\"remotes\":[" + per_remote + "]";
   return json + "}";
 }

@@ -42,6 +42,7 @@
 #include "cache/remote_tree.h"
 #include "common/result.h"
 #include "fuse/mount_namespace.h"
+#include "fuse/read_sizes.h"
 
 namespace hoardfs {
 
@@ -112,6 +113,9 @@ class Filesystem {
   Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<std::byte> out);
   // The same without a copy when the range lies within one block (nullopt: use Read()).
   Result<std::optional<FetchedSlice>> ReadSlice(OpenFile& file, uint64_t offset, size_t size);
+  // Counts one read request of the kernel (once per request, whichever of the two serves it)
+  // for the stats' fuse_read_* counters, and logs it at debug level.
+  void NoteReadRequest(uint64_t ino, uint64_t offset, size_t size);
   Result<struct statvfs> StatFs();
   // Extended attributes: user.hoardfs.{version,cached_bytes,remote} on files (remote: the URL of
   // the file's remote and its path there; on every node of a remote's tree) and
@@ -154,6 +158,8 @@ class Filesystem {
     std::string latest_version;                      // of the most recent open
     std::unordered_map<std::string, uint32_t> open;  // version -> open handles
   };
+
+  ReadSizes read_sizes_;
 
   std::mutex mu_;
   std::unordered_map<uint64_t, InodeVersions> versions_;   // GUARDED_BY(mu_)

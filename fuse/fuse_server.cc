@@ -124,6 +124,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   try {
     auto* file = reinterpret_cast<Filesystem::OpenFile*>(fi->fh);
+    Fs(req)->NoteReadRequest(ino, static_cast<uint64_t>(off), size);
     // Within one block (the kernel's aligned readahead requests): the block's own memory goes
     // to the kernel, no copy on our side.
     Result<std::optional<FetchedSlice>> slice =

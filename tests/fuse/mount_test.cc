@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/aligned_buffer.h"
 #include "tests/fuse/mount_fixture.h"
 #include "tests/fuse/outage_steps.h"
 #include "tests/support/dataset.h"
@@ -741,6 +742,65 @@ TEST_F(MountTest, WritesFailWithErofs) {
   expect_erofs("mknod", ::mknod((mnt + "/fifo").c_str(), S_IFIFO | 0644, 0));
   // Still intact afterwards.
   EXPECT_EQ(ReadWhole(file).data, dataset_->Bytes(Dataset::kSpaceFile, 0, 1 << 20));
+}
+
+// The kernel's read requests are counted by size in user.hoardfs.stats: O_DIRECT reads reach the
+// daemon as requests of exactly their size (no page cache, no readahead), so the counters can be
+// checked against the reads made.
+TEST_F(MountTest, KernelReadRequestsAreCountedBySize) {
+  const std::string mnt = MountDataset();
+  ASSERT_FALSE(HasFailure());
+  const std::string file = mnt + Dataset::kLargeFile;
+  auto stats = [&] {
+    std::optional<std::string> s = GetXattr(mnt, "user.hoardfs.stats");
+    EXPECT_TRUE(s.has_value()) << "getxattr user.hoardfs.stats: " << ErrnoName(errno);
+    return s.value_or("");
+  };
+  auto delta = [](const std::string& before, const std::string& after, const std::string& key) {
+    return static_cast<int64_t>(JsonNumber(after, key).value_or(0)) -
+           static_cast<int64_t>(JsonNumber(before, key).value_or(0));
+  };
+  const std::string before = stats();
+  ASSERT_NE(JsonNumber(before, "fuse_reads"), std::nullopt) << before;
+  const int fd = ::open(file.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << "open O_DIRECT: " << ErrnoName(errno);
+  AlignedBuffer buffer(1 << 20);
+  struct {
+    size_t size;
+    uint64_t offset;
+  } const reads[] = {{4096, 0}, {64 << 10, 3 << 20}, {1 << 20, 8 << 20}, {48 << 10, 20 << 20}};
+  for (const auto& r : reads) {
+    const ssize_t n = ::pread(fd, buffer.data(), r.size, static_cast<off_t>(r.offset));
+    EXPECT_EQ(n, static_cast<ssize_t>(r.size))
+        << "pread at " << r.offset << ": " << ErrnoName(errno);
+    if (n == static_cast<ssize_t>(r.size)) {
+      EXPECT_TRUE(std::string(reinterpret_cast<const char*>(buffer.data()), r.size) ==
+                  dataset_->Bytes(Dataset::kLargeFile, r.offset, r.size))
+          << "bytes at " << r.offset;
+    }
+  }
+  ::close(fd);
+  const std::string after = stats();
+  std::cout << "after: " << after << "\n";
+  EXPECT_EQ(delta(before, after, "fuse_reads"), 4) << after;
+  EXPECT_EQ(delta(before, after, "fuse_read_bytes"), 4096 + (64 << 10) + (1 << 20) + (48 << 10));
+  EXPECT_EQ(delta(before, after, "4k"), 1) << after;
+  EXPECT_EQ(delta(before, after, "64k"), 2) << after;  // 48 KiB counts as at most 64 KiB
+  EXPECT_EQ(delta(before, after, "1m"), 1) << after;
+  EXPECT_EQ(delta(before, after, "128k") + delta(before, after, "more"), 0) << after;
+
+  // A buffered whole-file read: the kernel asks at least every byte, and every request is in one
+  // bucket.
+  ASSERT_EQ(ReadWhole(file).data.size(), dataset_->options().large_file_size);
+  const std::string whole = stats();
+  EXPECT_GE(delta(after, whole, "fuse_read_bytes"),
+            static_cast<int64_t>(dataset_->options().large_file_size))
+      << whole;
+  int64_t bucketed = 0;
+  for (const char* b : {"4k", "8k", "16k", "32k", "64k", "128k", "256k", "512k", "1m", "more"}) {
+    bucketed += JsonNumber(whole, b).value_or(0);
+  }
+  EXPECT_EQ(bucketed, static_cast<int64_t>(JsonNumber(whole, "fuse_reads").value_or(0))) << whole;
 }
 
 // ------------------------------------------------------------------------------------------------
