@@ -212,6 +212,21 @@ mount_hoardfs() {
   wait_mounted "$m" || { fail_note "hoardfs: $m not mounted"; return 1; }
 }
 
+# mount_bare_fuse MNT FILE: the FUSE ceiling (bench/bare_fuse: FILE served by pread + reply, no cache
+# logic), with the bdi read-ahead hoardfs sets for itself (1 MiB).
+mount_bare_fuse() {
+  phase "mount_bare_fuse"
+  local m="$1" file="$2"
+  MOUNT_PID=""
+  MOUNTS+=("$m")
+  "$BARE_FUSE_BIN" "$file" "$m" >>"$LOG_DIR/bare_fuse.log" 2>&1 </dev/null &
+  MOUNT_PID=$!
+  STARTED_PIDS+=("$MOUNT_PID:$m")
+  wait_mounted "$m" || { fail_note "bare_fuse: $m not mounted"; return 1; }
+  echo 1024 >"/sys/class/bdi/$(mountpoint -d "$m")/read_ahead_kb" 2>/dev/null ||
+    fail_note "bare_fuse: could not raise read_ahead_kb"
+}
+
 mount_xrootdfs() {
   phase "mount_xrootdfs"
   local m="$1"

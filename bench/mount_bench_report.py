@@ -213,6 +213,38 @@ if res[("ranges", "sparse_cold")]:
       + "; the local file, page cache dropped, " + cell(res[("local", "sparse_warm")].values()) + ".")
     P("")
 
+# The FUSE ceiling (bench/bare_fuse, same run): what FUSE alone reaches here, so that a target
+# hoardfs misses can be told apart from one FUSE itself cannot reach on this machine.
+CEILING_CASES = [c for c in CASES if c[0] in ("seq_warm", "seq_hot", "rand_psync", "rand_uring")
+                 and res[("fuse-bare", c[0])]]
+ceiling_json = {}
+if CEILING_CASES:
+    P("## The FUSE ceiling (bare FUSE: pread O_DIRECT + reply per request, no cache logic)")
+    P("")
+    P("bench/bare_fuse serves the same local file through FUSE, mounted as hoardfs mounts (max_read "
+      "1 MiB, keep_cache, 16 threads kept alive, bdi read_ahead_kb 1024), in the limits' round. "
+      "bare FUSE ÷ limit is what FUSE alone costs here; hoardfs ÷ bare FUSE is what the daemon costs "
+      "on top of it (1.00 = nothing).")
+    P("")
+    P("| case | limit value | bare FUSE | bare FUSE ÷ limit | target ÷ limit | "
+      + " | ".join(f"{TITLE[h]} ÷ bare FUSE" for h in hoardfs) + " |")
+    P("|---|---:|---:|---:|---:|" + "---:|" * len(hoardfs))
+    for case, label, _, lower, target, _ in CEILING_CASES:
+        lim = limit_of(case, "root")
+        bare = res[("fuse-bare", case)]
+        rb = ratios(bare, res[(lim[0], case)], lower)
+        row = [label, cell(res[(lim[0], case)].values()), cell(bare.values()), rcell(rb),
+               f"≥ {target}" if target else "—"]
+        cj = {"bare_vs_limit": summary(rb), "hoardfs_vs_bare": {}}
+        for h in hoardfs:
+            rh = ratios(res[(h, case)], bare, lower)
+            row.append(rcell(rh))
+            if rh:
+                cj["hoardfs_vs_bare"][h] = summary(rh)
+        ceiling_json[case] = cj
+        P("| " + " | ".join(row) + " |")
+    P("")
+
 ratio_json = {}
 for h in hoardfs:
     be = BACKEND[h]
@@ -354,6 +386,7 @@ doc = {
     "normalised": normalised,
     "rss_peak_mib": {s: max(rss[s]) for s in systems if rss[s]},
     "hoardfs_counters": counters,
+    "fuse_ceiling": ceiling_json,
 }
 for (s, case), vals in sorted(res.items()):
     if not vals:

@@ -198,7 +198,7 @@ if [[ $WANT_PLOTS == 1 ]]; then
   if ensure_cmd gnuplot gnuplot-nox; then HAVE_PLOTS=1; else PEER_NOTES+=("plots: gnuplot-nox could not be installed"); fi
 fi
 
-TARGETS=(hoardfs sparse_read)
+TARGETS=(hoardfs sparse_read bare_fuse)
 [[ $HAVE_S3 == 1 ]] && TARGETS+=(hoardfs_rgw_server)
 if [[ -n "${HOARDFS_BIN:-}" ]]; then
   log "using HOARDFS_BIN=$HOARDFS_BIN"
@@ -218,6 +218,12 @@ else
 fi
 SPARSE_BIN="${SPARSE_READ_BIN:-$BUILD/bench/sparse_read}"
 RGW_BIN="${RGW_SERVER_BIN:-$BUILD/tests/hoardfs_rgw_server}"
+BARE_FUSE_BIN="${BARE_FUSE_BIN:-$BUILD/bench/bare_fuse}"
+HAVE_BARE_FUSE=1
+if [[ ! -x "$BARE_FUSE_BIN" ]]; then
+  PEER_NOTES+=("FUSE ceiling: no bare_fuse binary ($BARE_FUSE_BIN): skipped")
+  HAVE_BARE_FUSE=0
+fi
 if [[ ! -x "$SPARSE_BIN" ]] && ((WANT_SPARSE + WANT_SCALE > 0)); then
   PEER_NOTES+=("sparse and scaling cases: no sparse_read binary ($SPARSE_BIN): skipped")
   WANT_SPARSE=0
@@ -414,6 +420,20 @@ limits_round() {
   fio_case "$r" local "$DATA/big"
   meta_ls_stat "$r" local "$DATA"
   meta_cat "$r" local "$DATA"
+  [[ $HAVE_BARE_FUSE == 1 ]] && fuse_ceiling_round "$r"
+}
+
+# The FUSE ceiling: the large file through bench/bare_fuse (pread O_DIRECT + reply per request, no
+# cache logic), mounted as hoardfs mounts: warm seq, hot seq, both fio jobs.
+fuse_ceiling_round() {
+  local r="$1" m="$MNT/fuse-bare"
+  mkdir -p "$m"
+  mount_bare_fuse "$m" "$DATA/big" || { unmount_fs fuse-bare "$m"; return 0; }
+  drop_caches
+  measure "$r" fuse-bare seq_warm MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
+  measure "$r" fuse-bare seq_hot MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
+  fio_case "$r" fuse-bare "$m/big"
+  unmount_fs fuse-bare "$m"
 }
 
 # The metadata and small-file cases on the tree at DIR (a mount or the local data): cold = first
@@ -699,6 +719,9 @@ mkdir -p "$(dirname "$OUT")"
   echo "  cache dropped before), then cat of every file of smallcat/ (the same shape as small/, never touched) cold"
   echo "  then warm. cat comes last, so the small files' inserts cannot evict anything another case reads."
   echo "  xrootdfs has no disk cache: its \"warm\" is a second remote read."
+  echo "- FUSE ceiling (in the limits' round): \`bench/bare_fuse\` mounts the local large file, serving each FUSE read"
+  echo "  with one O_DIRECT pread and a reply (no index, no checksum, no remote), mounted as hoardfs is (max_read"
+  echo "  1 MiB, keep_cache, 16 threads kept alive, read_ahead_kb 1024); warm seq, hot seq and both fio jobs as above."
   echo "- Timers: sequential reads use dd's own elapsed time (it starts after the open). ls/stat/cat/TTFB are timed"
   echo "  inside one python3 process making the same system calls as \`ls -f\` (getdents), \`find -type f | xargs"
   echo "  stat\` (a d_type walk, then stat of each file), \`cat\` (open/read/close) and \`head -c1\` (open + first"

@@ -1,0 +1,189 @@
+// bare_fuse: the FUSE ceiling of the mount benchmark (bench/run_mount_bench.sh). A read-only
+// libfuse 3 low-level filesystem that shows one local file and serves each read request with one
+// pread() of the file (O_DIRECT: the cache disk, as hoardfs reads it) and one reply from memory,
+// with no cache logic at all: no index, no checksum, no remote. It is mounted the way hoardfs
+// mounts (max_read 1 MiB, keep_cache, 16 worker threads kept alive, the caller raises the bdi
+// read_ahead_kb), so hoardfs ÷ bare_fuse is what the daemon costs over FUSE itself, and
+// bare_fuse ÷ the local limit is what FUSE alone costs on this machine.
+//
+//   bare_fuse FILE MOUNTPOINT    runs in the foreground until unmounted (fusermount3 -u) or
+//                                SIGINT/SIGTERM; the mount shows FILE's base name in its root.
+//
+// Exit status 0 after a clean unmount, 1 on any set-up error (one line on stderr).
+#define FUSE_USE_VERSION 314
+#include <fcntl.h>
+#include <fuse3/fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr fuse_ino_t kFileIno = 2;
+constexpr size_t kMaxRead = 1u << 20;
+constexpr size_t kAlign = 4096;
+
+struct BareFile {
+  int fd = -1;  // O_DIRECT
+  std::string name;
+  struct stat attr {};
+};
+
+BareFile* Self(fuse_req_t req) { return static_cast<BareFile*>(fuse_req_userdata(req)); }
+
+struct stat RootAttr() {
+  struct stat st {};
+  st.st_ino = FUSE_ROOT_ID;
+  st.st_mode = S_IFDIR | 0555;
+  st.st_nlink = 2;
+  return st;
+}
+
+void OpInit(void*, fuse_conn_info* conn) {
+  conn->max_readahead = kMaxRead;
+  conn->max_read = kMaxRead;
+}
+
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  BareFile* f = Self(req);
+  if (parent != FUSE_ROOT_ID || f->name != name) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  fuse_entry_param e{};
+  e.ino = kFileIno;
+  e.attr = f->attr;
+  e.attr_timeout = 3600;
+  e.entry_timeout = 3600;
+  fuse_reply_entry(req, &e);
+}
+
+void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  if (ino == FUSE_ROOT_ID) {
+    const struct stat st = RootAttr();
+    fuse_reply_attr(req, &st, 3600);
+  } else if (ino == kFileIno) {
+    fuse_reply_attr(req, &Self(req)->attr, 3600);
+  } else {
+    fuse_reply_err(req, ENOENT);
+  }
+}
+
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ino != kFileIno) {
+    fuse_reply_err(req, EISDIR);
+  } else if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+    fuse_reply_err(req, EROFS);
+  } else {
+    fi->keep_cache = 1;
+    fuse_reply_open(req, fi);
+  }
+}
+
+// One aligned buffer per worker thread; the O_DIRECT read covers the request's aligned span.
+void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*) {
+  thread_local std::unique_ptr<std::byte, decltype(&std::free)> buffer(
+      static_cast<std::byte*>(std::aligned_alloc(kAlign, kMaxRead + 2 * kAlign)), &std::free);
+  const BareFile* f = Self(req);
+  const off_t file_size = f->attr.st_size;
+  if (off >= file_size || size == 0) {
+    fuse_reply_buf(req, nullptr, 0);
+    return;
+  }
+  if (size > kMaxRead) size = kMaxRead;
+  const off_t from = off / kAlign * kAlign;
+  const off_t to = (off + static_cast<off_t>(size) + kAlign - 1) / kAlign * kAlign;
+  const ssize_t got = ::pread(f->fd, buffer.get(), static_cast<size_t>(to - from), from);
+  if (got < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  const off_t skip = off - from;
+  const off_t have = got > skip ? got - skip : 0;
+  fuse_reply_buf(req, reinterpret_cast<const char*>(buffer.get()) + skip,
+                 static_cast<size_t>(have < static_cast<off_t>(size) ? have : size));
+}
+
+void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  if (ino != FUSE_ROOT_ID) {
+    fuse_reply_err(req, ENOTDIR);
+    return;
+  }
+  std::vector<char> out(size);
+  size_t used = 0;
+  const BareFile* f = Self(req);
+  const struct {
+    const char* name;
+    struct stat st;
+  } entries[] = {{".", RootAttr()}, {"..", RootAttr()}, {f->name.c_str(), f->attr}};
+  for (off_t i = off; i < 3; ++i) {
+    const size_t n = fuse_add_direntry(req, out.data() + used, size - used, entries[i].name,
+                                       &entries[i].st, i + 1);
+    if (n > size - used) break;
+    used += n;
+  }
+  fuse_reply_buf(req, out.data(), used);
+}
+
+const fuse_lowlevel_ops kOps = [] {
+  fuse_lowlevel_ops ops{};
+  ops.init = OpInit;
+  ops.lookup = OpLookup;
+  ops.getattr = OpGetattr;
+  ops.open = OpOpen;
+  ops.read = OpRead;
+  ops.readdir = OpReaddir;
+  return ops;
+}();
+
+int Fail(const std::string& what) {
+  std::fprintf(stderr, "bare_fuse: %s\n", what.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) return Fail("usage: bare_fuse FILE MOUNTPOINT");
+  BareFile file;
+  file.fd = ::open(argv[1], O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (file.fd < 0) return Fail(std::string(argv[1]) + ": " + std::strerror(errno));
+  if (::fstat(file.fd, &file.attr) != 0 || !S_ISREG(file.attr.st_mode)) {
+    return Fail(std::string(argv[1]) + ": not a regular file");
+  }
+  file.attr.st_ino = kFileIno;
+  file.attr.st_mode = S_IFREG | 0444;
+  const std::string path = argv[1];
+  file.name = path.substr(path.find_last_of('/') + 1);
+
+  std::vector<std::string> args_s = {"bare_fuse", "-o", "ro,fsname=bare_fuse,allow_other", "-o",
+                                     "max_read=1048576"};
+  std::vector<char*> args_v;
+  for (std::string& a : args_s) args_v.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(args_v.size()), args_v.data());
+  fuse_session* se = fuse_session_new(&args, &kOps, sizeof(kOps), &file);
+  fuse_opt_free_args(&args);
+  if (se == nullptr) return Fail("fuse_session_new failed");
+  if (fuse_session_mount(se, argv[2]) != 0) {
+    fuse_session_destroy(se);
+    return Fail(std::string("cannot mount on ") + argv[2]);
+  }
+  fuse_set_signal_handlers(se);
+  fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(cfg, 16);
+  fuse_loop_cfg_set_idle_threads(cfg, 16);
+  const int rc = fuse_session_loop_mt(se, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  fuse_remove_signal_handlers(se);
+  fuse_session_unmount(se);
+  fuse_session_destroy(se);
+  ::close(file.fd);
+  return rc < 0 ? 1 : 0;
+}
