@@ -51,38 +51,62 @@ namespace {
 
 constexpr uint32_t kNoFile = UINT32_MAX;
 constexpr size_t kEvictBatch = 256;  // victims deleted per synced index batch
+// Idle buffers smaller than a block kept for reuse (pieces, partial reads, small files).
+constexpr size_t kMaxKeptSmallBufferBytes = size_t{8} << 20;
 constexpr char kPinMetaPrefix[] = "pin/";
 
-// Reusable block-sized aligned buffers, so a warm read does not mmap/munmap a fresh 1 MiB buffer.
+// Reusable aligned buffers, so that neither a read nor an insert maps or faults in fresh memory
+// (a page fault costs several microseconds in the VMs we run on, and glibc trims and regrows its
+// heaps under a churn of 16 KiB piece copies: ~20 faults per sparse read were these copies).
+// Block-sized buffers (lengths of at least half a block) and smaller ones by their exact aligned
+// capacity (pieces, partial reads, small files), each kind kept within its own bound.
 // (common/buffer_pool.h pools shared mapped buffers: the fetcher's remote reads.)
 class AlignedBufferPool {
  public:
-  AlignedBufferPool(size_t buffer_size, size_t max_kept)
-      : size_(buffer_size), max_kept_(max_kept) {}
+  AlignedBufferPool(size_t block_size, size_t max_kept_blocks, size_t max_kept_small_bytes)
+      : block_capacity_(AlignUp(block_size)),
+        max_kept_blocks_(max_kept_blocks),
+        max_kept_small_bytes_(max_kept_small_bytes) {}
   AlignedBuffer Get(size_t length) {
+    const size_t capacity = Capacity(length);
     AlignedBuffer b;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!free_.empty()) {
-        b = std::move(free_.back());
-        free_.pop_back();
+      auto it = free_.find(capacity);
+      if (it != free_.end() && !it->second.empty()) {
+        b = std::move(it->second.back());
+        it->second.pop_back();
+        if (capacity != block_capacity_) small_bytes_ -= capacity;
       }
     }
-    if (b.data() == nullptr) b = AlignedBuffer(size_);
+    if (b.data() == nullptr) b = AlignedBuffer(capacity);
     b.set_size(length);
     return b;
   }
   void Put(AlignedBuffer b) {
-    if (b.capacity() != AlignUp(size_)) return;
+    const size_t capacity = b.capacity();
+    if (b.data() == nullptr || capacity > block_capacity_) return;
     std::lock_guard<std::mutex> lock(mu_);
-    if (free_.size() < max_kept_) free_.push_back(std::move(b));
+    std::vector<AlignedBuffer>& list = free_[capacity];
+    if (capacity == block_capacity_) {
+      if (list.size() < max_kept_blocks_) list.push_back(std::move(b));
+    } else if (small_bytes_ + capacity <= max_kept_small_bytes_) {
+      small_bytes_ += capacity;
+      list.push_back(std::move(b));
+    }
   }
 
  private:
-  const size_t size_;
-  const size_t max_kept_;
+  size_t Capacity(size_t length) const {
+    return length >= block_capacity_ / 2 ? block_capacity_ : AlignUp(length == 0 ? 1 : length);
+  }
+
+  const size_t block_capacity_;
+  const size_t max_kept_blocks_;
+  const size_t max_kept_small_bytes_;
   std::mutex mu_;
-  std::vector<AlignedBuffer> free_;  // GUARDED_BY(mu_)
+  std::unordered_map<size_t, std::vector<AlignedBuffer>> free_;  // GUARDED_BY(mu_): by capacity
+  size_t small_bytes_ = 0;                                       // GUARDED_BY(mu_)
 };
 
 // Per-slot state. `generation` and `readers` are shared with readers (atomics); the rest is owned
@@ -138,7 +162,7 @@ class BlockCacheImpl final : public BlockCache {
       : options_(o),
         classes_(o.block_size % 4096 == 0 && o.block_size > 0 ? o.block_size : 4096),
         datasets_(o.dataset_prefixes, o.dataset_depth),
-        pool_(std::make_shared<AlignedBufferPool>(o.block_size, 32)),
+        pool_(std::make_shared<AlignedBufferPool>(o.block_size, 32, kMaxKeptSmallBufferBytes)),
         log_(Logger("cache")) {}
   ~BlockCacheImpl() override;
 
@@ -423,11 +447,9 @@ std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file
       counters_.stale_reads.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    // Small blocks get a buffer of their own size (a pooled block-sized one per 4 KiB block
-    // would hold 256 times the bytes read).
-    pending.push_back(
-        {i, e,
-         e.length >= options_.block_size / 2 ? pool_->Get(e.length) : AlignedBuffer(e.length)});
+    // Small blocks get a buffer of their own size (a block-sized one per 4 KiB block would hold
+    // 256 times the bytes read).
+    pending.push_back({i, e, pool_->Get(e.length)});
   }
 
   std::vector<BlockIo> ops(pending.size());
@@ -563,7 +585,7 @@ std::optional<CachedRange> BlockCacheImpl::ReadRange(const FileKey& file, uint32
 
   const uint32_t from = first * kChunkSize;
   const uint32_t to = std::min(e.length, (last + 1) * kChunkSize);
-  AlignedBuffer buffer(to - from);
+  AlignedBuffer buffer = pool_->Get(to - from);
   BlockIo op;
   op.slot = e.slot;
   op.offset = from;
@@ -595,7 +617,10 @@ std::optional<CachedRange> BlockCacheImpl::ReadRange(const FileKey& file, uint32
   counters_.hits.fetch_add(1, std::memory_order_relaxed);
   counters_.partial_reads.fetch_add(1, std::memory_order_relaxed);
   counters_.partial_read_bytes.fetch_add(to - from, std::memory_order_relaxed);
-  return CachedRange{CachedBlock(std::move(buffer), nullptr), offset - from, length};
+  auto pool = pool_;
+  return CachedRange{
+      CachedBlock(std::move(buffer), [pool](AlignedBuffer b) { pool->Put(std::move(b)); }),
+      offset - from, length};
 }
 
 std::vector<bool> BlockCacheImpl::Contains(const FileKey& file, std::span<const uint32_t> blocks) {
@@ -619,11 +644,10 @@ Status BlockCacheImpl::Insert(const FileKey& file, uint32_t block, std::span<con
   }
   std::vector<uint32_t> record;
   const uint32_t checksum = BlockChecksum(data, /*chunked=*/true, &record);
-  InsertCmd cmd{BlockKey(file, block), file.remote_id, block, checksum, std::move(record),
-                // Small blocks (small files, file tails) get a buffer of their own size: a pooled
-                // block-sized buffer per 4 KiB file would hold 256 times the queued bytes.
-                data.size() >= options_.block_size / 2 ? pool_->Get(data.size())
-                                                       : AlignedBuffer(data.size())};
+  // Small blocks (pieces, small files, file tails) get a buffer of their own size: a block-sized
+  // buffer per 4 KiB file would hold 256 times the queued bytes.
+  InsertCmd cmd{BlockKey(file, block), file.remote_id,         block, checksum,
+                std::move(record),     pool_->Get(data.size())};
   std::memcpy(cmd.data.data(), data.data(), data.size());
   const size_t queued = cmd.data.capacity();  // what the queue holds in memory
   // Zero the O_DIRECT padding so no stale memory reaches the disk.

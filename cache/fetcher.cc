@@ -16,7 +16,10 @@ Fetcher::Fetcher(BlockCache* cache, const FetcherOptions& options)
       buffers_(BufferPool::Create(
           {.granule = block_size_, .max_idle_bytes = options.max_idle_buffer_bytes})),
       small_buffers_(BufferPool::Create(
-          {.granule = 64u << 10, .max_idle_bytes = 8u << 20, .min_pooled_bytes = 0})) {
+          {.granule = 64u << 10, .max_idle_bytes = 8u << 20, .min_pooled_bytes = 0})),
+      piece_buffers_(BufferPool::Create({.granule = kChunkSize,
+                                         .max_idle_bytes = kMaxRememberedPieces * kChunkSize,
+                                         .min_pooled_bytes = 0})) {
   const unsigned n = std::max(1u, options_.threads);
   for (unsigned i = 0; i < n; ++i) {
     workers_.emplace_back([this] { WorkerMain(); });
@@ -75,6 +78,25 @@ void Fetcher::Remember(const std::string& key, Block block, uint64_t bytes) {
   // Completed blocks stay until the budget is needed: readahead trims the oldest ones to make
   // room (ScheduleReadahead), so prefetched blocks are not dropped before the reader gets to them.
   TrimRecentLocked(options_.max_memory_bytes);
+}
+
+void Fetcher::RememberPiece(const std::string& key, Block piece) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, added] = blocks_.try_emplace(key);
+  if (!added) return;  // in flight or held already: that one serves
+  std::promise<Result<Block>> p;
+  const size_t bytes = piece.size;
+  p.set_value(Result<Block>(std::move(piece)));
+  it->second = Pending{p.get_future().share(), bytes, true};
+  memory_bytes_ += bytes;
+  recent_pieces_.push_back(key);
+  if (recent_pieces_.size() <= kMaxRememberedPieces) return;
+  auto old = blocks_.find(recent_pieces_.front());
+  recent_pieces_.pop_front();
+  if (old != blocks_.end() && old->second.done) {
+    memory_bytes_ -= old->second.bytes;
+    blocks_.erase(old);
+  }
 }
 
 void Fetcher::TrimRecentLocked(uint64_t target) {
@@ -556,10 +578,10 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
       if (p == c || p == d - 1) {
         // An edge piece is what a neighbouring read may want before the insert is committed:
         // remembered, in a copy of its own (the run's buffer goes back to the pool at once).
-        std::shared_ptr<std::byte[]> copy = std::make_shared_for_overwrite<std::byte[]>(size);
+        std::shared_ptr<std::byte[]> copy = piece_buffers_->Get(size);
         std::memcpy(copy.get(), bytes, size);
         SetBlockIndex(&key, base + p);
-        Remember(key, Block{std::shared_ptr<const std::byte>(copy, copy.get()), size}, size);
+        RememberPiece(key, Block{std::shared_ptr<const std::byte>(copy, copy.get()), size});
       }
       (void)cache_->Insert(file.key, base + p, std::span<const std::byte>(bytes, size),
                            BlockCache::InsertMode::kWaitForRoom);

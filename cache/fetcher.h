@@ -177,8 +177,11 @@ class Fetcher {
   // A prefetch: cache hits first, remote for the rest.
   void PrefetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
                    std::vector<std::promise<Result<Block>>>& promises);
-  // Keeps a completed block (or piece) in memory, accounted as `bytes` (0: a whole block).
+  // Keeps a completed block in memory, accounted as `bytes` (0: a whole block).
   void Remember(const std::string& key, Block block, uint64_t bytes = 0);
+  // Keeps a piece just fetched in memory until its insert has surely committed: only the
+  // kMaxRememberedPieces most recent ones (a neighbouring read wants it moments later or never).
+  void RememberPiece(const std::string& key, Block piece);
   void Forget(const std::string& key);
   // Drops the oldest completed blocks until memory_bytes_ <= target. REQUIRES: mu_ held.
   void TrimRecentLocked(uint64_t target);
@@ -195,10 +198,14 @@ class Fetcher {
   // Sparse reads' buffers (tens to hundreds of KiB): reused mapped memory, not fresh heap pages
   // (a page fault costs more than the copy in a VM: cold ROOT-like read 0.9 -> 0.63 s).
   const std::shared_ptr<BufferPool> small_buffers_;
+  // Remembered pieces' copies: one capacity (a chunk), so every released copy is reused.
+  static constexpr size_t kMaxRememberedPieces = 512;
+  const std::shared_ptr<BufferPool> piece_buffers_;
 
   std::mutex mu_;
   std::unordered_map<std::string, Pending> blocks_;  // GUARDED_BY(mu_): in flight or recent
   std::deque<std::string> recent_;                   // GUARDED_BY(mu_): completed, oldest first
+  std::deque<std::string> recent_pieces_;  // GUARDED_BY(mu_): RememberPiece's, oldest first
   uint64_t memory_bytes_ = 0;                        // GUARDED_BY(mu_)
 
   std::mutex pool_mu_;
