@@ -520,39 +520,42 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
     if (!held[i].has_value()) hits[i] = std::move(looked_up[k++]);
   }
 
-  // The answer: [in_block, in_block + length) of the block, assembled from the pieces.
-  std::shared_ptr<std::byte[]> out = small_buffers_->Get(length);
+  // The answer: [in_block, in_block + length) of the block, assembled from the pieces (or, when
+  // one ranged read fetched them all, that read's buffer itself: no copy).
+  std::shared_ptr<std::byte[]> out;
   const uint64_t want_from = block_start + in_block;
   const uint64_t want_to = want_from + length;
   auto copy_out = [&](uint64_t from, uint64_t to, const std::byte* src) {
     // [from, to) of the file, whose bytes start at src; copies their overlap with the answer.
+    if (out == nullptr) out = small_buffers_->Get(length);
     const uint64_t a = std::max(from, want_from), b = std::min(to, want_to);
     if (a < b) std::memcpy(out.get() + (a - want_from), src + (a - from), b - a);
   };
-  auto present = [&](uint32_t c) {
-    const uint64_t size = piece_end(c) - piece_start(c);
-    return (held[c - first].has_value() && held[c - first]->size == size) ||
-           (hits[c - first].has_value() && hits[c - first]->size() == size);
+  auto piece_size = [&](uint32_t c) { return static_cast<size_t>(piece_end(c) - piece_start(c)); };
+  auto in_memory = [&](uint32_t c) {
+    return held[c - first].has_value() && held[c - first]->size == piece_size(c);
+  };
+  auto in_cache = [&](uint32_t c) {
+    return hits[c - first].has_value() && hits[c - first]->size() == piece_size(c);
   };
   uint32_t c = first;
   while (c <= last) {
-    if (held[c - first].has_value() && held[c - first]->size == piece_end(c) - piece_start(c)) {
-      stats_.memory_hit_bytes.fetch_add(held[c - first]->size, std::memory_order_relaxed);
+    if (in_memory(c)) {
+      stats_.memory_hit_bytes.fetch_add(piece_size(c), std::memory_order_relaxed);
       copy_out(piece_start(c), piece_end(c), held[c - first]->data.get());
       ++c;
       continue;
     }
-    std::optional<CachedBlock>& hit = hits[c - first];
-    if (hit.has_value() && hit->size() == piece_end(c) - piece_start(c)) {
-      stats_.cache_hit_bytes.fetch_add(hit->size(), std::memory_order_relaxed);
-      stats_.piece_hit_bytes.fetch_add(hit->size(), std::memory_order_relaxed);
-      copy_out(piece_start(c), piece_end(c), hit->bytes().data());
+    if (in_cache(c)) {
+      stats_.cache_hit_bytes.fetch_add(piece_size(c), std::memory_order_relaxed);
+      stats_.piece_hit_bytes.fetch_add(piece_size(c), std::memory_order_relaxed);
+      copy_out(piece_start(c), piece_end(c), hits[c - first]->bytes().data());
       ++c;
       continue;
     }
     // A run of missing pieces: one ranged read.
     uint32_t d = c + 1;
-    while (d <= last && !present(d)) ++d;
+    while (d <= last && !in_memory(d) && !in_cache(d)) ++d;
     const uint64_t from = piece_start(c), to = piece_end(d - 1);
     const auto n = static_cast<size_t>(to - from);
     std::shared_ptr<std::byte[]> buffer = small_buffers_->Get(n);
@@ -570,14 +573,13 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
                                 " bytes at offset " + std::to_string(from) + ", expected " +
                                 std::to_string(n));
     }
-    copy_out(from, to, buffer.get());
     std::string key = BlockKey(file.key, 0);
     for (uint32_t p = c; p < d; ++p) {
-      const auto size = static_cast<size_t>(piece_end(p) - piece_start(p));
+      const size_t size = piece_size(p);
       const std::byte* bytes = buffer.get() + (piece_start(p) - from);
       if (p == c || p == d - 1) {
         // An edge piece is what a neighbouring read may want before the insert is committed:
-        // remembered, in a copy of its own (the run's buffer goes back to the pool at once).
+        // remembered, in a copy of its own (the run's buffer is released with the answer).
         std::shared_ptr<std::byte[]> copy = piece_buffers_->Get(size);
         std::memcpy(copy.get(), bytes, size);
         SetBlockIndex(&key, base + p);
@@ -586,6 +588,11 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
       (void)cache_->Insert(file.key, base + p, std::span<const std::byte>(bytes, size),
                            BlockCache::InsertMode::kWaitForRoom);
     }
+    if (c == first && d == last + 1) {  // this read fetched the whole answer
+      return FetchedSlice{
+          std::shared_ptr<const std::byte>(buffer, buffer.get() + (want_from - from)), length};
+    }
+    copy_out(from, to, buffer.get());
     c = d;
   }
   return FetchedSlice{std::shared_ptr<const std::byte>(out, out.get()), length};
