@@ -518,6 +518,38 @@ TEST_F(FetcherTest, NeighbouringSparseReadsFetchASharedEdgeChunkOnce) {
   fetcher_.reset();  // before `dropping` goes
 }
 
+// Edge pieces stay in memory only until their inserts have surely committed: the latest 512,
+// not the whole memory budget (64 MiB here), so a long sparse pass does not hold every one.
+TEST_F(FetcherTest, OnlyTheLatestEdgePiecesAreKeptInMemory) {
+  PieceDroppingCache dropping(cache_.get());
+  fetcher_ = std::make_unique<Fetcher>(&dropping, SmallFetcherOptions());
+  constexpr uint64_t kChunksPerBlock = kBlock / kChunkSize;
+  const std::string contents = Contents(25, 256ull * kBlock);
+  const RemoteFile file = Add("/sparse/many-edges", contents);
+  auto slice = [&](uint64_t offset, size_t length) {
+    Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, offset, length, nullptr);
+    ASSERT_TRUE(r.ok() && r->has_value()) << offset;
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size),
+              contents.substr(offset, length))
+        << offset;
+  };
+  slice(1000, 2000);  // piece 0 of block 0
+  fake_.ResetCounters();
+  slice(3000, 1000);  // the same piece: from memory
+  EXPECT_EQ(Requests(), 0u);
+  // 600 more one-piece reads, each in a chunk of its own (every chunk from block 1 on): 600 newer
+  // edge pieces.
+  for (uint64_t chunk = kChunksPerBlock; chunk < kChunksPerBlock + 600; ++chunk) {
+    slice(chunk * kChunkSize + 100, 200);
+  }
+  EXPECT_EQ(Requests(), 600u);
+  fake_.ResetCounters();
+  slice(3000, 1000);  // piece 0 of block 0 was forgotten: fetched again
+  EXPECT_EQ(Requests(), 1u);
+  EXPECT_EQ(BytesServed(), uint64_t{kChunkSize});
+  fetcher_.reset();  // before `dropping` goes
+}
+
 // Reads near each other that skip most of what they span are not a stream: no readahead.
 TEST_F(FetcherTest, CloseButSparseReadsDoNotTriggerReadahead) {
   const std::string contents = Contents(22, 64ull * kBlock);
