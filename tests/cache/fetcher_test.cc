@@ -225,6 +225,16 @@ class FetcherTest : public ::testing::Test {
     EXPECT_TRUE(*got == want) << "wrong bytes for read " << offset << "+" << len;
   }
 
+  // ReadSlice() of [offset, offset + len): one slice of exactly the file's bytes.
+  void ExpectSlice(const RemoteFile& file, const std::string& contents, uint64_t offset,
+                   size_t len) {
+    Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, offset, len, nullptr);
+    ASSERT_TRUE(r.ok() && r->has_value()) << "slice " << offset << "+" << len;
+    EXPECT_TRUE(std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size) ==
+                contents.substr(offset, len))
+        << "wrong bytes for slice " << offset << "+" << len;
+  }
+
   uint64_t Requests() const {
     FakeSource::Counters c = fake_.counters();
     return c.reads + c.readvs;
@@ -499,13 +509,7 @@ TEST_F(FetcherTest, NeighbouringSparseReadsFetchASharedEdgeChunkOnce) {
   const std::string contents = Contents(24, 64ull * kBlock);
   const RemoteFile file = Add("/sparse/edges", contents);
   fake_.ResetCounters();
-  auto slice = [&](uint64_t offset, size_t length) {
-    Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, offset, length, nullptr);
-    ASSERT_TRUE(r.ok() && r->has_value()) << offset;
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size),
-              contents.substr(offset, length))
-        << offset;
-  };
+  auto slice = [&](uint64_t offset, size_t length) { ExpectSlice(file, contents, offset, length); };
   const uint64_t block = 5ull * kBlock;
   slice(block + 1000, 20000);  // chunks 0-1
   EXPECT_EQ(Requests(), 1u);
@@ -526,13 +530,7 @@ TEST_F(FetcherTest, OnlyTheLatestEdgePiecesAreKeptInMemory) {
   constexpr uint64_t kChunksPerBlock = kBlock / kChunkSize;
   const std::string contents = Contents(25, 256ull * kBlock);
   const RemoteFile file = Add("/sparse/many-edges", contents);
-  auto slice = [&](uint64_t offset, size_t length) {
-    Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, offset, length, nullptr);
-    ASSERT_TRUE(r.ok() && r->has_value()) << offset;
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size),
-              contents.substr(offset, length))
-        << offset;
-  };
+  auto slice = [&](uint64_t offset, size_t length) { ExpectSlice(file, contents, offset, length); };
   slice(1000, 2000);  // piece 0 of block 0
   fake_.ResetCounters();
   slice(3000, 1000);  // the same piece: from memory
