@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# sparse_ab.sh: the cold ROOT-like sparse read (bench/sparse_read, the pattern of the mount
+# benchmark) through two or more hoardfs binaries, interleaved round after round on one local
+# xrootd, with the daemon's CPU time and page faults per pass and XrdCl doing the same reads: the
+# before/after of a change on the sparse path, on a machine too noisy for separate runs.
+#
+#   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] HOARDFS_BIN...
+#
+#   --rounds N     rounds (default 4); each round runs every binary once, then XrdCl
+#   --size-mib M   size of the generated file (default 512, as the full mount benchmark)
+#   --seed S       sparse_read's seed (default 20261129, as the mount benchmark)
+#
+# Environment: SPARSE_READ_BIN (default: bench/sparse_read of the first binary's build tree).
+# Every pass: a fresh mount on an empty cache, page cache dropped, then `sparse_read read`.
+# Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F") and a summary (min-max).
+# Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Cleans up on exit: unmounts, stops the
+# xrootd it started, removes its directory.
+set -euo pipefail
+
+ROUNDS=4
+SIZE_MIB=512
+SEED=20261129
+BINS=()
+while (($#)); do
+  case "$1" in
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --size-mib) SIZE_MIB="$2"; shift 2 ;;
+    --seed) SEED="$2"; shift 2 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) BINS+=("$(realpath "$1")"); shift ;;
+  esac
+done
+((${#BINS[@]} > 0)) || { echo "usage: $0 [--rounds N] [--size-mib M] HOARDFS_BIN..." >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "run as root: xrootd -R nobody, FUSE mounts and drop_caches need it" >&2; exit 2; }
+SPARSE_BIN="${SPARSE_READ_BIN:-$(dirname "${BINS[0]}")/../bench/sparse_read}"
+[[ -x "$SPARSE_BIN" ]] || { echo "no sparse_read at $SPARSE_BIN (set SPARSE_READ_BIN)" >&2; exit 2; }
+for b in "${BINS[@]}"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2; exit 2; }; done
+
+WORK="$(mktemp -d /var/tmp/hoardfs-sparse-ab.XXXXXX)"
+MNT="$WORK/mnt"
+XRD_PID=""
+cleanup() {
+  if mountpoint -q "$MNT" 2>/dev/null; then fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" || true; fi
+  [[ -n "$XRD_PID" ]] && kill "$XRD_PID" 2>/dev/null && wait "$XRD_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+chmod 755 "$WORK"  # xrootd runs as nobody
+mkdir -p "$WORK/srv/d" "$WORK/xrd" "$MNT"
+head -c "$((SIZE_MIB * 1048576))" /dev/urandom >"$WORK/srv/d/sparse"
+chown -R nobody "$WORK/srv" "$WORK/xrd"
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+cat >"$WORK/xrd/xrootd.cfg" <<EOF
+xrd.port $PORT
+all.export /
+oss.localroot $WORK/srv
+all.adminpath $WORK/xrd/admin
+all.pidpath $WORK/xrd
+EOF
+(cd "$WORK/xrd" && exec xrootd -R nobody -c xrootd.cfg -l xrootd.log -n sparseab </dev/null >/dev/null 2>&1) &
+XRD_PID=$!
+URL="root://127.0.0.1:$PORT//d"
+up=0
+for ((i = 0; i < 100 && up == 0; i++)); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    timeout 5 xrdfs "root://127.0.0.1:$PORT" stat /d/sparse >/dev/null 2>&1 && up=1
+  fi
+  ((up)) || sleep 0.1
+done
+((up)) || { echo "xrootd did not come up on port $PORT:" >&2; tail -5 "$WORK/xrd/xrootd.log" >&2; exit 1; }
+
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# cpu ticks (utime + stime) and minor faults of PID
+proc_counts() { awk '{ print $14 + $15, $10 }' "/proc/$1/stat"; }
+declare -A SECS
+pass() {  # pass BIN ROUND
+  local b="$1" r="$2" pid out c0 f0 c1 f1 hz
+  if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
+  rm -rf "$WORK/cache"
+  "$b" mount "$URL" "$MNT" --cache-dir "$WORK/cache" --cache-size 8G --log-file "$WORK/hoardfs.log" >"$WORK/mount.out"
+  pid="$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$WORK/mount.out")"
+  drop_caches
+  read -r c0 f0 < <(proc_counts "$pid")
+  out="$("$SPARSE_BIN" read "$MNT/sparse" "$SEED")"
+  read -r c1 f1 < <(proc_counts "$pid")
+  hz="$(getconf CLK_TCK)"
+  local s="${out##*seconds=}"
+  s="${s%% *}"
+  SECS[$b]+="$s "
+  printf '%s round %s: seconds=%s cpu_s=%s faults=%s\n' "$b" "$r" "$s" \
+    "$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')" "$((f1 - f0))"
+}
+for ((r = 1; r <= ROUNDS; r++)); do
+  for b in "${BINS[@]}"; do pass "$b" "$r"; done
+  drop_caches
+  out="$("$SPARSE_BIN" xroot "$URL/sparse" "$SEED")"
+  s="${out##*seconds=}"
+  SECS[xrdcl]+="${s%% *} "
+  echo "XrdCl round $r: seconds=${s%% *}"
+done
+echo "summary (seconds, min-max over $ROUNDS rounds):"
+for k in "${BINS[@]}" xrdcl; do
+  tr ' ' '\n' <<<"${SECS[$k]}" | awk -v k="$k" 'NF { v[n++] = $1 } END {
+    min = v[0]; max = v[0]; for (i in v) { if (v[i] < min) min = v[i]; if (v[i] > max) max = v[i] }
+    printf "  %s: %.2f-%.2f\n", k, min, max }'
+done
