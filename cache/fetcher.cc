@@ -692,6 +692,13 @@ FetcherStats Fetcher::Stats() const {
   s.sparse_fetches = stats_.sparse_fetches.load();
   s.prefetch_requests = stats_.prefetch_requests.load();
   s.prefetch_dropped = stats_.prefetch_dropped.load();
+  for (const auto* pool : {&buffers_, &small_buffers_, &piece_buffers_}) {
+    const BufferPoolStats b = (*pool)->Stats();
+    s.buffer_in_use_bytes += b.in_use_bytes;
+    s.buffer_idle_bytes += b.idle_bytes;
+    s.buffer_maps += b.maps;
+    s.buffer_reuses += b.reuses;
+  }
   return s;
 }
 

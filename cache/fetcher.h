@@ -100,6 +100,9 @@ struct FetcherStats {
   uint64_t piece_hit_bytes = 0;    // of cache_hit_bytes: served from cached pieces
   uint64_t sparse_fetches = 0;     // of remote_requests: chunk-range fetches of sparse reads
   uint64_t prefetch_requests = 0, prefetch_dropped = 0;
+  // The remote read buffers (every pool together): memory on top of the fetcher's budget.
+  uint64_t buffer_in_use_bytes = 0, buffer_idle_bytes = 0;  // mapped, handed out / kept idle
+  uint64_t buffer_maps = 0, buffer_reuses = 0;              // fresh mappings / reused buffers
 };
 
 class Fetcher {

@@ -349,6 +349,10 @@ std::string Filesystem::StatsJson() {
                      ",\"partial_hit_bytes\":" + std::to_string(f.partial_hit_bytes) +
                      ",\"piece_hit_bytes\":" + std::to_string(f.piece_hit_bytes) +
                      ",\"sparse_fetches\":" + std::to_string(f.sparse_fetches) +
+                     ",\"fetch_buffer_in_use_bytes\":" + std::to_string(f.buffer_in_use_bytes) +
+                     ",\"fetch_buffer_idle_bytes\":" + std::to_string(f.buffer_idle_bytes) +
+                     ",\"fetch_buffer_maps\":" + std::to_string(f.buffer_maps) +
+                     ",\"fetch_buffer_reuses\":" + std::to_string(f.buffer_reuses) +
                      ",\"partial_reads\":" + std::to_string(s.partial_reads) +
                      ",\"partial_read_bytes\":" + std::to_string(s.partial_read_bytes) +
                      ",\"record_misses\":" + std::to_string(s.record_misses) +

@@ -548,6 +548,34 @@ TEST_F(FetcherTest, OnlyTheLatestEdgePiecesAreKeptInMemory) {
   fetcher_.reset();  // before `dropping` goes
 }
 
+// The remote read buffers are counted (the daemon's stats show them): handed out while a fetch
+// holds one, then kept idle and reused, so a second fetch of the same size maps nothing new.
+TEST_F(FetcherTest, RemoteReadBuffersAreCountedAndReused) {
+  StartFetcher(NoMemoryFetcherOptions());  // no block stays in memory after its read
+  const std::string contents = Contents(26, 8ull * kBlock);
+  const RemoteFile file = Add("/pool/reuse", contents);
+  auto settled = [&] {  // the fetching thread may drop its reference just after the answer
+    FetcherStats s = fetcher_->Stats();
+    for (int i = 0; i < 200 && s.buffer_in_use_bytes != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      s = fetcher_->Stats();
+    }
+    return s;
+  };
+  // Reads of four blocks: one remote read of 256 KiB each (smaller ones come from the heap).
+  ExpectRead(file, contents, 0, 4ull * kBlock);
+  const FetcherStats first = settled();
+  EXPECT_GE(first.buffer_maps, 1u);
+  EXPECT_EQ(first.buffer_in_use_bytes, 0u);
+  EXPECT_GE(first.buffer_idle_bytes, 4ull * kBlock);
+  ExpectRead(file, contents, 4ull * kBlock, 4ull * kBlock);
+  const FetcherStats second = settled();
+  EXPECT_EQ(Requests(), 2u);
+  EXPECT_EQ(second.buffer_maps, first.buffer_maps);
+  EXPECT_GT(second.buffer_reuses, first.buffer_reuses);
+  EXPECT_EQ(second.buffer_in_use_bytes, 0u);
+}
+
 // Reads near each other that skip most of what they span are not a stream: no readahead.
 TEST_F(FetcherTest, CloseButSparseReadsDoNotTriggerReadahead) {
   const std::string contents = Contents(22, 64ull * kBlock);

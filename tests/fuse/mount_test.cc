@@ -801,6 +801,9 @@ TEST_F(MountTest, KernelReadRequestsAreCountedBySize) {
     bucketed += JsonNumber(whole, b).value_or(0);
   }
   EXPECT_EQ(bucketed, static_cast<int64_t>(JsonNumber(whole, "fuse_reads").value_or(0))) << whole;
+  // The remote read buffers behind that read are counted too.
+  EXPECT_GT(JsonNumber(whole, "fetch_buffer_maps").value_or(0), 0u) << whole;
+  EXPECT_NE(JsonNumber(whole, "fetch_buffer_idle_bytes"), std::nullopt) << whole;
 }
 
 // ------------------------------------------------------------------------------------------------
