@@ -92,7 +92,12 @@ Result<std::vector<ObjectInfo>> RemoteTree::List(
       status = page.status();
       break;
     }
-    for (ObjectInfo& e : page->entries) all.push_back(std::move(e));
+    if (all.empty()) {
+      all = std::move(page->entries);  // one page: no copy
+    } else {
+      all.insert(all.end(), std::make_move_iterator(page->entries.begin()),
+                 std::make_move_iterator(page->entries.end()));
+    }
     token = std::move(page->next_token);
   } while (!token.empty());
   if (status.ok()) {
