@@ -245,6 +245,36 @@ if CEILING_CASES:
         P("| " + " | ".join(row) + " |")
     P("")
 
+# The listing bound (bench/dir_list, same run): a cold listing with every entry's attributes,
+# which hoardfs asks for, against the names-only listing xrootdfs asks for.
+listing_json = {}
+if res[("list-attrs", "ls_cold")] and res[("list-names", "ls_cold")]:
+    names, attrs = res[("list-names", "ls_cold")], res[("list-attrs", "ls_cold")]
+    P("## The listing bound (cold `ls -f` of the wide directory)")
+    P("")
+    P(f"bench/dir_list lists the {wide:,}-entry directory over root:// with XrdCl in one process "
+      "(server page cache dropped), in the limits' round: names only, as xrootdfs lists, and with "
+      "every entry's attributes in the answer (kXR_dstat), as hoardfs lists so that readdirplus "
+      "gives the kernel each entry's attributes and a later stat needs no request. The attributes "
+      "cost the server a stat per entry and make the answer several times longer; a cold `ls -f` "
+      "through hoardfs cannot be faster than the listing with attributes.")
+    P("")
+    ra = ratios(attrs, names, False)
+    P("| | entries/s | ÷ names only | ÷ with attributes |")
+    P("|---|---:|---:|---:|")
+    P(f"| direct listing, names only | {cell(names.values())} | 1 | {rcell(ratios(names, attrs, False))} |")
+    P(f"| direct listing with attributes | {cell(attrs.values())} | {rcell(ra)} | 1 |")
+    listing_json["attrs_vs_names"] = summary(ra)
+    for sysname in hoardfs + [p for p in peers if p == "xrootdfs"]:
+        if BACKEND[sysname] != "root" or not res[(sysname, "ls_cold")]:
+            continue
+        rn = ratios(res[(sysname, "ls_cold")], names, False)
+        rat = ratios(res[(sysname, "ls_cold")], attrs, False)
+        P(f"| {TITLE[sysname]} `ls -f` cold | {cell(res[(sysname, 'ls_cold')].values())} | "
+          f"{rcell(rn)} | {rcell(rat)} |")
+        listing_json[sysname] = {"vs_names": summary(rn), "vs_attrs": summary(rat)}
+    P("")
+
 ratio_json = {}
 for h in hoardfs:
     be = BACKEND[h]
@@ -387,6 +417,7 @@ doc = {
     "rss_peak_mib": {s: max(rss[s]) for s in systems if rss[s]},
     "hoardfs_counters": counters,
     "fuse_ceiling": ceiling_json,
+    "listing_bound": listing_json,
 }
 for (s, case), vals in sorted(res.items()):
     if not vals:

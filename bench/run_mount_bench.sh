@@ -32,8 +32,9 @@
 #
 # Environment: HOARDFS_BENCH_DIR  where data, caches and mounts go (default /var/tmp: the cache
 #              disk, not tmpfs); HOARDFS_BIN  use this hoardfs binary instead of building one
-#              (sparse_read and hoardfs_rgw_server are then taken from the same build tree,
-#              BUILD/bench and BUILD/tests, or SPARSE_READ_BIN / RGW_SERVER_BIN);
+#              (sparse_read, bare_fuse, dir_list and hoardfs_rgw_server are then taken from the
+#              same build tree, BUILD/bench and BUILD/tests, or SPARSE_READ_BIN, BARE_FUSE_BIN,
+#              DIR_LIST_BIN, RGW_SERVER_BIN);
 #              HOARDFS_BENCH_KEEP_LOGS=DIR  copy the logs (daemons, steps, phase timings) there.
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Tears everything down on exit: unmounts
 # (fusermount3 -u, then umount -l) every mount it made, stops only the processes it started
@@ -198,7 +199,7 @@ if [[ $WANT_PLOTS == 1 ]]; then
   if ensure_cmd gnuplot gnuplot-nox; then HAVE_PLOTS=1; else PEER_NOTES+=("plots: gnuplot-nox could not be installed"); fi
 fi
 
-TARGETS=(hoardfs sparse_read bare_fuse)
+TARGETS=(hoardfs sparse_read bare_fuse dir_list)
 [[ $HAVE_S3 == 1 ]] && TARGETS+=(hoardfs_rgw_server)
 if [[ -n "${HOARDFS_BIN:-}" ]]; then
   log "using HOARDFS_BIN=$HOARDFS_BIN"
@@ -219,6 +220,12 @@ fi
 SPARSE_BIN="${SPARSE_READ_BIN:-$BUILD/bench/sparse_read}"
 RGW_BIN="${RGW_SERVER_BIN:-$BUILD/tests/hoardfs_rgw_server}"
 BARE_FUSE_BIN="${BARE_FUSE_BIN:-$BUILD/bench/bare_fuse}"
+DIR_LIST_BIN="${DIR_LIST_BIN:-$BUILD/bench/dir_list}"
+HAVE_DIR_LIST=1
+if [[ ! -x "$DIR_LIST_BIN" ]]; then
+  PEER_NOTES+=("listing limits: no dir_list binary ($DIR_LIST_BIN): skipped")
+  HAVE_DIR_LIST=0
+fi
 HAVE_BARE_FUSE=1
 if [[ ! -x "$BARE_FUSE_BIN" ]]; then
   PEER_NOTES+=("FUSE ceiling: no bare_fuse binary ($BARE_FUSE_BIN): skipped")
@@ -420,7 +427,24 @@ limits_round() {
   fio_case "$r" local "$DATA/big"
   meta_ls_stat "$r" local "$DATA"
   meta_cat "$r" local "$DATA"
+  [[ $HAVE_DIR_LIST == 1 ]] && listing_limits_round "$r"
   [[ $HAVE_BARE_FUSE == 1 ]] && fuse_ceiling_round "$r"
+}
+
+# The cold listing of the wide directory by a direct root:// client (bench/dir_list: XrdCl's
+# DirList in-process), server page cache dropped: names only (what xrootdfs asks for) and with
+# every entry's attributes in the answer (what hoardfs asks for, so that readdirplus and stat
+# need no request per file).
+conv_dirlist() {
+  awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+    END { printf "%.3f", v["entries"] / v["seconds"] }' <<<"$1"
+}
+listing_limits_round() {
+  local r="$1" url="root://127.0.0.1:$XRD_PORT//$DATA_NAME/wide"
+  drop_caches
+  measure "$r" list-names ls_cold entries/s conv_dirlist timeout 60 "$DIR_LIST_BIN" "$url"
+  drop_caches
+  measure "$r" list-attrs ls_cold entries/s conv_dirlist timeout 60 "$DIR_LIST_BIN" "$url" --stat
 }
 
 # The FUSE ceiling: the large file through bench/bare_fuse (pread O_DIRECT + reply per request, no
@@ -722,6 +746,9 @@ mkdir -p "$(dirname "$OUT")"
   echo "- FUSE ceiling (in the limits' round): \`bench/bare_fuse\` mounts the local large file, serving each FUSE read"
   echo "  with one O_DIRECT pread and a reply (no index, no checksum, no remote), mounted as hoardfs is (max_read"
   echo "  1 MiB, keep_cache, 16 threads kept alive, read_ahead_kb 1024); warm seq, hot seq and both fio jobs as above."
+  echo "- Listing limits (in the limits' round): \`bench/dir_list\` lists the wide directory over root:// with XrdCl in"
+  echo "  one process, server page cache dropped: names only (kXR_dirlist, as xrootdfs lists) and with every entry's"
+  echo "  attributes in the answer (kXR_dstat, as hoardfs lists, so that readdirplus and stat need no request per file)."
   echo "- Timers: sequential reads use dd's own elapsed time (it starts after the open). ls/stat/cat/TTFB are timed"
   echo "  inside one python3 process making the same system calls as \`ls -f\` (getdents), \`find -type f | xargs"
   echo "  stat\` (a d_type walk, then stat of each file), \`cat\` (open/read/close) and \`head -c1\` (open + first"
