@@ -224,11 +224,14 @@ if CEILING_CASES:
     P("bench/bare_fuse serves the same local file through FUSE, mounted as hoardfs mounts (max_read "
       "1 MiB, keep_cache, 16 threads kept alive, bdi read_ahead_kb 1024), in the limits' round. "
       "bare FUSE ÷ limit is what FUSE alone costs here; hoardfs ÷ bare FUSE is what the daemon costs "
-      "on top of it (1.00 = nothing).")
+      "on top of it (1.00 = nothing). bare FUSE ÷ a peer is the most any FUSE filesystem could "
+      "lead that peer by here (a **bold** one is below the peer target: no FUSE filesystem can "
+      "meet it on this machine).")
     P("")
     P("| case | limit value | bare FUSE | bare FUSE ÷ limit | target ÷ limit | "
-      + " | ".join(f"{TITLE[h]} ÷ bare FUSE" for h in hoardfs) + " |")
-    P("|---|---:|---:|---:|---:|" + "---:|" * len(hoardfs))
+      + " | ".join(f"{TITLE[h]} ÷ bare FUSE" for h in hoardfs)
+      + "".join(f" | bare FUSE ÷ {TITLE[p]}" for p in peers) + " |")
+    P("|---|---:|---:|---:|---:|" + "---:|" * (len(hoardfs) + len(peers)))
     for case, label, _, lower, target, _ in CEILING_CASES:
         lim = limit_of(case, "root")
         bare = res[("fuse-bare", case)]
@@ -241,6 +244,12 @@ if CEILING_CASES:
             row.append(rcell(rh))
             if rh:
                 cj["hoardfs_vs_bare"][h] = summary(rh)
+        cj["bare_vs_peer"] = {}
+        for p in peers:
+            rp = ratios(bare, res[(p, case)], lower)
+            row.append(rcell(rp, peer_target(p)))
+            if rp:
+                cj["bare_vs_peer"][p] = summary(rp)
         ceiling_json[case] = cj
         P("| " + " | ".join(row) + " |")
     P("")
