@@ -4,9 +4,10 @@
 # xrootd, with the daemon's CPU time and page faults per pass and XrdCl doing the same reads: the
 # before/after of a change on the sparse path, on a machine too noisy for separate runs.
 #
-#   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] HOARDFS_BIN...
+#   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, then XrdCl
+#   --xrootdfs     also read through xrootdfs (package xrootd-fuse) in every round: the peer
 #   --size-mib M   size of the generated file (default 512, as the full mount benchmark)
 #   --seed S       sparse_read's seed (default 20261129, as the mount benchmark)
 #
@@ -20,13 +21,15 @@ set -euo pipefail
 ROUNDS=4
 SIZE_MIB=512
 SEED=20261129
+WITH_XROOTDFS=0
 BINS=()
 while (($#)); do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
     --size-mib) SIZE_MIB="$2"; shift 2 ;;
     --seed) SEED="$2"; shift 2 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    --xrootdfs) WITH_XROOTDFS=1; shift ;;
+    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -35,6 +38,10 @@ done
 SPARSE_BIN="${SPARSE_READ_BIN:-$(dirname "${BINS[0]}")/../bench/sparse_read}"
 [[ -x "$SPARSE_BIN" ]] || { echo "no sparse_read at $SPARSE_BIN (set SPARSE_READ_BIN)" >&2; exit 2; }
 for b in "${BINS[@]}"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2; exit 2; }; done
+if ((WITH_XROOTDFS)) && ! command -v xrootdfs >/dev/null; then
+  echo "--xrootdfs: no xrootdfs (apt-get install xrootd-fuse)" >&2
+  exit 2
+fi
 
 WORK="$(mktemp -d /var/tmp/hoardfs-sparse-ab.XXXXXX)"
 MNT="$WORK/mnt"
@@ -91,8 +98,21 @@ pass() {  # pass BIN ROUND
   printf '%s round %s: seconds=%s cpu_s=%s faults=%s\n' "$b" "$r" "$s" \
     "$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')" "$((f1 - f0))"
 }
+xrootdfs_pass() {  # xrootdfs_pass ROUND
+  local out s
+  if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
+  timeout 60 xrootdfs "$MNT" -o "rdr=$URL,uid=nobody" >/dev/null 2>&1 </dev/null
+  drop_caches
+  out="$("$SPARSE_BIN" read "$MNT/sparse" "$SEED")"
+  s="${out##*seconds=}"
+  SECS[xrootdfs]+="${s%% *} "
+  echo "xrootdfs round $1: seconds=${s%% *}"
+  fusermount3 -u "$MNT"
+  sleep 1
+}
 for ((r = 1; r <= ROUNDS; r++)); do
   for b in "${BINS[@]}"; do pass "$b" "$r"; done
+  ((WITH_XROOTDFS)) && xrootdfs_pass "$r"
   drop_caches
   out="$("$SPARSE_BIN" xroot "$URL/sparse" "$SEED")"
   s="${out##*seconds=}"
@@ -100,7 +120,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
   echo "XrdCl round $r: seconds=${s%% *}"
 done
 echo "summary (seconds, min-max over $ROUNDS rounds):"
-for k in "${BINS[@]}" xrdcl; do
+KEYS=("${BINS[@]}")
+((WITH_XROOTDFS)) && KEYS+=(xrootdfs)
+for k in "${KEYS[@]}" xrdcl; do
   tr ' ' '\n' <<<"${SECS[$k]}" | awk -v k="$k" 'NF { v[n++] = $1 } END {
     min = v[0]; max = v[0]; for (i in v) { if (v[i] < min) min = v[i]; if (v[i] > max) max = v[i] }
     printf "  %s: %.2f-%.2f\n", k, min, max }'

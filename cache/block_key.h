@@ -48,11 +48,18 @@ struct DecodedBlockKey {
 // nullopt if `key` is not a well-formed block key.
 std::optional<DecodedBlockKey> DecodeBlockKey(std::string_view key);
 
-// Block indices with the top bit set name *pieces*: 16 KiB chunks of a block stored on their own
-// (a sparse read fetched just them, cache/fetcher.h). Piece c of block b is kPieceIndexBit |
-// (b * chunks per block + c); whole blocks keep indices below kPieceIndexBit (files under 2 PiB at
-// 1 MiB blocks). Pieces sort after the file's blocks, inside the same file prefix.
+// Block indices with the top bit set name *pieces*: parts of a block stored on their own (a sparse
+// read fetched just them, cache/fetcher.h). Two kinds, told apart by the next bit:
+//  - chunk pieces, 16 KiB chunks: piece c of block b is kPieceIndexBit | (b * chunks per block + c)
+//    (below kPagePieceBit: files under 16 TiB at 1 MiB blocks);
+//  - page pieces, the 4 KiB pages of a chunk that a read touches only in part (its edges): page p
+//    of block b is kPieceIndexBit | kPagePieceBit | (b * pages per block + p) (files under 4 TiB
+//    at 1 MiB blocks).
+// Whole blocks keep indices below kPieceIndexBit (files under 2 PiB at 1 MiB blocks). Pieces sort
+// after the file's blocks, inside the same file prefix.
 inline constexpr uint32_t kPieceIndexBit = uint32_t{1} << 31;
+inline constexpr uint32_t kPagePieceBit = uint32_t{1} << 30;
+inline constexpr uint32_t kPiecePageSize = 4096;
 
 // Length of the file prefix inside a block key (everything but the block index).
 inline constexpr size_t kBlockIndexBytes = 4;

@@ -17,7 +17,7 @@ Fetcher::Fetcher(BlockCache* cache, const FetcherOptions& options)
           {.granule = block_size_, .max_idle_bytes = options.max_idle_buffer_bytes})),
       small_buffers_(BufferPool::Create(
           {.granule = 64u << 10, .max_idle_bytes = 8u << 20, .min_pooled_bytes = 0})),
-      piece_buffers_(BufferPool::Create({.granule = kChunkSize,
+      piece_buffers_(BufferPool::Create({.granule = kPiecePageSize,
                                          .max_idle_bytes = kMaxRememberedPieces * kChunkSize,
                                          .min_pooled_bytes = 0})) {
   const unsigned n = std::max(1u, options_.threads);
@@ -425,7 +425,7 @@ bool Fetcher::InMemory(const RemoteFile& file, uint32_t block) {
 
 bool Fetcher::PiecesAllowed(uint32_t last_block) const {
   return options_.sparse_fetch && block_size_ % kChunkSize == 0 &&
-         (uint64_t{last_block} + 1) * (block_size_ / kChunkSize) <= kPieceIndexBit;
+         (uint64_t{last_block} + 1) * (block_size_ / kChunkSize) <= kPagePieceBit;
 }
 
 std::optional<FetchedSlice> Fetcher::ReadCachedRange(const RemoteFile& file, uint32_t block,
@@ -489,74 +489,112 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file,
 Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block, uint64_t in_block,
                                          size_t length) {
   const uint64_t block_start = uint64_t{block} * block_size_;
+  const uint64_t want_from = block_start + in_block;
+  const uint64_t want_to = want_from + length;
+  // The pages the range touches (a kernel read is page-aligned already): an edge chunk the range
+  // covers only in part is fetched, and cached, as just those pages.
+  const uint64_t page_from = want_from / kPiecePageSize * kPiecePageSize;
+  const uint64_t page_to = std::min<uint64_t>(
+      (want_to + kPiecePageSize - 1) / kPiecePageSize * kPiecePageSize, file.ref.size);
   const auto first = static_cast<uint32_t>(in_block / kChunkSize);
   const auto last = static_cast<uint32_t>((in_block + length - 1) / kChunkSize);
-  const uint32_t base = kPieceIndexBit | block * (block_size_ / kChunkSize);
-  // Piece c holds file bytes [piece_start(c), piece_end(c)).
-  auto piece_start = [&](uint32_t c) { return block_start + uint64_t{c} * kChunkSize; };
-  auto piece_end = [&](uint32_t c) {
-    return std::min<uint64_t>(piece_start(c) + kChunkSize, file.ref.size);
+  const uint32_t pages_per_block = block_size_ / kPiecePageSize;
+  const bool pages_allowed =
+      uint64_t{block} * pages_per_block + (in_block + length - 1) / kPiecePageSize < kPagePieceBit;
+  const uint32_t chunk_base = kPieceIndexBit | block * (block_size_ / kChunkSize);
+  const uint32_t page_base = kPieceIndexBit | kPagePieceBit | block * pages_per_block;
+
+  // Candidates, in file order: each chunk's piece, and for an edge chunk also the pieces of the
+  // pages the range touches in it. An edge chunk held whole serves as it is; else its pages do.
+  struct Unit {
+    uint64_t from = 0, to = 0;  // file bytes [from, to)
+    uint32_t index = 0;         // block index of its cache entry
+    std::optional<Block> held;  // fetched moments ago (fetcher memory)
+    std::optional<CachedBlock> cached;
+    bool in_memory() const { return held.has_value() && held->size == to - from; }
+    bool in_cache() const { return cached.has_value() && cached->size() == to - from; }
   };
-  // Pieces fetched moments ago (a neighbouring read shares an edge chunk, and its insert may not
-  // have reached the index yet) come from memory; the rest are looked up in the cache.
-  std::vector<std::optional<Block>> held(last - first + 1);
+  struct ChunkUnits {
+    size_t chunk;      // its piece's position in `candidates`
+    size_t pages_end;  // its page pieces are (chunk, pages_end)
+  };
+  std::vector<Unit> candidates;
+  std::vector<ChunkUnits> chunks;
+  for (uint32_t c = first; c <= last; ++c) {
+    const uint64_t from = block_start + uint64_t{c} * kChunkSize;
+    const uint64_t to = std::min<uint64_t>(from + kChunkSize, file.ref.size);
+    candidates.push_back(Unit{.from = from, .to = to, .index = chunk_base + c});
+    const size_t at = candidates.size() - 1;
+    if (pages_allowed && (page_from > from || page_to < to)) {
+      for (uint64_t p = std::max(from, page_from); p < std::min(to, page_to); p += kPiecePageSize) {
+        candidates.push_back(
+            Unit{.from = p,
+                 .to = std::min<uint64_t>(p + kPiecePageSize, file.ref.size),
+                 .index = page_base + static_cast<uint32_t>((p - block_start) / kPiecePageSize)});
+      }
+    }
+    chunks.push_back(ChunkUnits{at, candidates.size()});
+  }
+  // Pieces fetched moments ago (a neighbouring read shares an edge, and its insert may not have
+  // reached the index yet) come from memory; the rest are looked up in the cache, in one batch.
   std::vector<uint32_t> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
     std::string key = BlockKey(file.key, 0);
-    for (uint32_t c = first; c <= last; ++c) {
-      SetBlockIndex(&key, base + c);
+    for (Unit& u : candidates) {
+      SetBlockIndex(&key, u.index);
       auto it = blocks_.find(key);
       if (it != blocks_.end() && it->second.done) {
         Result<Block> b = it->second.future.get();  // ready: done
-        if (b.ok()) held[c - first] = *b;
+        if (b.ok()) u.held = *b;
       }
-      if (!held[c - first].has_value()) ids.push_back(base + c);
+      if (!u.held.has_value()) ids.push_back(u.index);
     }
   }
   std::vector<std::optional<CachedBlock>> looked_up = cache_->Read(file.key, ids);
-  std::vector<std::optional<CachedBlock>> hits(last - first + 1);
-  for (size_t i = 0, k = 0; i < hits.size(); ++i) {
-    if (!held[i].has_value()) hits[i] = std::move(looked_up[k++]);
+  for (size_t i = 0, k = 0; i < candidates.size(); ++i) {
+    if (!candidates[i].held.has_value()) candidates[i].cached = std::move(looked_up[k++]);
+  }
+  std::vector<Unit> units;  // consecutive units are adjacent in the file
+  for (const ChunkUnits& c : chunks) {
+    Unit& whole = candidates[c.chunk];
+    const bool edge = c.pages_end > c.chunk + 1;
+    if (!edge || whole.in_memory() || whole.in_cache()) {
+      units.push_back(std::move(whole));
+    } else {
+      for (size_t i = c.chunk + 1; i < c.pages_end; ++i) units.push_back(std::move(candidates[i]));
+    }
   }
 
-  // The answer: [in_block, in_block + length) of the block, assembled from the pieces (or, when
-  // one ranged read fetched them all, that read's buffer itself: no copy).
+  // The answer: [want_from, want_to) of the file, assembled from the pieces (or, when one ranged
+  // read fetched them all, that read's buffer itself: no copy).
   std::shared_ptr<std::byte[]> out;
-  const uint64_t want_from = block_start + in_block;
-  const uint64_t want_to = want_from + length;
   auto copy_out = [&](uint64_t from, uint64_t to, const std::byte* src) {
     // [from, to) of the file, whose bytes start at src; copies their overlap with the answer.
     if (out == nullptr) out = small_buffers_->Get(length);
     const uint64_t a = std::max(from, want_from), b = std::min(to, want_to);
     if (a < b) std::memcpy(out.get() + (a - want_from), src + (a - from), b - a);
   };
-  auto piece_size = [&](uint32_t c) { return static_cast<size_t>(piece_end(c) - piece_start(c)); };
-  auto in_memory = [&](uint32_t c) {
-    return held[c - first].has_value() && held[c - first]->size == piece_size(c);
-  };
-  auto in_cache = [&](uint32_t c) {
-    return hits[c - first].has_value() && hits[c - first]->size() == piece_size(c);
-  };
-  uint32_t c = first;
-  while (c <= last) {
-    if (in_memory(c)) {
-      stats_.memory_hit_bytes.fetch_add(piece_size(c), std::memory_order_relaxed);
-      copy_out(piece_start(c), piece_end(c), held[c - first]->data.get());
-      ++c;
+  size_t u = 0;
+  while (u < units.size()) {
+    const Unit& unit = units[u];
+    if (unit.in_memory()) {
+      stats_.memory_hit_bytes.fetch_add(unit.to - unit.from, std::memory_order_relaxed);
+      copy_out(unit.from, unit.to, unit.held->data.get());
+      ++u;
       continue;
     }
-    if (in_cache(c)) {
-      stats_.cache_hit_bytes.fetch_add(piece_size(c), std::memory_order_relaxed);
-      stats_.piece_hit_bytes.fetch_add(piece_size(c), std::memory_order_relaxed);
-      copy_out(piece_start(c), piece_end(c), hits[c - first]->bytes().data());
-      ++c;
+    if (unit.in_cache()) {
+      stats_.cache_hit_bytes.fetch_add(unit.to - unit.from, std::memory_order_relaxed);
+      stats_.piece_hit_bytes.fetch_add(unit.to - unit.from, std::memory_order_relaxed);
+      copy_out(unit.from, unit.to, unit.cached->bytes().data());
+      ++u;
       continue;
     }
     // A run of missing pieces: one ranged read.
-    uint32_t d = c + 1;
-    while (d <= last && !in_memory(d) && !in_cache(d)) ++d;
-    const uint64_t from = piece_start(c), to = piece_end(d - 1);
+    size_t v = u + 1;
+    while (v < units.size() && !units[v].in_memory() && !units[v].in_cache()) ++v;
+    const uint64_t from = unit.from, to = units[v - 1].to;
     const auto n = static_cast<size_t>(to - from);
     std::shared_ptr<std::byte[]> buffer = small_buffers_->Get(n);
     Result<size_t> got = file.source->Read(file.ref, from, std::span(buffer.get(), n));
@@ -574,26 +612,26 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
                                 std::to_string(n));
     }
     std::string key = BlockKey(file.key, 0);
-    for (uint32_t p = c; p < d; ++p) {
-      const size_t size = piece_size(p);
-      const std::byte* bytes = buffer.get() + (piece_start(p) - from);
-      if (p == c || p == d - 1) {
+    for (size_t p = u; p < v; ++p) {
+      const size_t size = units[p].to - units[p].from;
+      const std::byte* bytes = buffer.get() + (units[p].from - from);
+      if (p == u || p == v - 1) {
         // An edge piece is what a neighbouring read may want before the insert is committed:
         // remembered, in a copy of its own (the run's buffer is released with the answer).
         std::shared_ptr<std::byte[]> copy = piece_buffers_->Get(size);
         std::memcpy(copy.get(), bytes, size);
-        SetBlockIndex(&key, base + p);
+        SetBlockIndex(&key, units[p].index);
         RememberPiece(key, Block{std::shared_ptr<const std::byte>(copy, copy.get()), size});
       }
-      (void)cache_->Insert(file.key, base + p, std::span<const std::byte>(bytes, size),
+      (void)cache_->Insert(file.key, units[p].index, std::span<const std::byte>(bytes, size),
                            BlockCache::InsertMode::kWaitForRoom);
     }
-    if (c == first && d == last + 1) {  // this read fetched the whole answer
+    if (u == 0 && v == units.size()) {  // this read fetched the whole answer
       return FetchedSlice{
           std::shared_ptr<const std::byte>(buffer, buffer.get() + (want_from - from)), length};
     }
     copy_out(from, to, buffer.get());
-    c = d;
+    u = v;
   }
   return FetchedSlice{std::shared_ptr<const std::byte>(out, out.get()), length};
 }

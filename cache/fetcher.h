@@ -21,9 +21,11 @@
 //   sequential stream, in a file larger than one block, whose block is not in memory (and each
 //   block's part of such a Read() across a block boundary): from the cache, only the 16 KiB
 //   chunks the range touches (BlockCache::ReadRange); if the cache does not hold the block, the
-//   chunks are looked up as *pieces* (cache/block_key.h: kPieceIndexBit), and the missing ones
-//   are fetched from the remote in one ranged read and cached as pieces. A scattered 32 KiB read
-//   so costs ~48 KiB from the remote, not a block (architecture.md: sparse reads stay sparse).
+//   chunks are looked up as *pieces* (cache/block_key.h: kPieceIndexBit), the chunks it covers
+//   only in part (its edges) as the 4 KiB pages it touches unless the chunk is held whole, and the
+//   missing ones are fetched from the remote in one ranged read and cached as pieces. A scattered
+//   32 KiB read so costs its pages from the remote, not a block or whole edge chunks
+//   (architecture.md: sparse reads stay sparse).
 //
 // A cache fault is a miss; only the remote's failure reaches the caller (as its Status).
 //
@@ -167,8 +169,9 @@ class Fetcher {
   // `held`: the cache holds the block (set even when the range was not served, e.g. short).
   std::optional<FetchedSlice> ReadCachedRange(const RemoteFile& file, uint32_t block,
                                               uint64_t in_block, size_t length, bool* held);
-  // The chunks covering [in_block, in_block + length) of the file from block `block`'s start (the
-  // range may run into the next block), as pieces.
+  // [in_block, in_block + length) of the file from block `block`'s start (the range may run into
+  // the next block) as pieces: the chunks it covers whole, and of a chunk it covers in part the
+  // pages it touches (or the chunk, when memory or the cache holds it whole).
   Result<FetchedSlice> ReadPieces(const RemoteFile& file, uint32_t block, uint64_t in_block,
                                   size_t length);
   // Fetches blocks [first, last] of `file` that nobody else is fetching; returns futures for all.

@@ -253,13 +253,14 @@ class FetcherTest : public ::testing::Test {
   }
 
   // After a first pass over `baskets` baskets (`read` bytes, counters reset before it): one
-  // chunk-range fetch each, no readahead, at most two chunks of alignment per basket.
+  // ranged fetch each, no readahead, less than a page of alignment on either side of a basket
+  // (edge chunks are fetched as just the pages the basket touches).
   void ExpectOneChunkFetchPerBasket(size_t baskets, uint64_t read) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no prefetch may show up
     EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
     EXPECT_EQ(Requests(), baskets);
     EXPECT_EQ(fetcher_->Stats().sparse_fetches, baskets);
-    EXPECT_LE(BytesServed(), read + baskets * 2 * kChunkSize);
+    EXPECT_LT(BytesServed(), read + baskets * 2 * kPiecePageSize);
   }
 
   std::vector<bool> Present(const RemoteFile& file) {
@@ -501,9 +502,10 @@ class PieceDroppingCache final : public BlockCache {
   BlockCache* inner_;
 };
 
-// Neighbouring sparse reads sharing an edge chunk fetch it once, even before (here: without) its
-// insert reaching the cache.
-TEST_F(FetcherTest, NeighbouringSparseReadsFetchASharedEdgeChunkOnce) {
+// Neighbouring sparse reads sharing an edge page fetch it once, even before (here: without) its
+// insert reaching the cache; an edge chunk a read covers only in part costs just the pages it
+// touches.
+TEST_F(FetcherTest, NeighbouringSparseReadsFetchASharedEdgePageOnce) {
   PieceDroppingCache dropping(cache_.get());
   fetcher_ = std::make_unique<Fetcher>(&dropping, SmallFetcherOptions());
   const std::string contents = Contents(24, 64ull * kBlock);
@@ -511,15 +513,68 @@ TEST_F(FetcherTest, NeighbouringSparseReadsFetchASharedEdgeChunkOnce) {
   fake_.ResetCounters();
   auto slice = [&](uint64_t offset, size_t length) { ExpectSlice(file, contents, offset, length); };
   const uint64_t block = 5ull * kBlock;
-  slice(block + 1000, 20000);  // chunks 0-1
+  slice(block + 1000, 20000);  // chunk 0 whole (all its pages touched), pages 4-5 of chunk 1
   EXPECT_EQ(Requests(), 1u);
-  EXPECT_EQ(BytesServed(), 2ull * kChunkSize);
-  slice(block + 21000, 8000);  // inside chunk 1: from memory
+  EXPECT_EQ(BytesServed(), 6ull * kPiecePageSize);
+  slice(block + 21000, 3000);  // inside page 5: from memory
   EXPECT_EQ(Requests(), 1u);
-  slice(block + 30000, 10000);  // chunk 1 from memory, chunk 2 fetched
+  slice(block + 22000, 10000);  // page 5 from memory, pages 6-7 fetched
   EXPECT_EQ(Requests(), 2u);
-  EXPECT_EQ(BytesServed(), 3ull * kChunkSize);
+  EXPECT_EQ(BytesServed(), 8ull * kPiecePageSize);
+  slice(block + 30000, 10000);  // page 7 from memory, pages 8-9 (in chunk 2) fetched
+  EXPECT_EQ(Requests(), 3u);
+  EXPECT_EQ(BytesServed(), 10ull * kPiecePageSize);
   fetcher_.reset();  // before `dropping` goes
+}
+
+// Edge chunks as page pieces, from the cache: a chunk the cache holds whole serves a read that
+// touches it in part (no page is fetched); cached pages, cached chunks and remote runs mix in one
+// read; the file's short last page is a piece like any other. Every answer is exact, and a second
+// pass with nothing in memory costs no remote request.
+TEST_F(FetcherTest, EdgePagesAndWholeChunksMixInOneSparseRead) {
+  StartFetcher(NoMemoryFetcherOptions());
+  // The last block: three chunks and 5000 bytes (a short last chunk, a short last page).
+  const uint64_t size = 63ull * kBlock + 3 * kChunkSize + 5000;
+  const std::string contents = Contents(27, size);
+  const RemoteFile file = Add("/sparse/mixed", contents);
+  const uint64_t block = 9ull * kBlock;  // chunks 0-3 = pages 0-3, 4-7, 8-11, 12-15
+  auto slice = [&](uint64_t offset, size_t length) { ExpectSlice(file, contents, offset, length); };
+  // The cache as it is, nothing in the fetcher's memory.
+  auto fresh = [&] {
+    ASSERT_TRUE(cache_->Flush().ok());
+    StartFetcher(NoMemoryFetcherOptions());
+    fake_.ResetCounters();
+  };
+  fake_.ResetCounters();
+  slice(block + kChunkSize, kChunkSize);     // chunk 1, exactly: one chunk piece
+  slice(block + 2 * kChunkSize + 100, 200);  // page 8
+  slice(block + 2 * kChunkSize + 2 * kPiecePageSize + 10, 100);  // page 10
+  EXPECT_EQ(Requests(), 3u);
+  EXPECT_EQ(BytesServed(), uint64_t{kChunkSize} + 2 * kPiecePageSize);
+
+  fresh();
+  slice(block + kChunkSize + 5000, 3000);  // inside chunk 1, cached whole
+  EXPECT_EQ(Requests(), 0u);
+  // Pages 3-10: page 3 fetched, chunk 1 cached, pages 8 and 10 cached, page 9 fetched.
+  slice(block + kChunkSize - 100, kChunkSize + 3 * kPiecePageSize);
+  EXPECT_EQ(Requests(), 2u);
+  EXPECT_EQ(BytesServed(), 2ull * kPiecePageSize);
+
+  fake_.ResetCounters();
+  slice(size - 300, 300);  // the short last page: 904 bytes
+  EXPECT_EQ(BytesServed(), 5000u - kPiecePageSize);
+  slice(size - 5000 - 100, 200);  // page 11 (chunk 2) and page 12 (chunk 3)
+  EXPECT_EQ(BytesServed(), 5000u - kPiecePageSize + 2 * kPiecePageSize);
+  ExpectRead(file, contents, 63ull * kBlock - 100, 200);  // across the last block boundary
+
+  fresh();
+  slice(block + kChunkSize + 5000, 3000);
+  slice(block + kChunkSize - 100, kChunkSize + 3 * kPiecePageSize);
+  slice(size - 300, 300);
+  slice(size - 5000 - 100, 200);
+  ExpectRead(file, contents, 63ull * kBlock - 100, 200);
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_GT(fetcher_->Stats().piece_hit_bytes, 0u);
 }
 
 // Edge pieces stay in memory only until their inserts have surely committed: the latest 512,
@@ -531,9 +586,9 @@ TEST_F(FetcherTest, OnlyTheLatestEdgePiecesAreKeptInMemory) {
   const std::string contents = Contents(25, 256ull * kBlock);
   const RemoteFile file = Add("/sparse/many-edges", contents);
   auto slice = [&](uint64_t offset, size_t length) { ExpectSlice(file, contents, offset, length); };
-  slice(1000, 2000);  // piece 0 of block 0
+  slice(1000, 2000);  // page 0 of block 0 (a page piece)
   fake_.ResetCounters();
-  slice(3000, 1000);  // the same piece: from memory
+  slice(3000, 1000);  // the same page: from memory
   EXPECT_EQ(Requests(), 0u);
   // 600 more one-piece reads, each in a chunk of its own (every chunk from block 1 on): 600 newer
   // edge pieces.
@@ -542,9 +597,9 @@ TEST_F(FetcherTest, OnlyTheLatestEdgePiecesAreKeptInMemory) {
   }
   EXPECT_EQ(Requests(), 600u);
   fake_.ResetCounters();
-  slice(3000, 1000);  // piece 0 of block 0 was forgotten: fetched again
+  slice(3000, 1000);  // page 0 of block 0 was forgotten: fetched again
   EXPECT_EQ(Requests(), 1u);
-  EXPECT_EQ(BytesServed(), uint64_t{kChunkSize});
+  EXPECT_EQ(BytesServed(), uint64_t{kPiecePageSize});
   fetcher_.reset();  // before `dropping` goes
 }
 
@@ -748,11 +803,11 @@ TEST_F(FetcherTest, RandomReadsDoNotTriggerReadahead) {
   const std::vector<uint32_t> blocks = {40, 10, 55, 25, 5, 33, 48, 17};
   uint64_t touched = 0;
   for (size_t i = 0; i < blocks.size(); ++i) {
-    // Odd reads straddle a block boundary (the chunk on each side, in one ranged read), even
-    // reads sit inside one block (Read() fetches it whole; ReadSlice() is the partial path).
+    // Odd reads straddle a block boundary (the page each side, in one ranged read), even reads
+    // sit inside one block (Read() fetches it whole; ReadSlice() is the partial path).
     const uint64_t offset = uint64_t{blocks[i]} * kBlock + (i % 2 == 0 ? 777 : kBlock - 300);
     ExpectRead(file, contents, offset, 1000, &stream);
-    touched += i % 2 == 0 ? uint64_t{kBlock} : 2 * uint64_t{kChunkSize};
+    touched += i % 2 == 0 ? uint64_t{kBlock} : 2 * uint64_t{kPiecePageSize};
   }
   // Give a (wrongly) scheduled prefetch time to show up in the counters.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
