@@ -661,7 +661,8 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
       stream->run_start = offset;
     }
     const uint64_t span = std::max(end, stream->next_offset) - stream->run_start;
-    if (stream->run >= 3 && stream->run_bytes * 2 >= span) {
+    if (stream->run >= 3 && stream->run_bytes * 2 >= span &&
+        span >= options_.min_stream_span_bytes) {
       stream->window = stream->window == 0 ? options_.readahead_initial
                                            : std::min(stream->window * 2, options_.readahead_max);
     } else {

@@ -70,6 +70,7 @@ FetcherOptions SmallFetcherOptions() {
   o.readahead_max = 1 << 20;
   o.max_memory_bytes = 64 << 20;
   o.threads = 4;
+  o.min_stream_span_bytes = 0;  // blocks of 64 KiB: three reads in a row are a stream
   return o;
 }
 
@@ -642,6 +643,41 @@ TEST_F(FetcherTest, CloseButSparseReadsDoNotTriggerReadahead) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
+}
+
+// What the kernel's own readahead sends at a file's start (adjacent requests of growing size that
+// cover what they span, less than min_stream_span_bytes in all) is not a stream: the sparse reads
+// that follow within the sequential slack stay sparse. A reader that goes on sequentially past the
+// minimum span is one.
+TEST_F(FetcherTest, TheKernelsReadaheadAtAFileStartIsNotAStream) {
+  FetcherOptions o = SmallFetcherOptions();
+  o.min_stream_span_bytes = 16 * kBlock;
+  StartFetcher(o);
+  const std::string contents = Contents(28, 64ull * kBlock);
+  const RemoteFile file = Add("/sparse/start", contents);
+  // As the FUSE layer reads: ReadSlice() within a block.
+  auto slice = [&](uint64_t offset, size_t length, ReadStream* stream) {
+    Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, offset, length, stream);
+    ASSERT_TRUE(r.ok() && r->has_value()) << offset;
+    EXPECT_TRUE(std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size) ==
+                contents.substr(offset, length))
+        << offset;
+  };
+  fake_.ResetCounters();
+  ReadStream stream;
+  slice(0, 4096, &stream);
+  slice(4096, 8192, &stream);
+  slice(12288, 16384, &stream);
+  for (uint64_t b = 1; b <= 7; ++b) slice(b * kBlock + 5000, 9000, &stream);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no prefetch may show up
+  EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
+  EXPECT_EQ(fetcher_->Stats().sparse_fetches, 10u);
+  EXPECT_LT(BytesServed(), 2u * kBlock);
+
+  ReadStream reader;  // 16 KiB reads from block 8 on: a stream once they span 16 blocks
+  for (uint64_t off = 8 * kBlock; off < 40 * kBlock; off += 16384) slice(off, 16384, &reader);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GT(fetcher_->Stats().prefetch_requests, 0u);
 }
 
 TEST_F(FetcherTest, EmptyFileReadsZeroBytesWithoutRemoteRequests) {

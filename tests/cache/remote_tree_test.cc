@@ -86,6 +86,7 @@ class RemoteTreeTest : public ::testing::Test {
     fo.max_request_bytes = 1 << 20;
     fo.readahead_initial = 256 << 10;
     fo.readahead_max = 1 << 20;
+    fo.min_stream_span_bytes = 0;
     fo.max_memory_bytes = max_memory_bytes;
     fo.threads = 2;
     fetcher_ = std::make_unique<Fetcher>(cache_.get(), fo);
