@@ -145,13 +145,25 @@ std::string PinKey(uint32_t remote_id, std::string_view prefix) {
   return k;
 }
 
+// The bytes of a queued block: a copy in a buffer of the cache's own (O_DIRECT padding zeroed), or
+// the caller's buffer, shared (InsertShared: aligned and a whole number of pages, nothing to pad).
+struct InsertData {
+  AlignedBuffer own;
+  std::shared_ptr<const std::byte> shared;
+  size_t shared_size = 0;
+
+  const std::byte* data() const { return shared != nullptr ? shared.get() : own.data(); }
+  size_t size() const { return shared != nullptr ? shared_size : own.size(); }
+  // What the queue holds in memory for it.
+  size_t capacity() const { return shared != nullptr ? shared_size : own.capacity(); }
+};
 struct InsertCmd {
   std::string key;  // BlockKey()
   uint32_t remote_id;
   uint32_t block;
   uint32_t crc;                  // BlockChecksum(data, chunked)
   std::vector<uint32_t> record;  // the chunk record
-  AlignedBuffer data;
+  InsertData data;
 };
 struct ControlCmd {
   std::function<void()> fn;
@@ -177,6 +189,8 @@ class BlockCacheImpl final : public BlockCache {
   std::vector<bool> Contains(const FileKey& file, std::span<const uint32_t> blocks) override;
   Status Insert(const FileKey& file, uint32_t block, std::span<const std::byte> data,
                 InsertMode mode) override;
+  Status InsertShared(const FileKey& file, uint32_t block, std::shared_ptr<const std::byte> data,
+                      size_t size, InsertMode mode) override;
   Status Flush() override;
   Result<uint64_t> Evict(uint32_t remote_id, const std::string& path_prefix,
                          std::optional<uint64_t> keep_version) override;
@@ -192,6 +206,12 @@ class BlockCacheImpl final : public BlockCache {
   BlockIndex* index() override { return index_.get(); }
 
  private:
+  // --- inserts (any thread) ---
+  // The arguments of an insert of `size` bytes are valid (kInvalidArgument otherwise).
+  Status CheckInsert(const FileKey& file, size_t size) const;
+  // Queues `cmd` for the writer, waiting for room or dropping it as `mode` says.
+  Status Enqueue(InsertCmd cmd, InsertMode mode);
+
   // --- writer thread ---
   void WriterMain();
   void Recover();
@@ -294,8 +314,8 @@ class BlockCacheImpl final : public BlockCache {
   struct Counters {
     std::atomic<uint64_t> lookups{0}, hits{0}, misses{0}, crc_failures{0}, read_errors{0},
         stale_reads{0}, partial_reads{0}, partial_read_bytes{0}, record_misses{0}, inserts{0},
-        insert_bytes{0}, insert_duplicates{0}, inserts_rejected{0}, write_errors{0}, evictions{0},
-        evicted_bytes{0};
+        insert_bytes{0}, insert_duplicates{0}, inserts_rejected{0}, inserts_shared{0},
+        write_errors{0}, evictions{0}, evicted_bytes{0};
   } counters_;
 };
 
@@ -639,22 +659,50 @@ std::vector<bool> BlockCacheImpl::Contains(const FileKey& file, std::span<const 
 
 Status BlockCacheImpl::Insert(const FileKey& file, uint32_t block, std::span<const std::byte> data,
                               InsertMode mode) {
-  HOARDFS_RETURN_IF_ERROR(ValidatePath(file.path));
-  if (data.empty() || data.size() > options_.block_size) {
-    return Status::InvalidArgument("block of " + std::to_string(data.size()) +
-                                   " bytes; must be 1.." + std::to_string(options_.block_size));
-  }
+  HOARDFS_RETURN_IF_ERROR(CheckInsert(file, data.size()));
   std::vector<uint32_t> record;
   const uint32_t checksum = BlockChecksum(data, /*chunked=*/true, &record);
   // Small blocks (pieces, small files, file tails) get a buffer of their own size: a block-sized
   // buffer per 4 KiB file would hold 256 times the queued bytes.
-  InsertCmd cmd{BlockKey(file, block), file.remote_id,         block, checksum,
-                std::move(record),     pool_->Get(data.size())};
-  std::memcpy(cmd.data.data(), data.data(), data.size());
+  InsertCmd cmd{BlockKey(file, block), file.remote_id, block, checksum, std::move(record), {}};
+  cmd.data.own = pool_->Get(data.size());
+  std::memcpy(cmd.data.own.data(), data.data(), data.size());
+  // Zero the O_DIRECT padding so no stale memory reaches the disk.
+  std::memset(cmd.data.own.data() + data.size(), 0, cmd.data.own.capacity() - data.size());
+  return Enqueue(std::move(cmd), mode);
+}
+
+Status BlockCacheImpl::InsertShared(const FileKey& file, uint32_t block,
+                                    std::shared_ptr<const std::byte> data, size_t size,
+                                    InsertMode mode) {
+  if (reinterpret_cast<uintptr_t>(data.get()) % kDirectIoAlignment != 0 ||
+      size % kDirectIoAlignment != 0) {
+    return Insert(file, block, std::span<const std::byte>(data.get(), size), mode);
+  }
+  HOARDFS_RETURN_IF_ERROR(CheckInsert(file, size));
+  std::vector<uint32_t> record;
+  const uint32_t checksum =
+      BlockChecksum(std::span<const std::byte>(data.get(), size), /*chunked=*/true, &record);
+  InsertCmd cmd{BlockKey(file, block), file.remote_id, block, checksum, std::move(record), {}};
+  cmd.data.shared = std::move(data);
+  cmd.data.shared_size = size;
+  HOARDFS_RETURN_IF_ERROR(Enqueue(std::move(cmd), mode));
+  counters_.inserts_shared.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status BlockCacheImpl::CheckInsert(const FileKey& file, size_t size) const {
+  HOARDFS_RETURN_IF_ERROR(ValidatePath(file.path));
+  if (size == 0 || size > options_.block_size) {
+    return Status::InvalidArgument("block of " + std::to_string(size) + " bytes; must be 1.." +
+                                   std::to_string(options_.block_size));
+  }
+  return Status::Ok();
+}
+
+Status BlockCacheImpl::Enqueue(InsertCmd cmd, InsertMode mode) {
   const size_t queued = cmd.data.capacity();  // what the queue holds in memory
   bool wake = false;
-  // Zero the O_DIRECT padding so no stale memory reaches the disk.
-  std::memset(cmd.data.data() + data.size(), 0, cmd.data.capacity() - data.size());
   {
     std::unique_lock<std::mutex> lock(mu_);
     auto has_room = [&] {
@@ -664,7 +712,7 @@ Status BlockCacheImpl::Insert(const FileKey& file, uint32_t block, std::span<con
     if (mode == InsertMode::kDropIfBusy && !has_room()) {
       counters_.inserts_rejected.fetch_add(1, std::memory_order_relaxed);
       lock.unlock();
-      pool_->Put(std::move(cmd.data));
+      pool_->Put(std::move(cmd.data.own));
       return Status::ResourceExhausted("cache insert queue is full");
     }
     room_cv_.wait(lock, has_room);
@@ -743,7 +791,7 @@ void BlockCacheImpl::WriterMain() {
     } catch (const std::exception& e) {  // bad_alloc: drop this batch, keep serving
       log_->error("cache writer: {}", e.what());
     }
-    for (InsertCmd& cmd : batch) pool_->Put(std::move(cmd.data));
+    for (InsertCmd& cmd : batch) pool_->Put(std::move(cmd.data.own));  // shared ones: released
     batch.clear();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -997,7 +1045,8 @@ void BlockCacheImpl::WriteAndCommit(const std::vector<Admitted>& admitted) {
   for (size_t i = 0; i < admitted.size(); ++i) {
     ops[i].slot = admitted[i].slot;
     ops[i].length = static_cast<uint32_t>(admitted[i].cmd->data.size());
-    ops[i].buf = admitted[i].cmd->data.data();
+    // A write only reads the buffer (a shared one is the caller's, const to us).
+    ops[i].buf = const_cast<std::byte*>(admitted[i].cmd->data.data());
   }
   store_->Write(ops);  // returns when the written bytes are durable
   // Chunk records are hints checked against the entry (cache/chunk_sums.h): not synced.
@@ -1489,6 +1538,7 @@ BlockCacheStats BlockCacheImpl::Stats() {
   s.insert_bytes = counters_.insert_bytes.load();
   s.insert_duplicates = counters_.insert_duplicates.load();
   s.inserts_rejected = counters_.inserts_rejected.load();
+  s.inserts_shared = counters_.inserts_shared.load();
   s.write_errors = counters_.write_errors.load();
   s.evictions = counters_.evictions.load();
   s.evicted_bytes = counters_.evicted_bytes.load();

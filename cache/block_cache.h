@@ -148,6 +148,7 @@ struct BlockCacheStats {
   uint64_t inserts = 0, insert_bytes = 0;
   uint64_t insert_duplicates = 0;  // block already cached
   uint64_t inserts_rejected = 0;   // dropped: queue full, cache full of pinned data, not ready
+  uint64_t inserts_shared = 0;     // InsertShared() calls queued without a copy
   uint64_t write_errors = 0;
   uint64_t evictions = 0, evicted_bytes = 0;
   uint64_t index_disk_bytes = 0, index_memory_bytes = 0;
@@ -205,6 +206,15 @@ class BlockCache {
   // ignored. Errors: kInvalidArgument (bad path/size), kAborted (closing).
   virtual Status Insert(const FileKey& file, uint32_t block, std::span<const std::byte> data,
                         InsertMode mode = InsertMode::kWaitForRoom) = 0;
+  // Insert() of `size` bytes at `data` that the caller shares instead of handing over a copy:
+  // when `data` is 4096-aligned and `size` a multiple of 4096 (nothing to pad for O_DIRECT), the
+  // queue keeps `data` alive and the writer writes from it; otherwise the bytes are copied, as by
+  // Insert(). The bytes must not change afterwards. Same contract otherwise.
+  virtual Status InsertShared(const FileKey& file, uint32_t block,
+                              std::shared_ptr<const std::byte> data, size_t size,
+                              InsertMode mode = InsertMode::kWaitForRoom) {
+    return Insert(file, block, std::span<const std::byte>(data.get(), size), mode);
+  }
   // Waits until everything queued before the call has been committed or dropped.
   virtual Status Flush() = 0;
 

@@ -239,8 +239,10 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
     Remember(key, block);
     // Queued for the cache after the waiting readers were answered. A full queue makes this
     // thread wait (backpressure at the disk's write speed) rather than drop what was fetched.
-    (void)cache_->Insert(file.key, first + k, std::span<const std::byte>(block.data.get(), b_len),
-                         BlockCache::InsertMode::kWaitForRoom);
+    // The fetch buffer is shared with the writer, not copied (the blocks of a page-aligned
+    // buffer are page-aligned; a short last block is copied).
+    (void)cache_->InsertShared(file.key, first + k, block.data, b_len,
+                               BlockCache::InsertMode::kWaitForRoom);
   }
 }
 
@@ -623,8 +625,10 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
         SetBlockIndex(&key, units[p].index);
         RememberPiece(key, Block{std::shared_ptr<const std::byte>(copy, copy.get()), size});
       }
-      (void)cache_->Insert(file.key, units[p].index, std::span<const std::byte>(bytes, size),
-                           BlockCache::InsertMode::kWaitForRoom);
+      // Shared with the writer, not copied: pieces start at whole pages of the run's buffer.
+      (void)cache_->InsertShared(file.key, units[p].index,
+                                 std::shared_ptr<const std::byte>(buffer, bytes), size,
+                                 BlockCache::InsertMode::kWaitForRoom);
     }
     if (u == 0 && v == units.size()) {  // this read fetched the whole answer
       return FetchedSlice{

@@ -56,6 +56,7 @@ nlohmann::json StatsJson(BlockCache& c) {
       {"inserts", s.inserts},
       {"insert_bytes", s.insert_bytes},
       {"inserts_rejected", s.inserts_rejected},
+      {"inserts_shared", s.inserts_shared},
       {"evictions", s.evictions},
       {"index_disk_bytes", s.index_disk_bytes},
       {"index_memory_bytes", s.index_memory_bytes},

@@ -357,6 +357,7 @@ std::string Filesystem::StatsJson() {
                      ",\"partial_read_bytes\":" + std::to_string(s.partial_read_bytes) +
                      ",\"record_misses\":" + std::to_string(s.record_misses) +
                      ",\"record_memo_hits\":" + std::to_string(s.record_memo_hits) +
+                     ",\"inserts_shared\":" + std::to_string(s.inserts_shared) +
                      ",\"used_bytes\":" + std::to_string(s.used_bytes) +
                      ",\"data_bytes\":" + std::to_string(s.data_bytes) +
                      ",\"capacity_bytes\":" + std::to_string(s.capacity_bytes) +
