@@ -666,7 +666,7 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
     }
     const uint64_t span = std::max(end, stream->next_offset) - stream->run_start;
     if (stream->run >= 3 && stream->run_bytes * 2 >= span &&
-        span >= options_.min_stream_span_bytes) {
+        (span >= options_.min_stream_span_bytes || stream->run >= options_.min_stream_reads)) {
       stream->window = stream->window == 0 ? options_.readahead_initial
                                            : std::min(stream->window * 2, options_.readahead_max);
     } else {

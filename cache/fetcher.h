@@ -9,9 +9,10 @@
 //        max_request_bytes), the reader is answered as soon as the bytes arrive and the blocks are
 //        queued for the cache (never waited for);
 //     4. a sequential stream (three or more reads in a row, each near where the previous one
-//        ended, that together cover at least half the range they span, at least
-//        min_stream_span_bytes: a sparse reader whose reads land close together is not one, nor
-//        the kernel's own readahead at a file's start) grows a readahead window (doubling from
+//        ended, that together cover at least half the range they span, and span at least
+//        min_stream_span_bytes or number at least min_stream_reads: a sparse reader whose reads
+//        land close together is not one, nor the kernel's own readahead at a file's start) grows
+//        a readahead window (doubling from
 //        readahead_initial up to readahead_max per stream), prefetched by a pool of threads in
 //        parallel requests (from the cache when the blocks are there, so the disk stays busy too);
 //        the bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
@@ -77,12 +78,15 @@ struct FetcherOptions {
   uint64_t max_request_bytes = 8ull << 20;   // one remote read at most
   uint64_t readahead_initial = 4ull << 20;   // first window of a sequential stream
   uint64_t readahead_max = 32ull << 20;      // per stream
-  // A run of reads is a stream only once it spans at least this many bytes. The kernel reads
-  // ahead on its own, up to max_readahead (1 MiB, fuse/fuse_server.cc) per request: a read at a
-  // file's start or two adjacent small reads make it send a few adjacent requests that cover what
-  // they span (128 + 256 + 512 KiB), which is no evidence of a sequential reader (ROOT-like reads
-  // of a file's first baskets then took whole blocks and a window; docs/benchmarks.md).
+  // A run of reads is a stream only once it spans at least this many bytes, or counts at least
+  // min_stream_reads reads. The kernel reads ahead on its own, up to max_readahead (1 MiB,
+  // fuse/fuse_server.cc) per request: a read at a file's start or two adjacent small reads make
+  // it send a few adjacent requests that cover what they span (128 + 256 + 512 KiB), which is no
+  // evidence of a sequential reader (ROOT-like reads of a file's first baskets then took whole
+  // blocks and a window; docs/benchmarks.md). Many small reads in a row are (O_DIRECT readers
+  // bypass the page cache and its readahead: 4 KiB after 4 KiB would take 512 reads to span 2 MiB).
   uint64_t min_stream_span_bytes = 2ull << 20;
+  uint32_t min_stream_reads = 16;
   uint64_t max_memory_bytes = 128ull << 20;  // blocks in flight + recently used, all streams
   unsigned threads = 8;                      // prefetch workers
   // Remote read buffers released by every block they held, kept mapped for the next reads (a

@@ -680,6 +680,30 @@ TEST_F(FetcherTest, TheKernelsReadaheadAtAFileStartIsNotAStream) {
   EXPECT_GT(fetcher_->Stats().prefetch_requests, 0u);
 }
 
+// Small reads one after the other (an O_DIRECT reader: no page cache, no kernel readahead) are a
+// stream after min_stream_reads of them, long before they span min_stream_span_bytes: the rest of
+// the file comes in a few large prefetches, not a remote read per 4 KiB.
+TEST_F(FetcherTest, ManySmallReadsInARowAreAStreamBeforeTheyReachTheSpan) {
+  FetcherOptions o = SmallFetcherOptions();
+  o.min_stream_span_bytes = 64 * kBlock;  // the whole file: never reached by the span
+  o.min_stream_reads = 16;
+  StartFetcher(o);
+  const std::string contents = Contents(29, 16ull * kBlock);
+  const RemoteFile file = Add("/seq/direct", contents);
+  fake_.ResetCounters();
+  ReadStream stream;
+  uint64_t reads = 0;
+  for (uint64_t off = 0; off < contents.size(); off += 4096, ++reads) {
+    Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, off, 4096, &stream);
+    ASSERT_TRUE(r.ok() && r->has_value()) << off;
+    ASSERT_TRUE(std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size) ==
+                contents.substr(off, 4096))
+        << off;
+  }
+  EXPECT_GT(fetcher_->Stats().prefetch_requests, 0u);
+  EXPECT_LT(Requests(), reads / 4) << "a remote read per small read";
+}
+
 TEST_F(FetcherTest, EmptyFileReadsZeroBytesWithoutRemoteRequests) {
   const RemoteFile file = Add("/empty", "");
   EXPECT_EQ(file.ref.size, 0u);
