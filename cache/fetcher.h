@@ -12,9 +12,9 @@
 //        ended, that together cover at least half the range they span, and span at least
 //        min_stream_span_bytes or number at least min_stream_reads: a sparse reader whose reads
 //        land close together is not one, nor the kernel's own readahead at a file's start) grows
-//        a readahead window (doubling from
-//        readahead_initial up to readahead_max per stream), prefetched by a pool of threads in
-//        parallel requests (from the cache when the blocks are there, so the disk stays busy too);
+//        a readahead window (doubling from readahead_initial up to readahead_max per stream),
+//        prefetched by a pool of threads in parallel requests (from the cache when the blocks are
+//        there, so the disk stays busy too);
 //        the bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
 //        Remote reads land in buffers from a BufferPool (mapped memory, reused; at most
 //        max_idle_buffer_bytes of released ones kept), so memory freed is returned to the kernel.
