@@ -75,9 +75,9 @@ struct ReadStream {
 };
 
 struct FetcherOptions {
-  uint64_t max_request_bytes = 8ull << 20;   // one remote read at most
-  uint64_t readahead_initial = 4ull << 20;   // first window of a sequential stream
-  uint64_t readahead_max = 32ull << 20;      // per stream
+  uint64_t max_request_bytes = 8ull << 20;  // one remote read at most
+  uint64_t readahead_initial = 4ull << 20;  // first window of a sequential stream
+  uint64_t readahead_max = 32ull << 20;     // per stream
   // A run of reads is a stream only once it spans at least this many bytes, or counts at least
   // min_stream_reads reads. The kernel reads ahead on its own, up to max_readahead (1 MiB,
   // fuse/fuse_server.cc) per request: a read at a file's start or two adjacent small reads make
