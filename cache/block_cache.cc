@@ -131,6 +131,26 @@ struct FileInfo {
   uint32_t remote() const { return ReadBigEndian32(prefix.data()); }
 };
 
+// The usage deltas of one index batch, summed per usage key: one merge operand per dataset and
+// batch instead of one per block (the counters are sums, so the result is the same).
+class UsageDeltas {
+ public:
+  void Add(const std::string& usage_key, int64_t bytes, int64_t blocks) {
+    for (auto& [key, u] : deltas_) {
+      if (key == usage_key) {
+        u.bytes += bytes;
+        u.blocks += blocks;
+        return;
+      }
+    }
+    deltas_.push_back({usage_key, DatasetUsageCounter{bytes, blocks}});
+  }
+  const std::vector<std::pair<std::string, DatasetUsageCounter>>& deltas() const { return deltas_; }
+
+ private:
+  std::vector<std::pair<std::string, DatasetUsageCounter>> deltas_;  // few: one per dataset
+};
+
 std::string UsageKey(uint32_t remote_id, const std::string& dataset) {
   std::string k;
   AppendBigEndian32(&k, remote_id);
@@ -1057,6 +1077,7 @@ void BlockCacheImpl::WriteAndCommit(const std::vector<Admitted>& admitted) {
   }
 
   BlockIndex::Batch ib(index_.get());
+  UsageDeltas usage;
   std::vector<BlockEntry> entries(admitted.size());
   for (size_t i = 0; i < admitted.size(); ++i) {
     if (!ops[i].status.ok()) continue;
@@ -1074,8 +1095,9 @@ void BlockCacheImpl::WriteAndCommit(const std::vector<Admitted>& admitted) {
       if (policy_->InMain(e.slot)) e.flags |= BlockEntry::kFlagInMain;
     }
     ib.PutBlock(admitted[i].cmd->key, e);
-    ib.AddUsage(files_[admitted[i].file_id].usage_key, e.length, 1);
+    usage.Add(files_[admitted[i].file_id].usage_key, e.length, 1);
   }
+  for (const auto& [key, u] : usage.deltas()) ib.AddUsage(key, u.bytes, u.blocks);
   Status committed = ib.count() > 0 ? index_->Commit(&ib, /*sync=*/false) : Status::Ok();
   if (!committed.ok()) log_->error("cache index commit failed: {}", committed.ToString());
 
@@ -1098,9 +1120,11 @@ void BlockCacheImpl::WriteAndCommit(const std::vector<Admitted>& admitted) {
     s.pinned = files_[a.file_id].pinned;
     if (s.pinned) pinned_bytes_.fetch_add(classes_.SizeOfSlot(a.slot));
     data_bytes_.fetch_add(s.length);
-    AddUsageMirror(files_[a.file_id].usage_key, s.length, 1);
     counters_.inserts.fetch_add(1, std::memory_order_relaxed);
     counters_.insert_bytes.fetch_add(s.length, std::memory_order_relaxed);
+  }
+  if (committed.ok()) {  // the blocks whose write failed were left out of `usage` above
+    for (const auto& [key, u] : usage.deltas()) AddUsageMirror(key, u.bytes, u.blocks);
   }
 }
 
@@ -1134,11 +1158,13 @@ void BlockCacheImpl::RemoveEntries(const std::vector<std::pair<std::string, Bloc
   // 1. Delete the entries (and their usage) in one synced batch: after this no crash or power
   //    loss can resurrect an entry pointing at a slot we are about to reuse.
   BlockIndex::Batch ib(index_.get());
+  UsageDeltas usage;
   for (const auto& [key, entry] : victims) {
     const SlotState& s = slots_.at(entry.slot);
     ib.DeleteBlock(key);
-    if (s.file_id != kNoFile) ib.AddUsage(files_[s.file_id].usage_key, -int64_t{s.length}, -1);
+    if (s.file_id != kNoFile) usage.Add(files_[s.file_id].usage_key, -int64_t{s.length}, -1);
   }
+  for (const auto& [key, u] : usage.deltas()) ib.AddUsage(key, u.bytes, u.blocks);
   Status st = index_->Commit(&ib, /*sync=*/true);
   if (!st.ok()) {
     // The entries are still in the index: keep the slots, they stay valid.
@@ -1164,7 +1190,6 @@ void BlockCacheImpl::RemoveEntries(const std::vector<std::pair<std::string, Bloc
     } else if (s.pinned) {
       pinned_bytes_.fetch_sub(classes_.SizeOfSlot(entry.slot));
     }
-    AddUsageMirror(files_[s.file_id].usage_key, -int64_t{s.length}, -1);
     data_bytes_.fetch_sub(s.length);
     DropFileBlock(s.file_id);
     s.file_id = kNoFile;
@@ -1172,6 +1197,7 @@ void BlockCacheImpl::RemoveEntries(const std::vector<std::pair<std::string, Bloc
     s.length = 0;
     ReleaseSlot(entry.slot);
   }
+  for (const auto& [key, u] : usage.deltas()) AddUsageMirror(key, u.bytes, u.blocks);
 }
 
 void BlockCacheImpl::ReleaseSlot(uint32_t slot) {

@@ -370,6 +370,50 @@ TEST(BlockCacheTest, UsagePerDatasetIsIncrementalAndPersisted) {
   EXPECT_TRUE(v->usage_matches);
 }
 
+// The writer sums a batch's usage deltas per dataset (one merge operand each): blocks of several
+// datasets interleaved in the same batches, then evicted by the policy and by prefix, keep every
+// counter exact, in memory and in the index.
+TEST(BlockCacheTest, UsageOfDatasetsInterleavedInOneBatchStaysExact) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 200);
+  const std::vector<std::string> files = {"/d0/x/f", "/d1/x/f", "/d2/x/f", "/d3/x/f"};
+  auto sum_of = [](BlockCache& c) {
+    DatasetUsage sum;
+    for (const auto& u : c.Usage()) {
+      sum.bytes += u.bytes;
+      sum.blocks += u.blocks;
+    }
+    return sum;
+  };
+  {
+    auto cache = OpenOrDie(o);
+    for (uint32_t b = 0; b < 40; ++b) {
+      for (size_t d = 0; d < files.size(); ++d) Put(*cache, File(files[d]), b, 1000 * (d + 1));
+    }
+    ASSERT_TRUE(cache->Flush().ok());
+    for (const auto& u : cache->Usage()) {
+      const size_t d = static_cast<size_t>(u.prefix[2] - '0');
+      EXPECT_EQ(u.blocks, 40u) << u.prefix;
+      EXPECT_EQ(u.bytes, 40u * 1000 * (d + 1)) << u.prefix;
+    }
+    EXPECT_EQ(cache->Usage().size(), files.size());
+    // Evictions by the policy (every dataset loses some blocks in one batch), then by prefix.
+    ASSERT_TRUE(cache->SetCapacity(4 * kBlock).ok());  // 64 of the 160 4 KiB slots
+    const auto stats = cache->Stats();
+    EXPECT_LT(sum_of(*cache).blocks, 160u);
+    EXPECT_EQ(sum_of(*cache).bytes, stats.data_bytes);
+    ASSERT_TRUE(cache->Evict(0, "/d1").ok());
+    EXPECT_EQ(sum_of(*cache).bytes, cache->Stats().data_bytes);
+    for (const auto& u : cache->Usage()) EXPECT_NE(u.prefix, "/d1/x");
+    auto v = cache->Verify(false);
+    ASSERT_TRUE(v.ok());
+    EXPECT_TRUE(v->usage_matches);
+  }
+  auto cache = OpenOrDie(o);
+  EXPECT_FALSE(cache->Recovery().usage_repaired);
+  EXPECT_EQ(sum_of(*cache).bytes, cache->Stats().data_bytes);
+}
+
 TEST(BlockCacheTest, ChangedDatasetSettingsRepairUsageAtOpen) {
   TestDir dir;
   auto o = SmallOptions(dir.path(), 100);
