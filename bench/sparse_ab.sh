@@ -4,16 +4,20 @@
 # xrootd, with the daemon's CPU time and page faults per pass and XrdCl doing the same reads: the
 # before/after of a change on the sparse path, on a machine too noisy for separate runs.
 #
-#   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] HOARDFS_BIN...
+#   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
+#                      HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, then XrdCl
 #   --xrootdfs     also read through xrootdfs (package xrootd-fuse) in every round: the peer
 #   --size-mib M   size of the generated file (default 512, as the full mount benchmark)
 #   --seed S       sparse_read's seed (default 20261129, as the mount benchmark)
+#   --sequential   read the whole file instead (dd bs=1M; the direct client is xrdcp): the
+#                  cold sequential case, for changes that touch every read
 #
 # Environment: SPARSE_READ_BIN (default: bench/sparse_read of the first binary's build tree).
-# Every pass: a fresh mount on an empty cache, page cache dropped, then `sparse_read read`.
-# Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F") and a summary (min-max).
+# Every pass: a fresh mount on an empty cache, page cache dropped, then `sparse_read read` (or dd).
+# Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F", then the daemon's
+# remote_requests, inserts and store_writes) and a summary (min-max).
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Cleans up on exit: unmounts, stops the
 # xrootd it started, removes its directory.
 set -euo pipefail
@@ -22,6 +26,7 @@ ROUNDS=4
 SIZE_MIB=512
 SEED=20261129
 WITH_XROOTDFS=0
+SEQUENTIAL=0
 BINS=()
 while (($#)); do
   case "$1" in
@@ -29,7 +34,8 @@ while (($#)); do
     --size-mib) SIZE_MIB="$2"; shift 2 ;;
     --seed) SEED="$2"; shift 2 ;;
     --xrootdfs) WITH_XROOTDFS=1; shift ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    --sequential) SEQUENTIAL=1; shift ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -78,6 +84,21 @@ done
 ((up)) || { echo "xrootd did not come up on port $PORT:" >&2; tail -5 "$WORK/xrd/xrootd.log" >&2; exit 1; }
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# Prints "seconds=S" for one read of the file through a mount (read_file PATH) or by the direct
+# client (read_direct URL), in the pattern chosen.
+timed() {
+  local t0 t1
+  t0="$(date +%s.%N)"
+  "$@" >/dev/null 2>&1
+  t1="$(date +%s.%N)"
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "seconds=%.6f\n", b - a }'
+}
+read_file() {
+  if ((SEQUENTIAL)); then timed dd if="$1" of=/dev/null bs=1M; else "$SPARSE_BIN" read "$1" "$SEED"; fi
+}
+read_direct() {
+  if ((SEQUENTIAL)); then timed xrdcp -f "$1" /dev/null; else "$SPARSE_BIN" xroot "$1" "$SEED"; fi
+}
 # cpu ticks (utime + stime) and minor faults of PID
 proc_counts() { awk '{ print $14 + $15, $10 }' "/proc/$1/stat"; }
 declare -A SECS
@@ -89,21 +110,27 @@ pass() {  # pass BIN ROUND
   pid="$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$WORK/mount.out")"
   drop_caches
   read -r c0 f0 < <(proc_counts "$pid")
-  out="$("$SPARSE_BIN" read "$MNT/sparse" "$SEED")"
+  out="$(read_file "$MNT/sparse")"
   read -r c1 f1 < <(proc_counts "$pid")
   hz="$(getconf CLK_TCK)"
   local s="${out##*seconds=}"
   s="${s%% *}"
   SECS[$b]+="$s "
-  printf '%s round %s: seconds=%s cpu_s=%s faults=%s\n' "$b" "$r" "$s" \
-    "$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')" "$((f1 - f0))"
+  # The daemon's own counters of the pass (keys an older binary lacks print as "-").
+  local counters
+  counters="$(timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
+    python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes")))' 2>/dev/null || true)"
+  printf '%s round %s: seconds=%s cpu_s=%s faults=%s %s\n' "$b" "$r" "$s" \
+    "$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')" "$((f1 - f0))" "$counters"
 }
 xrootdfs_pass() {  # xrootdfs_pass ROUND
   local out s
   if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
   timeout 60 xrootdfs "$MNT" -o "rdr=$URL,uid=nobody" >/dev/null 2>&1 </dev/null
   drop_caches
-  out="$("$SPARSE_BIN" read "$MNT/sparse" "$SEED")"
+  out="$(read_file "$MNT/sparse")"
   s="${out##*seconds=}"
   SECS[xrootdfs]+="${s%% *} "
   echo "xrootdfs round $1: seconds=${s%% *}"
@@ -114,7 +141,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for b in "${BINS[@]}"; do pass "$b" "$r"; done
   ((WITH_XROOTDFS)) && xrootdfs_pass "$r"
   drop_caches
-  out="$("$SPARSE_BIN" xroot "$URL/sparse" "$SEED")"
+  out="$(read_direct "$URL/sparse")"
   s="${out##*seconds=}"
   SECS[xrdcl]+="${s%% *} "
   echo "XrdCl round $r: seconds=${s%% *}"

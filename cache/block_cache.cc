@@ -1565,6 +1565,7 @@ BlockCacheStats BlockCacheImpl::Stats() {
   s.insert_duplicates = counters_.insert_duplicates.load();
   s.inserts_rejected = counters_.inserts_rejected.load();
   s.inserts_shared = counters_.inserts_shared.load();
+  s.store_writes = store_->write_transfers();
   s.write_errors = counters_.write_errors.load();
   s.evictions = counters_.evictions.load();
   s.evicted_bytes = counters_.evicted_bytes.load();

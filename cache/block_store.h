@@ -106,8 +106,13 @@ class BlockStore {
                     const std::function<void(BlockIo&)>& on_complete = nullptr) = 0;
 
   // Writes every op in one batch, then makes the written bytes durable (fdatasync of each data
-  // file touched). An op's status is OK only if its bytes are durable.
+  // file touched). Ops to adjacent slots of one file are written by one transfer (writev); its
+  // failure fails each of them. An op's status is OK only if its bytes are durable.
   virtual void Write(std::span<BlockIo> ops) = 0;
+
+  // Write transfers submitted so far: a write of ops to adjacent slots of one data file is one
+  // transfer (writev), so this is below the number of ops when pieces land side by side.
+  virtual uint64_t write_transfers() const = 0;
 
   virtual bool direct_io() const = 0;
   virtual uint32_t block_size() const = 0;

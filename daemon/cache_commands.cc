@@ -57,6 +57,7 @@ nlohmann::json StatsJson(BlockCache& c) {
       {"insert_bytes", s.insert_bytes},
       {"inserts_rejected", s.inserts_rejected},
       {"inserts_shared", s.inserts_shared},
+      {"store_writes", s.store_writes},
       {"evictions", s.evictions},
       {"index_disk_bytes", s.index_disk_bytes},
       {"index_memory_bytes", s.index_memory_bytes},

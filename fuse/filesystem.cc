@@ -358,6 +358,8 @@ std::string Filesystem::StatsJson() {
                      ",\"record_misses\":" + std::to_string(s.record_misses) +
                      ",\"record_memo_hits\":" + std::to_string(s.record_memo_hits) +
                      ",\"inserts_shared\":" + std::to_string(s.inserts_shared) +
+                     ",\"inserts\":" + std::to_string(s.inserts) +
+                     ",\"store_writes\":" + std::to_string(s.store_writes) +
                      ",\"used_bytes\":" + std::to_string(s.used_bytes) +
                      ",\"data_bytes\":" + std::to_string(s.data_bytes) +
                      ",\"capacity_bytes\":" + std::to_string(s.capacity_bytes) +

@@ -288,6 +288,82 @@ TEST_P(BlockStoreModeTest, WriteThenReadBackRandomBlocks) {
   }
 }
 
+// Ops to adjacent slots of one data file go to the kernel as one transfer (writev): one trip
+// through the filesystem for a run of a sparse read's pieces instead of one per piece. Whatever
+// the order of the ops, a short block, a file boundary, a bad op or the transfer limit only split
+// the run, and every byte lands in its own slot.
+TEST_P(BlockStoreModeTest, AdjacentSlotsAreWrittenInOneTransfer) {
+  auto store = OpenOrDie(Options());
+  ASSERT_NE(store, nullptr);
+  const unsigned c16k = 2, c4k = 4;  // 64 KiB blocks: classes 64K, 32K, 16K, 8K, 4K
+  ASSERT_EQ(store->classes().size(c16k), 16384u);
+  // 512 KiB files: 32 slots of 16 KiB, 128 of 4 KiB per file.
+  ASSERT_TRUE(store->Allocate(c16k, 0, 40).ok());
+  ASSERT_TRUE(store->Allocate(c4k, 0, 100).ok());
+
+  struct Want {
+    uint32_t slot, length;
+  };
+  std::vector<Want> written;
+  std::vector<AlignedBuffer> keep;  // buffers of every write, alive until the end
+  // Writes `ops` in one batch; returns the number of transfers it took. `bad` gets a misaligned
+  // buffer (refused without I/O).
+  auto write = [&](std::vector<Want> ops, uint32_t bad = UINT32_MAX) {
+    std::vector<BlockIo> io;
+    for (const Want& w : ops) {
+      keep.emplace_back(w.length + 4096);
+      std::byte* buf = keep.back().data() + (w.slot == bad ? 512 : 0);
+      FillPattern(buf, w.length, w.slot, 5);
+      io.push_back({w.slot, w.length, buf, Status::Aborted("unset")});
+    }
+    const uint64_t before = store->write_transfers();
+    store->Write(io);
+    for (const BlockIo& op : io) {
+      if (op.slot == bad) {
+        EXPECT_EQ(op.status.code(), StatusCode::kInvalidArgument) << op.status.ToString();
+      } else {
+        EXPECT_TRUE(op.status.ok()) << op.slot << ": " << op.status.ToString();
+        written.push_back({op.slot, op.length});
+      }
+    }
+    return store->write_transfers() - before;
+  };
+  auto s16 = [&](uint32_t i) { return SlotId(c16k, i); };
+  auto s4 = [&](uint32_t i) { return SlotId(c4k, i); };
+
+  // Ten adjacent slots, in shuffled order: one transfer.
+  std::vector<Want> run;
+  for (uint32_t i : {3u, 0u, 9u, 1u, 7u, 2u, 8u, 4u, 6u, 5u}) run.push_back({s16(i), 16384});
+  EXPECT_EQ(write(run), 1u);
+  // A short block ends a run (its padding does not reach the next slot).
+  EXPECT_EQ(write({{s16(10), 16384}, {s16(11), 16384}, {s16(12), 5000}, {s16(13), 16384}}), 2u);
+  // A run across a file boundary (slot 32 starts the second file).
+  EXPECT_EQ(write({{s16(30), 16384}, {s16(31), 16384}, {s16(32), 16384}, {s16(33), 16384}}), 2u);
+  // A bad op in the middle fails alone; its neighbours are written.
+  EXPECT_EQ(write({{s16(20), 16384}, {s16(21), 16384}, {s16(22), 16384}}, s16(21)), 2u);
+  // Other classes and slots far apart: a transfer each.
+  EXPECT_EQ(write({{s16(15), 16384}, {s4(50), 4096}, {s16(25), 16384}}), 3u);
+  // 100 adjacent pages: 64 ops per transfer at most.
+  run.clear();
+  for (uint32_t i = 0; i < 100; ++i) run.push_back({s4(i == 50 ? 99 : i), 4096});
+  run[99] = {s4(50), 4096};
+  EXPECT_EQ(write(run), 2u);
+
+  std::vector<AlignedBuffer> in;
+  std::vector<BlockIo> reads;
+  for (const Want& w : written) in.emplace_back(w.length);
+  for (size_t i = 0; i < written.size(); ++i) {
+    std::memset(in[i].data(), 0xAA, in[i].capacity());
+    reads.push_back({written[i].slot, written[i].length, in[i].data(), Status::Aborted("unset")});
+  }
+  store->Read(reads);
+  for (const BlockIo& op : reads) {
+    ASSERT_TRUE(op.status.ok()) << op.status.ToString();
+    EXPECT_TRUE(MatchesPattern(static_cast<std::byte*>(op.buf), op.length, op.slot, 5))
+        << "slot " << op.slot;
+  }
+}
+
 // A read from an offset inside the slot returns those bytes of the block (partial block reads).
 TEST_P(BlockStoreModeTest, ReadFromAnOffsetInsideTheSlot) {
   auto store = OpenOrDie(Options());

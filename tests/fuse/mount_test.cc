@@ -804,6 +804,9 @@ TEST_F(MountTest, KernelReadRequestsAreCountedBySize) {
   // The remote read buffers behind that read are counted too.
   EXPECT_GT(JsonNumber(whole, "fetch_buffer_maps").value_or(0), 0u) << whole;
   EXPECT_NE(JsonNumber(whole, "fetch_buffer_idle_bytes"), std::nullopt) << whole;
+  // And the cache's writes of it: blocks inserted, and the transfers that wrote them.
+  EXPECT_NE(JsonNumber(whole, "inserts"), std::nullopt) << whole;
+  EXPECT_NE(JsonNumber(whole, "store_writes"), std::nullopt) << whole;
 }
 
 // ------------------------------------------------------------------------------------------------
