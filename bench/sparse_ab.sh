@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # sparse_ab.sh: the cold ROOT-like sparse read (bench/sparse_read, the pattern of the mount
 # benchmark) through two or more hoardfs binaries, interleaved round after round on one local
-# xrootd, with the daemon's CPU time and page faults per pass and XrdCl doing the same reads: the
-# before/after of a change on the sparse path, on a machine too noisy for separate runs.
+# xrootd, with the daemon's CPU time and page faults per pass and the direct client (XrdCl, or
+# libcurl with --http) doing the same reads: the before/after of a change on the read path, on a
+# machine too noisy for separate runs.
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
-#                      HOARDFS_BIN...
+#                      [--http] HOARDFS_BIN...
 #
-#   --rounds N     rounds (default 4); each round runs every binary once, then XrdCl
+#   --rounds N     rounds (default 4); each round runs every binary once, then the direct client
 #   --xrootdfs     also read through xrootdfs (package xrootd-fuse) in every round: the peer
 #   --size-mib M   size of the generated file (default 512, as the full mount benchmark)
 #   --seed S       sparse_read's seed (default 20261129, as the mount benchmark)
 #   --sequential   read the whole file instead (dd bs=1M; the direct client is xrdcp): the
 #                  cold sequential case, for changes that touch every read
+#   --http         mount over xrootd's HTTP door (http://) instead of root://; the direct
+#                  client is then libcurl (sparse_read http; curl for --sequential)
+#   --perf DIR     record each hoardfs pass with `perf record -g -p PID` (linux-perf) into
+#                  DIR/<binary name>-<round>.data: the profile of exactly one cold pass
 #
 # Environment: SPARSE_READ_BIN (default: bench/sparse_read of the first binary's build tree).
 # Every pass: a fresh mount on an empty cache, page cache dropped, then `sparse_read read` (or dd).
@@ -27,6 +32,8 @@ SIZE_MIB=512
 SEED=20261129
 WITH_XROOTDFS=0
 SEQUENTIAL=0
+HTTP=0
+PERF_DIR=""
 BINS=()
 while (($#)); do
   case "$1" in
@@ -35,7 +42,9 @@ while (($#)); do
     --seed) SEED="$2"; shift 2 ;;
     --xrootdfs) WITH_XROOTDFS=1; shift ;;
     --sequential) SEQUENTIAL=1; shift ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    --http) HTTP=1; shift ;;
+    --perf) PERF_DIR="$(realpath "$2")"; shift 2 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -44,6 +53,10 @@ done
 SPARSE_BIN="${SPARSE_READ_BIN:-$(dirname "${BINS[0]}")/../bench/sparse_read}"
 [[ -x "$SPARSE_BIN" ]] || { echo "no sparse_read at $SPARSE_BIN (set SPARSE_READ_BIN)" >&2; exit 2; }
 for b in "${BINS[@]}"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2; exit 2; }; done
+if [[ -n "$PERF_DIR" ]]; then
+  command -v perf >/dev/null || { echo "--perf: no perf (apt-get install linux-perf)" >&2; exit 2; }
+  mkdir -p "$PERF_DIR"
+fi
 if ((WITH_XROOTDFS)) && ! command -v xrootdfs >/dev/null; then
   echo "--xrootdfs: no xrootdfs (apt-get install xrootd-fuse)" >&2
   exit 2
@@ -63,7 +76,9 @@ chmod 755 "$WORK"  # xrootd runs as nobody
 mkdir -p "$WORK/srv/d" "$WORK/xrd" "$MNT"
 head -c "$((SIZE_MIB * 1048576))" /dev/urandom >"$WORK/srv/d/sparse"
 chown -R nobody "$WORK/srv" "$WORK/xrd"
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT="$(free_port)"
+HTTP_PORT="$(free_port)"
 cat >"$WORK/xrd/xrootd.cfg" <<EOF
 xrd.port $PORT
 all.export /
@@ -71,13 +86,18 @@ oss.localroot $WORK/srv
 all.adminpath $WORK/xrd/admin
 all.pidpath $WORK/xrd
 EOF
+((HTTP)) && echo "xrd.protocol XrdHttp:$HTTP_PORT libXrdHttp.so" >>"$WORK/xrd/xrootd.cfg"
 (cd "$WORK/xrd" && exec xrootd -R nobody -c xrootd.cfg -l xrootd.log -n sparseab </dev/null >/dev/null 2>&1) &
 XRD_PID=$!
-URL="root://127.0.0.1:$PORT//d"
+ROOT_URL="root://127.0.0.1:$PORT//d"
+URL="$ROOT_URL"
+DIRECT=xrdcl  # the direct client's name in the output
+if ((HTTP)); then URL="http://127.0.0.1:$HTTP_PORT/d"; DIRECT=libcurl; fi
 up=0
 for ((i = 0; i < 100 && up == 0; i++)); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     timeout 5 xrdfs "root://127.0.0.1:$PORT" stat /d/sparse >/dev/null 2>&1 && up=1
+    ((up && HTTP)) && { timeout 5 curl -sf -o /dev/null -r 0-0 "$URL/sparse" || up=0; }
   fi
   ((up)) || sleep 0.1
 done
@@ -97,7 +117,10 @@ read_file() {
   if ((SEQUENTIAL)); then timed dd if="$1" of=/dev/null bs=1M; else "$SPARSE_BIN" read "$1" "$SEED"; fi
 }
 read_direct() {
-  if ((SEQUENTIAL)); then timed xrdcp -f "$1" /dev/null; else "$SPARSE_BIN" xroot "$1" "$SEED"; fi
+  if ((HTTP)); then
+    if ((SEQUENTIAL)); then timed curl -sf -o /dev/null "$1"; else
+      "$SPARSE_BIN" http "$1" "$((SIZE_MIB * 1048576))" "$SEED"; fi
+  elif ((SEQUENTIAL)); then timed xrdcp -f "$1" /dev/null; else "$SPARSE_BIN" xroot "$1" "$SEED"; fi
 }
 # cpu ticks (utime + stime) and minor faults of PID
 proc_counts() { awk '{ print $14 + $15, $10 }' "/proc/$1/stat"; }
@@ -109,9 +132,16 @@ pass() {  # pass BIN ROUND
   "$b" mount "$URL" "$MNT" --cache-dir "$WORK/cache" --cache-size 8G --log-file "$WORK/hoardfs.log" >"$WORK/mount.out"
   pid="$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$WORK/mount.out")"
   drop_caches
+  local perf_pid=""
+  if [[ -n "$PERF_DIR" ]]; then
+    perf record -q -g -F 1999 -p "$pid" -o "$PERF_DIR/$(basename "$b")-$r.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 1  # perf attaches to every thread
+  fi
   read -r c0 f0 < <(proc_counts "$pid")
   out="$(read_file "$MNT/sparse")"
   read -r c1 f1 < <(proc_counts "$pid")
+  if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   hz="$(getconf CLK_TCK)"
   local s="${out##*seconds=}"
   s="${s%% *}"
@@ -128,7 +158,7 @@ print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "insert
 xrootdfs_pass() {  # xrootdfs_pass ROUND
   local out s
   if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
-  timeout 60 xrootdfs "$MNT" -o "rdr=$URL,uid=nobody" >/dev/null 2>&1 </dev/null
+  timeout 60 xrootdfs "$MNT" -o "rdr=$ROOT_URL,uid=nobody" >/dev/null 2>&1 </dev/null
   drop_caches
   out="$(read_file "$MNT/sparse")"
   s="${out##*seconds=}"
@@ -143,13 +173,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
   drop_caches
   out="$(read_direct "$URL/sparse")"
   s="${out##*seconds=}"
-  SECS[xrdcl]+="${s%% *} "
-  echo "XrdCl round $r: seconds=${s%% *}"
+  SECS[$DIRECT]+="${s%% *} "
+  echo "$DIRECT round $r: seconds=${s%% *}"
 done
 echo "summary (seconds, min-max over $ROUNDS rounds):"
 KEYS=("${BINS[@]}")
 ((WITH_XROOTDFS)) && KEYS+=(xrootdfs)
-for k in "${KEYS[@]}" xrdcl; do
+for k in "${KEYS[@]}" "$DIRECT"; do
   tr ' ' '\n' <<<"${SECS[$k]}" | awk -v k="$k" 'NF { v[n++] = $1 } END {
     min = v[0]; max = v[0]; for (i in v) { if (v[i] < min) min = v[i]; if (v[i] > max) max = v[i] }
     printf "  %s: %.2f-%.2f\n", k, min, max }'
