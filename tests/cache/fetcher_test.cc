@@ -256,7 +256,7 @@ class FetcherTest : public ::testing::Test {
   // After a first pass over `baskets` baskets (`read` bytes, counters reset before it): one
   // ranged fetch each, no readahead, less than a page of alignment on either side of a basket
   // (edge chunks are fetched as just the pages the basket touches).
-  void ExpectOneChunkFetchPerBasket(size_t baskets, uint64_t read) {
+  void ExpectOneRangedFetchPerBasket(size_t baskets, uint64_t read) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no prefetch may show up
     EXPECT_EQ(fetcher_->Stats().prefetch_requests, 0u);
     EXPECT_EQ(Requests(), baskets);
@@ -417,7 +417,7 @@ TEST_F(FetcherTest, SparseReadsFetchOnlyTheChunksTheyTouchAndCacheThem) {
   ReadStream stream;
   fake_.ResetCounters();
   const uint64_t read = read_all(&stream);
-  ExpectOneChunkFetchPerBasket(baskets.size(), read);
+  ExpectOneRangedFetchPerBasket(baskets.size(), read);
 
   ExpectSecondPassFromTheCache(read_all);
   EXPECT_GT(fetcher_->Stats().piece_hit_bytes, read - 1);
@@ -450,7 +450,7 @@ TEST_F(FetcherTest, SparseReadsAcrossABlockBoundaryFetchOnlyTheirChunks) {
   ReadStream stream;
   fake_.ResetCounters();
   const uint64_t read = read_all(&stream);
-  ExpectOneChunkFetchPerBasket(baskets.size(), read);  // both sides in one ranged read
+  ExpectOneRangedFetchPerBasket(baskets.size(), read);  // both sides in one ranged read
 
   // One block under a boundary cached whole (a sequential reader passed by): still exact.
   ExpectRead(file, contents, (baskets[0].offset / kBlock + 1) * kBlock, kBlock);
