@@ -1022,11 +1022,13 @@ std::optional<uint32_t> BlockCacheImpl::AllocateSlot(uint32_t length) {
 
 void BlockCacheImpl::ProcessInserts(std::vector<InsertCmd>& batch) {
   // Skip blocks already cached (or repeated in this batch).
-  std::vector<std::string> keys;
+  std::vector<std::string_view> keys;
   keys.reserve(batch.size());
   for (const InsertCmd& c : batch) keys.push_back(c.key);
-  std::vector<std::optional<BlockEntry>> existing = index_->MultiGet(keys);
+  std::vector<std::optional<BlockEntry>> existing =
+      index_->MultiGet(std::span<const std::string_view>(keys));
   std::unordered_set<std::string_view> seen;
+  seen.reserve(batch.size());
 
   // Admit in chunks: when no slot can be had, the blocks admitted so far are written and
   // committed first, so they become evictable by the rest of a batch larger than the cache.

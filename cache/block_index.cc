@@ -260,6 +260,12 @@ Status BlockIndex::Commit(Batch* batch, bool sync) {
 }
 
 std::vector<std::optional<BlockEntry>> BlockIndex::MultiGet(std::span<const std::string> keys) {
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  return MultiGet(std::span<const std::string_view>(views));
+}
+
+std::vector<std::optional<BlockEntry>> BlockIndex::MultiGet(
+    std::span<const std::string_view> keys) {
   const size_t n = keys.size();
   std::vector<std::optional<BlockEntry>> out(n);
   if (n == 0) return out;

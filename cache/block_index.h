@@ -101,6 +101,7 @@ class BlockIndex {
 
   // Looks up many keys in one MultiGet. An entry that fails to decode is reported as nullopt and
   // counted in decode_errors().
+  std::vector<std::optional<BlockEntry>> MultiGet(std::span<const std::string_view> keys);
   std::vector<std::optional<BlockEntry>> MultiGet(std::span<const std::string> keys);
   Result<std::optional<BlockEntry>> Get(std::string_view key);
 
