@@ -19,7 +19,9 @@
 #   --perf DIR     record each hoardfs pass with `perf record -g -p PID` (linux-perf) into
 #                  DIR/<binary name>-<round>.data: the profile of exactly one cold pass
 #
-# Environment: SPARSE_READ_BIN (default: bench/sparse_read of the first binary's build tree).
+# Environment: SPARSE_READ_BIN (default: bench/sparse_read of the first binary's build tree);
+# PERF_CALL_GRAPH (default fp): perf's --call-graph for --perf, e.g. dwarf where leaf functions
+# (memset, memcpy) must be attributed to their real caller.
 # Every pass: a fresh mount on an empty cache, page cache dropped, then `sparse_read read` (or dd).
 # Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F", then the daemon's
 # remote_requests, inserts and store_writes) and a summary (min-max).
@@ -134,7 +136,7 @@ pass() {  # pass BIN ROUND
   drop_caches
   local perf_pid=""
   if [[ -n "$PERF_DIR" ]]; then
-    perf record -q -g -F 1999 -p "$pid" -o "$PERF_DIR/$(basename "$b")-$r.data" >/dev/null 2>&1 &
+    perf record -q --call-graph "${PERF_CALL_GRAPH:-fp}" -F 1999 -p "$pid" -o "$PERF_DIR/$(basename "$b")-$r.data" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 1  # perf attaches to every thread
   fi
