@@ -792,11 +792,7 @@ void IoUringBlockStore::Write(std::span<BlockIo> ops) {
   // A file is named by its descriptor.
   std::vector<uint64_t>& touched = ring->touched_files;
   std::vector<Status>& synced = ring->sync_status;
-  auto fd_of = [&](const BlockIo& op) {
-    const ClassFiles& cf = classes_[SlotClass(op.slot)];
-    return static_cast<uint64_t>(
-        cf.fds[SlotIndex(op.slot) / cf.slots_per_file].load(std::memory_order_acquire));
-  };
+  auto fd_of = [&](const BlockIo& op) { return static_cast<uint64_t>(PlaceOf(op).fd); };
   touched.clear();
   for (const BlockIo& op : ops) {
     if (!op.status.ok()) continue;
