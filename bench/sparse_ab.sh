@@ -21,10 +21,13 @@
 #
 # Environment: SPARSE_READ_BIN (default: bench/sparse_read of the first binary's build tree);
 # PERF_CALL_GRAPH (default fp): perf's --call-graph for --perf, e.g. dwarf where leaf functions
-# (memset, memcpy) must be attributed to their real caller.
+# (memset, memcpy) must be attributed to their real caller; PERF_EVENT (default: cpu cycles
+# at 1999 Hz): record every such event instead, e.g. page-faults or context-switches.
 # Every pass: a fresh mount on an empty cache, page cache dropped, then `sparse_read read` (or dd).
-# Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F", then the daemon's
-# remote_requests, inserts and store_writes) and a summary (min-max).
+# Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F switches=W server_cpu_s=X":
+# the daemon's CPU time, minor page faults and context switches of all its threads, the xrootd
+# server's CPU time; then the daemon's remote_requests, inserts and store_writes; the same for
+# xrootdfs, the server's CPU time for the direct client) and a summary (min-max).
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Cleans up on exit: unmounts, stops the
 # xrootd it started, removes its directory.
 set -euo pipefail
@@ -46,7 +49,7 @@ while (($#)); do
     --sequential) SEQUENTIAL=1; shift ;;
     --http) HTTP=1; shift ;;
     --perf) PERF_DIR="$(realpath "$2")"; shift 2 ;;
-    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -124,11 +127,25 @@ read_direct() {
       "$SPARSE_BIN" http "$1" "$((SIZE_MIB * 1048576))" "$SEED"; fi
   elif ((SEQUENTIAL)); then timed xrdcp -f "$1" /dev/null; else "$SPARSE_BIN" xroot "$1" "$SEED"; fi
 }
-# cpu ticks (utime + stime) and minor faults of PID
-proc_counts() { awk '{ print $14 + $15, $10 }' "/proc/$1/stat"; }
+# cpu ticks (utime + stime) and minor faults of PID, and its threads' context switches
+proc_counts() {
+  local switches
+  switches="$(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }')"
+  awk -v cs="$switches" '{ print $14 + $15, $10, cs }' "/proc/$1/stat"
+}
+# "cpu_s=C switches=S [server_cpu_s=C]" of a pass: the deltas of proc_counts lines A and B of
+# the daemon, and of the xrootd server's (SA, SB)
+pass_costs() {  # pass_costs "C0 F0 S0" "C1 F1 S1" "SC0 _ _" "SC1 _ _"
+  local hz
+  hz="$(getconf CLK_TCK)"
+  awk -v a="$1" -v b="$2" -v sa="$3" -v sb="$4" -v hz="$hz" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); split(sa, p, " "); split(sb, q, " ")
+    printf "cpu_s=%.2f faults=%d switches=%d server_cpu_s=%.2f", (y[1] - x[1]) / hz, y[2] - x[2],
+      y[3] - x[3], (q[1] - p[1]) / hz }'
+}
 declare -A SECS
 pass() {  # pass BIN ROUND
-  local b="$1" r="$2" pid out c0 f0 c1 f1 hz
+  local b="$1" r="$2" pid out before after sbefore safter
   if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
   rm -rf "$WORK/cache"
   "$b" mount "$URL" "$MNT" --cache-dir "$WORK/cache" --cache-size 8G --log-file "$WORK/hoardfs.log" >"$WORK/mount.out"
@@ -136,15 +153,18 @@ pass() {  # pass BIN ROUND
   drop_caches
   local perf_pid=""
   if [[ -n "$PERF_DIR" ]]; then
-    perf record -q --call-graph "${PERF_CALL_GRAPH:-fp}" -F 1999 -p "$pid" -o "$PERF_DIR/$(basename "$b")-$r.data" >/dev/null 2>&1 &
+    local sampling=(-F 1999)
+    [[ -n "${PERF_EVENT:-}" ]] && sampling=(-e "$PERF_EVENT" -c 1)
+    perf record -q --call-graph "${PERF_CALL_GRAPH:-fp}" "${sampling[@]}" -p "$pid" -o "$PERF_DIR/$(basename "$b")-$r.data" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 1  # perf attaches to every thread
   fi
-  read -r c0 f0 < <(proc_counts "$pid")
+  before="$(proc_counts "$pid")"
+  sbefore="$(proc_counts "$XRD_PID")"
   out="$(read_file "$MNT/sparse")"
-  read -r c1 f1 < <(proc_counts "$pid")
+  after="$(proc_counts "$pid")"
+  safter="$(proc_counts "$XRD_PID")"
   if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
-  hz="$(getconf CLK_TCK)"
   local s="${out##*seconds=}"
   s="${s%% *}"
   SECS[$b]+="$s "
@@ -154,18 +174,23 @@ pass() {  # pass BIN ROUND
     python3 -c 'import json, sys
 d = json.load(sys.stdin)
 print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes")))' 2>/dev/null || true)"
-  printf '%s round %s: seconds=%s cpu_s=%s faults=%s %s\n' "$b" "$r" "$s" \
-    "$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')" "$((f1 - f0))" "$counters"
+  printf '%s round %s: seconds=%s %s %s\n' "$b" "$r" "$s" \
+    "$(pass_costs "$before" "$after" "$sbefore" "$safter")" "$counters"
 }
 xrootdfs_pass() {  # xrootdfs_pass ROUND
-  local out s
+  local out s pid before after sbefore safter
   if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
   timeout 60 xrootdfs "$MNT" -o "rdr=$ROOT_URL,uid=nobody" >/dev/null 2>&1 </dev/null
+  pid="$(pgrep -n -x xrootdfs)"
   drop_caches
+  before="$(proc_counts "$pid")"
+  sbefore="$(proc_counts "$XRD_PID")"
   out="$(read_file "$MNT/sparse")"
+  after="$(proc_counts "$pid")"
+  safter="$(proc_counts "$XRD_PID")"
   s="${out##*seconds=}"
   SECS[xrootdfs]+="${s%% *} "
-  echo "xrootdfs round $1: seconds=${s%% *}"
+  echo "xrootdfs round $1: seconds=${s%% *} $(pass_costs "$before" "$after" "$sbefore" "$safter")"
   fusermount3 -u "$MNT"
   sleep 1
 }
@@ -173,10 +198,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for b in "${BINS[@]}"; do pass "$b" "$r"; done
   ((WITH_XROOTDFS)) && xrootdfs_pass "$r"
   drop_caches
+  sbefore="$(proc_counts "$XRD_PID")"
   out="$(read_direct "$URL/sparse")"
+  safter="$(proc_counts "$XRD_PID")"
   s="${out##*seconds=}"
   SECS[$DIRECT]+="${s%% *} "
-  echo "$DIRECT round $r: seconds=${s%% *}"
+  echo "$DIRECT round $r: seconds=${s%% *} $(pass_costs "0 0 0" "0 0 0" "$sbefore" "$safter" | sed 's/.* server_cpu_s/server_cpu_s/')"
 done
 echo "summary (seconds, min-max over $ROUNDS rounds):"
 KEYS=("${BINS[@]}")
