@@ -6,9 +6,11 @@
 # machine too noisy for separate runs.
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
-#                      [--http] HOARDFS_BIN...
+#                      [--http] [--threads] [--perf DIR] HOARDFS_BIN...
 #
-#   --rounds N     rounds (default 4); each round runs every binary once, then the direct client
+#   --rounds N     rounds (default 4); each round runs every binary once, in the order given, then
+#                  the direct client. A binary may be named twice: `A B B A` balances the order
+#                  within each round (a drift between passes then favours neither)
 #   --xrootdfs     also read through xrootdfs (package xrootd-fuse) in every round: the peer
 #   --size-mib M   size of the generated file (default 512, as the full mount benchmark)
 #   --seed S       sparse_read's seed (default 20261129, as the mount benchmark)
@@ -16,6 +18,8 @@
 #                  cold sequential case, for changes that touch every read
 #   --http         mount over xrootd's HTTP door (http://) instead of root://; the direct
 #                  client is then libcurl (sparse_read http; curl for --sequential)
+#   --threads      also print, after each pass (hoardfs and xrootdfs), each thread's CPU time,
+#                  minor faults and voluntary/involuntary context switches in the pass
 #   --perf DIR     record each hoardfs pass with `perf record -g -p PID` (linux-perf) into
 #                  DIR/<binary name>-<round>.data: the profile of exactly one cold pass
 #
@@ -39,6 +43,7 @@ WITH_XROOTDFS=0
 SEQUENTIAL=0
 HTTP=0
 PERF_DIR=""
+THREADS=0
 BINS=()
 while (($#)); do
   case "$1" in
@@ -49,7 +54,8 @@ while (($#)); do
     --sequential) SEQUENTIAL=1; shift ;;
     --http) HTTP=1; shift ;;
     --perf) PERF_DIR="$(realpath "$2")"; shift 2 ;;
-    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+    --threads) THREADS=1; shift ;;
+    -h | --help) sed -n '2,35p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -133,6 +139,22 @@ proc_counts() {
   switches="$(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }')"
   awk -v cs="$switches" '{ print $14 + $15, $10, cs }' "/proc/$1/stat"
 }
+# One line per thread of PID: "TID NAME TICKS MINFLT VOLUNTARY INVOLUNTARY"
+thread_counts() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    echo "${t##*/} $(tr ' ' _ <"$t/comm" 2>/dev/null) $(awk '{ print $14 + $15, $10 }' "$t/stat" 2>/dev/null) $(awk '/^voluntary_ctxt/ { v = $2 } /^nonvoluntary_ctxt/ { n = $2 } END { print v + 0, n + 0 }' "$t/status" 2>/dev/null)"
+  done 2>/dev/null | sort
+}
+# The per-thread deltas between two thread_counts snapshots (threads started in between count from
+# zero; threads with nothing to show are left out), busiest first.
+thread_deltas() {  # thread_deltas BEFORE AFTER
+  local hz
+  hz="$(getconf CLK_TCK)"
+  join -a 2 -e 0 -o 2.1,2.2,2.3,2.4,2.5,2.6,1.3,1.4,1.5,1.6 <(echo "$1") <(echo "$2") |
+    awk -v hz="$hz" 'NF == 10 && ($3 != $7 || $4 != $8 || $5 != $9 || $6 != $10) { printf "  thread %s %s: cpu_s=%.2f faults=%d switches=%d involuntary=%d\n",
+      $1, $2, ($3 - $7) / hz, $4 - $8, $5 - $9, $6 - $10 }' | sort -t= -k2 -g -r
+}
 # "cpu_s=C switches=S [server_cpu_s=C]" of a pass: the deltas of proc_counts lines A and B of
 # the daemon, and of the xrootd server's (SA, SB)
 pass_costs() {  # pass_costs "C0 F0 S0" "C1 F1 S1" "SC0 _ _" "SC1 _ _"
@@ -159,11 +181,14 @@ pass() {  # pass BIN ROUND
     perf_pid=$!
     sleep 1  # perf attaches to every thread
   fi
+  local tbefore="" tafter=""
+  ((THREADS)) && tbefore="$(thread_counts "$pid")"
   before="$(proc_counts "$pid")"
   sbefore="$(proc_counts "$XRD_PID")"
   out="$(read_file "$MNT/sparse")"
   after="$(proc_counts "$pid")"
   safter="$(proc_counts "$XRD_PID")"
+  ((THREADS)) && tafter="$(thread_counts "$pid")"
   if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   local s="${out##*seconds=}"
   s="${s%% *}"
@@ -176,6 +201,7 @@ d = json.load(sys.stdin)
 print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes")))' 2>/dev/null || true)"
   printf '%s round %s: seconds=%s %s %s\n' "$b" "$r" "$s" \
     "$(pass_costs "$before" "$after" "$sbefore" "$safter")" "$counters"
+  if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi
 }
 xrootdfs_pass() {  # xrootdfs_pass ROUND
   local out s pid before after sbefore safter
@@ -183,14 +209,18 @@ xrootdfs_pass() {  # xrootdfs_pass ROUND
   timeout 60 xrootdfs "$MNT" -o "rdr=$ROOT_URL,uid=nobody" >/dev/null 2>&1 </dev/null
   pid="$(pgrep -n -x xrootdfs)"
   drop_caches
+  local tbefore="" tafter=""
+  ((THREADS)) && tbefore="$(thread_counts "$pid")"
   before="$(proc_counts "$pid")"
   sbefore="$(proc_counts "$XRD_PID")"
   out="$(read_file "$MNT/sparse")"
   after="$(proc_counts "$pid")"
   safter="$(proc_counts "$XRD_PID")"
+  ((THREADS)) && tafter="$(thread_counts "$pid")"
   s="${out##*seconds=}"
   SECS[xrootdfs]+="${s%% *} "
   echo "xrootdfs round $1: seconds=${s%% *} $(pass_costs "$before" "$after" "$sbefore" "$safter")"
+  if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi
   fusermount3 -u "$MNT"
   sleep 1
 }
