@@ -30,7 +30,8 @@
 # Every pass: a fresh mount on an empty cache, page cache dropped, then `sparse_read read` (or dd).
 # Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F switches=W server_cpu_s=X":
 # the daemon's CPU time, minor page faults and context switches of all its threads, the xrootd
-# server's CPU time; then the daemon's remote_requests, inserts and store_writes; the same for
+# server's CPU time; then the daemon's remote_requests, inserts, store_writes and insert_waits /
+# insert_wait_seconds (fetches held back by a full insert queue); the same for
 # xrootdfs, the server's CPU time for the direct client) and a summary (min-max).
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Cleans up on exit: unmounts, stops the
 # xrootd it started, removes its directory.
@@ -198,7 +199,7 @@ pass() {  # pass BIN ROUND
   counters="$(timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
     python3 -c 'import json, sys
 d = json.load(sys.stdin)
-print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes")))' 2>/dev/null || true)"
+print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "insert_waits", "insert_wait_seconds")))' 2>/dev/null || true)"
   printf '%s round %s: seconds=%s %s %s\n' "$b" "$r" "$s" \
     "$(pass_costs "$before" "$after" "$sbefore" "$safter")" "$counters"
   if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi

@@ -335,7 +335,7 @@ class BlockCacheImpl final : public BlockCache {
     std::atomic<uint64_t> lookups{0}, hits{0}, misses{0}, crc_failures{0}, read_errors{0},
         stale_reads{0}, partial_reads{0}, partial_read_bytes{0}, record_misses{0}, inserts{0},
         insert_bytes{0}, insert_duplicates{0}, inserts_rejected{0}, inserts_shared{0},
-        write_errors{0}, evictions{0}, evicted_bytes{0};
+        insert_waits{0}, insert_wait_ns{0}, write_errors{0}, evictions{0}, evicted_bytes{0};
   } counters_;
 };
 
@@ -735,7 +735,16 @@ Status BlockCacheImpl::Enqueue(InsertCmd cmd, InsertMode mode) {
       pool_->Put(std::move(cmd.data.own));
       return Status::ResourceExhausted("cache insert queue is full");
     }
-    room_cv_.wait(lock, has_room);
+    if (!has_room()) {  // backpressure: the writer is behind (the disk is slower than the fetches)
+      const auto waited_from = std::chrono::steady_clock::now();
+      room_cv_.wait(lock, has_room);
+      counters_.insert_waits.fetch_add(1, std::memory_order_relaxed);
+      counters_.insert_wait_ns.fetch_add(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now() - waited_from)
+                                    .count()),
+          std::memory_order_relaxed);
+    }
     if (stopping_) return Status::Aborted("cache is closing");
     // The writer needs waking only when it may be idle (an empty queue) or is lingering for
     // more bytes than it had (WriterMain): not once per piece of a sparse read.
@@ -1567,6 +1576,8 @@ BlockCacheStats BlockCacheImpl::Stats() {
   s.insert_duplicates = counters_.insert_duplicates.load();
   s.inserts_rejected = counters_.inserts_rejected.load();
   s.inserts_shared = counters_.inserts_shared.load();
+  s.insert_waits = counters_.insert_waits.load();
+  s.insert_wait_ns = counters_.insert_wait_ns.load();
   s.store_writes = store_->write_transfers();
   s.write_errors = counters_.write_errors.load();
   s.evictions = counters_.evictions.load();

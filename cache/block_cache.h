@@ -149,6 +149,8 @@ struct BlockCacheStats {
   uint64_t insert_duplicates = 0;  // block already cached
   uint64_t inserts_rejected = 0;   // dropped: queue full, cache full of pinned data, not ready
   uint64_t inserts_shared = 0;     // InsertShared() calls queued without a copy
+  uint64_t insert_waits = 0;       // kWaitForRoom inserts that found the queue full and waited
+  uint64_t insert_wait_ns = 0;     // ... for this long in all: the fetches waited for the disk
   uint64_t store_writes = 0;       // write transfers to the data files (adjacent slots: one)
   uint64_t write_errors = 0;
   uint64_t evictions = 0, evicted_bytes = 0;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -534,6 +535,53 @@ TEST(BlockCacheTest, FailingStoreFallsBackToMiss) {
   Put(*cache, File("/g"), 0);
   ASSERT_TRUE(cache->Flush().ok());
   EXPECT_TRUE(HasExact(*cache, File("/g"), 0));
+}
+
+TEST(BlockCacheTest, FullQueueMakesInsertsWaitAndCountsTheWait) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  o.max_pending_insert_bytes = 2 * kBlock;
+  FaultInjectingBlockStore* faults = nullptr;
+  o.store_factory = [&](const BlockStoreOptions& so) -> Result<std::unique_ptr<BlockStore>> {
+    auto inner = BlockStore::Open(so);
+    if (!inner.ok()) return inner.status();
+    auto wrapped = std::make_unique<FaultInjectingBlockStore>(std::move(inner).value());
+    faults = wrapped.get();
+    return std::unique_ptr<BlockStore>(std::move(wrapped));
+  };
+  auto cache = OpenOrDie(o);
+  ASSERT_NE(faults, nullptr);
+  ASSERT_TRUE(cache->WaitUntilReady().ok());
+  // A stalled disk: the writer takes block 0 and waits in the store's Write().
+  faults->set_hold_writes(true);
+  const FileKey f = File("/slow");
+  Put(*cache, f, 0);
+  for (int i = 0; i < 500 && faults->held_writes() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(faults->held_writes(), 1u);
+  Put(*cache, f, 1);  // block 0 (being written) and block 1 fill the queue
+  auto bytes2 = BlockBytes(f.path, f.version_hash, 2, kBlock);
+  EXPECT_EQ(cache->Insert(f, 2, bytes2, BlockCache::InsertMode::kDropIfBusy).code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(cache->Stats().insert_waits, 0u);  // dropped, not waited
+
+  std::atomic<bool> queued{false};
+  std::thread waiter([&] {
+    EXPECT_TRUE(cache->Insert(f, 2, bytes2, BlockCache::InsertMode::kWaitForRoom).ok());
+    queued = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(queued.load());  // waiting for room
+  faults->set_hold_writes(false);
+  waiter.join();
+  ASSERT_TRUE(cache->Flush().ok());
+  const BlockCacheStats s = cache->Stats();
+  EXPECT_EQ(s.insert_waits, 1u);
+  EXPECT_GE(s.insert_wait_ns, 90'000'000u);  // at least the 100 ms it was held, less the slack
+  EXPECT_EQ(s.inserts_rejected, 1u);
+  EXPECT_EQ(s.inserts, 3u);
+  for (uint32_t b = 0; b < 3; ++b) EXPECT_TRUE(HasExact(*cache, f, b)) << b;
 }
 
 TEST(BlockCacheTest, DataFileTruncatedBehindOurBack) {

@@ -8,6 +8,8 @@
 //                             on_complete still runs once per op.
 //   set_fail_writes(true)     every op of Write() gets kIOError; nothing is written.
 //   set_fail_ensure_capacity  Allocate() and Grow() return kResourceExhausted; nothing grows.
+//   set_hold_writes(true)     Write() waits until it is set back to false (a disk that stalls):
+//                             held_writes() counts the Write() calls that waited so far.
 //   set_corrupt_reads(true)   reads go to the inner store; each op that completes OK has one byte
 //                             of its buffer flipped (byte length / 2, XOR 0xFF) before on_complete
 //                             runs, as a torn or bit-rotted block would look. Status stays OK: it
@@ -20,10 +22,12 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <utility>
 
@@ -41,6 +45,14 @@ class FaultInjectingBlockStore final : public BlockStore {
   void set_fail_writes(bool on) { fail_writes_.store(on); }
   void set_fail_ensure_capacity(bool on) { fail_ensure_capacity_.store(on); }
   void set_corrupt_reads(bool on) { corrupt_reads_.store(on); }
+  void set_hold_writes(bool on) {
+    {
+      std::lock_guard<std::mutex> lock(hold_mu_);
+      hold_writes_ = on;
+    }
+    hold_cv_.notify_all();
+  }
+  uint64_t held_writes() const { return held_writes_.load(); }
 
   uint64_t injected_read_failures() const { return read_failures_.load(); }
   uint64_t injected_write_failures() const { return write_failures_.load(); }
@@ -92,6 +104,13 @@ class FaultInjectingBlockStore final : public BlockStore {
   }
 
   void Write(std::span<BlockIo> ops) override {
+    {
+      std::unique_lock<std::mutex> lock(hold_mu_);
+      if (hold_writes_) {
+        held_writes_.fetch_add(1);
+        hold_cv_.wait(lock, [&] { return !hold_writes_; });
+      }
+    }
     if (fail_writes_.load()) {
       for (BlockIo& op : ops) {
         op.status = Status::IOError("injected fault: write");
@@ -112,6 +131,10 @@ class FaultInjectingBlockStore final : public BlockStore {
   std::atomic<uint64_t> write_failures_{0};
   std::atomic<uint64_t> capacity_failures_{0};
   std::atomic<uint64_t> corruptions_{0};
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool hold_writes_ = false;  // GUARDED_BY(hold_mu_)
+  std::atomic<uint64_t> held_writes_{0};
 };
 
 }  // namespace hoardfs::testing
