@@ -543,6 +543,28 @@ fsop() {
   printf '%s' "$secs"
 }
 
+# dd_write FILE DIR EXPECTED_BYTES: copies FILE into DIR with O_DIRECT writes of 1 MiB and one
+# fdatasync at the end, as the cache writes what it fetches; prints dd's elapsed seconds; removes
+# the copy.
+dd_write() {
+  local f="$1" dir="$2" size="$3" out bytes secs
+  mkdir -p "$dir"
+  out="$(timeout "$SEQ_TIMEOUT" dd if="$f" of="$dir/write-bound" bs=1M oflag=direct conv=fdatasync 2>&1)"
+  local rc=$?
+  rm -f "$dir/write-bound"
+  if ((rc != 0)); then
+    printf 'dd to %s failed: %s\n' "$dir" "$out" >>"$LOG_DIR/steps.err"
+    return 1
+  fi
+  bytes="$(sed -n 's/^\([0-9]*\) bytes.*copied.*/\1/p' <<<"$out")"
+  secs="$(sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$out")"
+  if [[ "$bytes" != "$size" || -z "$secs" ]]; then
+    printf 'dd to %s: %s\n' "$dir" "$out" >>"$LOG_DIR/steps.err"
+    return 1
+  fi
+  printf '%s' "$secs"
+}
+
 # dd_read FILE EXPECTED_BYTES [dd flags]: prints dd's own elapsed seconds for the whole file.
 dd_read() {
   local f="$1" size="$2" out bytes secs

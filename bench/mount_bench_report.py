@@ -284,6 +284,44 @@ if res[("list-attrs", "ls_cold")] and res[("list-names", "ls_cold")]:
         listing_json[sysname] = {"vs_names": summary(rn), "vs_attrs": summary(rat)}
     P("")
 
+# The cache-write bound (same run): a cold read through a cache writes every byte it fetches to the
+# cache disk, so it cannot be faster than the slower of the remote (the direct client) and the
+# disk's write speed.
+write_json = {}
+if res[("local", "seq_write")] and any(res[(h, "seq_cold")] for h in hoardfs):
+    wr = res[("local", "seq_write")]
+    P("## The cache-write bound (cold seq)")
+    P("")
+    P("A cold read through hoardfs writes every byte it fetches to the cache disk (O_DIRECT, "
+      "synced before it is indexed), and a fetch waits when the writes fall behind (the insert "
+      "queue is bounded), so a cold read cannot be faster than the slower of the remote and the "
+      "cache disk's write speed: `dd oflag=direct bs=1M conv=fdatasync` of the large file into "
+      "the caches' directory, in the limits' round. *waited* is how long the fetches of the cold "
+      "read were held back by a full insert queue (`insert_wait_seconds`).")
+    P("")
+    P(f"Cache disk write, MB/s: {cell(wr.values())}.")
+    P("")
+    P("| system | cold seq (MB/s) | direct client (MB/s) | ÷ direct client | ÷ disk write "
+      "| ÷ the slower of the two | waited (s) |")
+    P("|---|---:|---:|---:|---:|---:|---:|")
+    for h in hoardfs:
+        if not res[(h, "seq_cold")]:
+            continue
+        lim = limit_of("seq_cold", BACKEND[h])
+        direct = res[(lim[0], "seq_cold")]
+        bound = {r: min(direct[r], wr[r]) for r in direct if r in wr}
+        rd = ratios(res[(h, "seq_cold")], direct, False)
+        rw = ratios(res[(h, "seq_cold")], wr, False)
+        rb = ratios(res[(h, "seq_cold")], bound, False)
+        waited = diag[h]["cold_insert_wait_seconds"].values()
+        P(f"| {TITLE[h]} | {cell(res[(h, 'seq_cold')].values())} | {cell(direct.values())} | "
+          f"{rcell(rd)} | {rcell(rw)} | {rcell(rb)} | {cell(waited) if waited else '—'} |")
+        write_json[h] = {"vs_direct": summary(rd), "vs_disk_write": summary(rw),
+                         "vs_bound": summary(rb),
+                         "insert_wait_seconds": summary(waited) if waited else None}
+    write_json["disk_write_mb_s"] = summary(wr.values())
+    P("")
+
 ratio_json = {}
 for h in hoardfs:
     be = BACKEND[h]
@@ -427,6 +465,7 @@ doc = {
     "hoardfs_counters": counters,
     "fuse_ceiling": ceiling_json,
     "listing_bound": listing_json,
+    "cache_write_bound": write_json,
 }
 for (s, case), vals in sorted(res.items()):
     if not vals:

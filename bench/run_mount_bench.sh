@@ -400,6 +400,9 @@ limits_round() {
   measure "$r" local seq_warm MB/s conv_seq dd_read "$DATA/big" "$BIG_BYTES" iflag=direct
   dd_read "$DATA/big" "$BIG_BYTES" >/dev/null
   measure "$r" local seq_hot MB/s conv_seq dd_read "$DATA/big" "$BIG_BYTES"
+  # The cache disk's write speed (the file from the page cache into the caches' directory): a
+  # cold read through a cache writes every byte it fetches.
+  measure "$r" local seq_write MB/s conv_seq dd_write "$DATA/big" "$CACHES" "$BIG_BYTES"
   drop_caches
   measure "$r" xrdcp seq_cold MB/s conv_seq \
     timed "$SEQ_TIMEOUT" xrdcp -f -s "root://127.0.0.1:$XRD_PORT//$DATA_NAME/big" /dev/null
@@ -547,6 +550,7 @@ fs_round() {
     st1="$(hoardfs_stats "$m")"
     diag "$r" "$sys" cold_remote_requests "$(jq_delta "$st0" "$st1" remote_requests)"
     diag "$r" "$sys" cold_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
+    diag "$r" "$sys" cold_insert_wait_seconds "$(jq_delta "$st0" "$st1" insert_wait_seconds)"
     diag "$r" "$sys" read_ahead_kb "$(cat "/sys/class/bdi/$(mountpoint -d "$m")/read_ahead_kb" 2>/dev/null)"
   fi
   meta_ls_stat "$r" "$sys" "$m"
@@ -723,7 +727,8 @@ mkdir -p "$(dirname "$OUT")"
   echo "  Keys for S3 clients come from files or the environment (hoardfs \`--s3-credentials-file\`, s3fs"
   echo "  \`passwd_file\`, rclone's RCLONE_S3_* variables, curl -K), never from a command line."
   echo "- Limits each round: \`dd iflag=direct bs=1M\` of the served file on the cache disk (page cache dropped);"
-  echo "  \`dd bs=1M\` of it again once in the page cache; \`xrdcp -f root://…/big /dev/null\` and \`curl -o /dev/null"
+  echo "  \`dd bs=1M\` of it again once in the page cache; then, from the page cache, \`dd oflag=direct bs=1M"
+  echo "  conv=fdatasync\` of it into the caches' directory (the cache disk's write speed); \`xrdcp -f root://…/big /dev/null\` and \`curl -o /dev/null"
   echo "  http://…/big\` after dropping the page cache (the faster is the cold limit over root://, curl alone over"
   echo "  http://); \`curl --aws-sigv4\` of the same object from the RGW (the cold limit over s3://); fio on the local file."
   echo "- Sparse (ROOT-like, \`bench/sparse_read\`): the file in 4 MiB clusters of 50 branches (baskets 8–160 KiB), 5"
