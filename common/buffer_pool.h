@@ -9,7 +9,9 @@
 //   while the pool's idle bytes stay within max_idle_bytes; otherwise it is unmapped at once.
 //   Lengths below min_pooled_bytes get a heap buffer of their own size (not pooled).
 //   Bytes are not initialized: a reused buffer holds what its last user wrote. A new mapping is
-//   populated at once (MAP_POPULATE): its user is about to fill it.
+//   populated at once: its user is about to fill it. One of kHugePageSize or more starts on a
+//   huge-page boundary and is advised MADV_HUGEPAGE first, so that it is backed by transparent
+//   huge pages where the kernel allows them (a few faults per buffer instead of one per page).
 //
 // Lifetime: every buffer holds a reference to its pool, so the pool outlives the buffers it
 // handed out, whoever releases them last. Create() is the only constructor for that reason.
@@ -24,6 +26,9 @@
 #include <vector>
 
 namespace hoardfs {
+
+// The x86-64 / arm64 (4 KiB pages) PMD size: buffers this large are mapped for huge pages.
+inline constexpr size_t kHugePageSize = size_t{2} << 20;
 
 struct BufferPoolOptions {
   size_t granule = 1u << 20;             // capacities are multiples of this (and of the page)

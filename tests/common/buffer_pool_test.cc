@@ -5,9 +5,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -114,6 +119,51 @@ TEST(BufferPoolTest, BuffersOutliveThePoolsOwner) {
   EXPECT_TRUE(weak.expired());
   EXPECT_FALSE(Mapped(kept_address));
   EXPECT_FALSE(Mapped(idle_address));
+}
+
+// kB of transparent huge pages backing the mapping that starts at `start` (/proc/self/smaps).
+uint64_t AnonHugeKb(const void* start) {
+  std::ifstream smaps("/proc/self/smaps");
+  char head[32];
+  std::snprintf(head, sizeof(head), "%lx-",
+                static_cast<unsigned long>(reinterpret_cast<uintptr_t>(start)));
+  std::string line;
+  bool in = false;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+        line.find('-') != std::string::npos && line.find(':') > line.find(' ')) {
+      in = line.rfind(head, 0) == 0;
+    } else if (in && line.rfind("AnonHugePages:", 0) == 0) {
+      return std::strtoull(line.c_str() + 14, nullptr, 10);
+    }
+  }
+  return 0;
+}
+
+TEST(BufferPoolTest, LargeBuffersAreHugePageAlignedAndBackedWhereTheKernelAllows) {
+  constexpr size_t kMiB = 1u << 20;
+  auto pool = BufferPool::Create({.granule = kMiB, .max_idle_bytes = 0});
+  std::shared_ptr<std::byte[]> big = pool->Get(5 * kMiB);
+  std::byte* address = big.get();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(address) % kHugePageSize, 0u);
+  std::memset(address, 0x3c, 5 * kMiB);  // all of it is ours
+  EXPECT_EQ(address[5 * kMiB - 1], std::byte{0x3c});
+  std::shared_ptr<std::byte[]> small = pool->Get(kMiB);  // below a huge page: page-aligned only
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.get()) % 4096, 0u);
+
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(thp, mode);
+  if (mode.empty() || mode.find("[never]") != std::string::npos) {
+    std::printf("transparent huge pages are off here (%s): not checking the backing\n",
+                mode.empty() ? "no sysfs entry" : mode.c_str());
+  } else {
+    // The first 4 MiB are two aligned huge pages (the last MiB cannot be one).
+    EXPECT_GE(AnonHugeKb(address), 4096u) << mode;
+  }
+  big.reset();  // over the idle budget: unmapped, whole
+  EXPECT_FALSE(Mapped(address));
+  EXPECT_FALSE(Mapped(address + 5 * kMiB - 4096));
 }
 
 TEST(BufferPoolTest, ConcurrentGetAndRelease) {
