@@ -294,10 +294,11 @@ if res[("local", "seq_write")] and any(res[(h, "seq_cold")] for h in hoardfs):
     P("")
     P("A cold read through hoardfs writes every byte it fetches to the cache disk (O_DIRECT, "
       "synced before it is indexed), and a fetch waits when the writes fall behind (the insert "
-      "queue is bounded), so a cold read cannot be faster than the slower of the remote and the "
-      "cache disk's write speed: `dd oflag=direct bs=1M conv=fdatasync` of the large file into "
-      "the caches' directory, in the limits' round. *waited* is how long the fetches of the cold "
-      "read were held back by a full insert queue (`insert_wait_seconds`).")
+      "queue is bounded: 64 MiB queued, plus the fetcher's memory, may run ahead of the disk), so "
+      "a long cold read cannot be faster than the slower of the remote and the cache disk's write "
+      "speed: `dd oflag=direct bs=1M conv=fdatasync` of the large file into the caches' directory, "
+      "in the limits' round. *waited* is how long the fetches of the cold read were held back by a "
+      "full insert queue (`insert_wait_seconds`, summed over the fetch threads).")
     P("")
     P(f"Cache disk write, MB/s: {cell(wr.values())}.")
     P("")
