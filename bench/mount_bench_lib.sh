@@ -543,43 +543,44 @@ fsop() {
   printf '%s' "$secs"
 }
 
-# dd_write FILE DIR EXPECTED_BYTES: copies FILE into DIR with O_DIRECT writes of 1 MiB and one
-# fdatasync at the end, as the cache writes what it fetches; prints dd's elapsed seconds; removes
-# the copy.
-dd_write() {
-  local f="$1" dir="$2" size="$3" out bytes secs
-  mkdir -p "$dir"
-  out="$(timeout "$SEQ_TIMEOUT" dd if="$f" of="$dir/write-bound" bs=1M oflag=direct conv=fdatasync 2>&1)"
-  local rc=$?
-  rm -f "$dir/write-bound"
-  if ((rc != 0)); then
-    printf 'dd to %s failed: %s\n' "$dir" "$out" >>"$LOG_DIR/steps.err"
-    return 1
-  fi
-  bytes="$(sed -n 's/^\([0-9]*\) bytes.*copied.*/\1/p' <<<"$out")"
-  secs="$(sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$out")"
-  if [[ "$bytes" != "$size" || -z "$secs" ]]; then
-    printf 'dd to %s: %s\n' "$dir" "$out" >>"$LOG_DIR/steps.err"
+# dd_seconds WHAT EXPECTED_BYTES DD_OUTPUT: prints dd's own elapsed seconds from its output, or
+# logs WHAT with the output and fails when it did not copy exactly EXPECTED_BYTES.
+dd_seconds() {
+  local bytes secs
+  bytes="$(sed -n 's/^\([0-9]*\) bytes.*copied.*/\1/p' <<<"$3")"
+  secs="$(sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$3")"
+  if [[ "$bytes" != "$2" || -z "$secs" ]]; then
+    printf '%s: %s\n' "$1" "$3" >>"$LOG_DIR/steps.err"
     return 1
   fi
   printf '%s' "$secs"
 }
 
+# dd_write FILE DIR EXPECTED_BYTES: copies FILE into DIR with O_DIRECT writes of 1 MiB and one
+# fdatasync at the end, as the cache writes what it fetches; prints dd's elapsed seconds; removes
+# the copy.
+dd_write() {
+  local f="$1" dir="$2" size="$3" out rc
+  mkdir -p "$dir"
+  out="$(timeout "$SEQ_TIMEOUT" dd if="$f" of="$dir/write-bound" bs=1M oflag=direct conv=fdatasync 2>&1)"
+  rc=$?
+  rm -f "$dir/write-bound"
+  if ((rc != 0)); then
+    printf 'dd to %s failed: %s\n' "$dir" "$out" >>"$LOG_DIR/steps.err"
+    return 1
+  fi
+  dd_seconds "dd to $dir" "$size" "$out"
+}
+
 # dd_read FILE EXPECTED_BYTES [dd flags]: prints dd's own elapsed seconds for the whole file.
 dd_read() {
-  local f="$1" size="$2" out bytes secs
+  local f="$1" size="$2" out
   shift 2
   out="$(timeout "$SEQ_TIMEOUT" dd if="$f" of=/dev/null bs=1M "$@" 2>&1)" || {
     printf 'dd %s failed: %s\n' "$f" "$out" >>"$LOG_DIR/steps.err"
     return 1
   }
-  bytes="$(sed -n 's/^\([0-9]*\) bytes.*copied.*/\1/p' <<<"$out")"
-  secs="$(sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$out")"
-  if [[ "$bytes" != "$size" || -z "$secs" ]]; then
-    printf 'dd %s: %s\n' "$f" "$out" >>"$LOG_DIR/steps.err"
-    return 1
-  fi
-  printf '%s' "$secs"
+  dd_seconds "dd $f" "$size" "$out"
 }
 
 # fio_rand FILE: 4 KiB O_DIRECT random reads for FIO_RUNTIME s, first psync with 1 job, then

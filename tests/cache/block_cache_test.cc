@@ -54,8 +54,19 @@ bool HasExact(BlockCache& c, const FileKey& f, uint32_t block, size_t size = kBl
   auto want = BlockBytes(f.path, f.version_hash, block, size);
   EXPECT_EQ(got[0]->size(), size);
   EXPECT_TRUE(std::equal(want.begin(), want.end(), got[0]->bytes().begin()));
-  return got[0]->size() == size &&
-         std::equal(want.begin(), want.end(), got[0]->bytes().begin());
+  return got[0]->size() == size && std::equal(want.begin(), want.end(), got[0]->bytes().begin());
+}
+
+// Makes the cache opened with `o` use a real store wrapped in a FaultInjectingBlockStore, which
+// *faults points to once the cache is open.
+void WrapStoreWithFaults(BlockCacheOptions* o, FaultInjectingBlockStore** faults) {
+  o->store_factory = [faults](const BlockStoreOptions& so) -> Result<std::unique_ptr<BlockStore>> {
+    auto inner = BlockStore::Open(so);
+    if (!inner.ok()) return inner.status();
+    auto wrapped = std::make_unique<FaultInjectingBlockStore>(std::move(inner).value());
+    *faults = wrapped.get();
+    return std::unique_ptr<BlockStore>(std::move(wrapped));
+  };
 }
 
 TEST(BlockCacheTest, InsertThenReadBackIncludingShortLastBlock) {
@@ -504,13 +515,7 @@ TEST(BlockCacheTest, FailingStoreFallsBackToMiss) {
   TestDir dir;
   auto o = SmallOptions(dir.path(), 16);
   FaultInjectingBlockStore* faults = nullptr;
-  o.store_factory = [&](const BlockStoreOptions& so) -> Result<std::unique_ptr<BlockStore>> {
-    auto inner = BlockStore::Open(so);
-    if (!inner.ok()) return inner.status();
-    auto wrapped = std::make_unique<FaultInjectingBlockStore>(std::move(inner).value());
-    faults = wrapped.get();
-    return std::unique_ptr<BlockStore>(std::move(wrapped));
-  };
+  WrapStoreWithFaults(&o, &faults);
   auto cache = OpenOrDie(o);
   ASSERT_NE(faults, nullptr);
   Put(*cache, File("/f"), 0);
@@ -542,13 +547,7 @@ TEST(BlockCacheTest, FullQueueMakesInsertsWaitAndCountsTheWait) {
   auto o = SmallOptions(dir.path(), 16);
   o.max_pending_insert_bytes = 2 * kBlock;
   FaultInjectingBlockStore* faults = nullptr;
-  o.store_factory = [&](const BlockStoreOptions& so) -> Result<std::unique_ptr<BlockStore>> {
-    auto inner = BlockStore::Open(so);
-    if (!inner.ok()) return inner.status();
-    auto wrapped = std::make_unique<FaultInjectingBlockStore>(std::move(inner).value());
-    faults = wrapped.get();
-    return std::unique_ptr<BlockStore>(std::move(wrapped));
-  };
+  WrapStoreWithFaults(&o, &faults);
   auto cache = OpenOrDie(o);
   ASSERT_NE(faults, nullptr);
   ASSERT_TRUE(cache->WaitUntilReady().ok());
