@@ -24,6 +24,7 @@
 #include "cache/eviction_policy.h"
 #include "cache/size_classes.h"
 #include "cache/slot_allocator.h"
+#include "common/aligned_buffer_pool.h"
 #include "common/chunked_array.h"
 #include "common/crc32c.h"
 #include "common/hash.h"
@@ -56,60 +57,6 @@ constexpr auto kWriterLinger = std::chrono::milliseconds(2);
 // Idle buffers smaller than a block kept for reuse (pieces, partial reads, small files).
 constexpr size_t kMaxKeptSmallBufferBytes = size_t{8} << 20;
 constexpr char kPinMetaPrefix[] = "pin/";
-
-// Reusable aligned buffers, so that neither a read nor an insert maps or faults in fresh memory
-// (a page fault costs several microseconds in the VMs we run on, and glibc trims and regrows its
-// heaps under a churn of 16 KiB piece copies: ~20 faults per sparse read were these copies).
-// Block-sized buffers (lengths of at least half a block) and smaller ones by their exact aligned
-// capacity (pieces, partial reads, small files), each kind kept within its own bound.
-// (common/buffer_pool.h pools shared mapped buffers: the fetcher's remote reads.)
-class AlignedBufferPool {
- public:
-  AlignedBufferPool(size_t block_size, size_t max_kept_blocks, size_t max_kept_small_bytes)
-      : block_capacity_(AlignUp(block_size)),
-        max_kept_blocks_(max_kept_blocks),
-        max_kept_small_bytes_(max_kept_small_bytes) {}
-  AlignedBuffer Get(size_t length) {
-    const size_t capacity = Capacity(length);
-    AlignedBuffer b;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(capacity);
-      if (it != free_.end() && !it->second.empty()) {
-        b = std::move(it->second.back());
-        it->second.pop_back();
-        if (capacity != block_capacity_) small_bytes_ -= capacity;
-      }
-    }
-    if (b.data() == nullptr) b = AlignedBuffer(capacity);
-    b.set_size(length);
-    return b;
-  }
-  void Put(AlignedBuffer b) {
-    const size_t capacity = b.capacity();
-    if (b.data() == nullptr || capacity > block_capacity_) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<AlignedBuffer>& list = free_[capacity];
-    if (capacity == block_capacity_) {
-      if (list.size() < max_kept_blocks_) list.push_back(std::move(b));
-    } else if (small_bytes_ + capacity <= max_kept_small_bytes_) {
-      small_bytes_ += capacity;
-      list.push_back(std::move(b));
-    }
-  }
-
- private:
-  size_t Capacity(size_t length) const {
-    return length >= block_capacity_ / 2 ? block_capacity_ : AlignUp(length == 0 ? 1 : length);
-  }
-
-  const size_t block_capacity_;
-  const size_t max_kept_blocks_;
-  const size_t max_kept_small_bytes_;
-  std::mutex mu_;
-  std::unordered_map<size_t, std::vector<AlignedBuffer>> free_;  // GUARDED_BY(mu_): by capacity
-  size_t small_bytes_ = 0;                                       // GUARDED_BY(mu_)
-};
 
 // Per-slot state. `generation` and `readers` are shared with readers (atomics); the rest is owned
 // by the writer thread.
@@ -196,7 +143,10 @@ class BlockCacheImpl final : public BlockCache {
       : options_(o),
         classes_(o.block_size % 4096 == 0 && o.block_size > 0 ? o.block_size : 4096),
         datasets_(o.dataset_prefixes, o.dataset_depth),
-        pool_(std::make_shared<AlignedBufferPool>(o.block_size, 32, kMaxKeptSmallBufferBytes)),
+        pool_(std::make_shared<AlignedBufferPool>(
+            o.block_size,
+            std::max<size_t>(1, o.read_buffer_bytes / AlignUp(std::max<size_t>(o.block_size, 1))),
+            kMaxKeptSmallBufferBytes)),
         log_(Logger("cache")) {}
   ~BlockCacheImpl() override;
 

@@ -72,6 +72,10 @@ struct BlockCacheOptions {
   size_t index_write_buffer_bytes = 32ull << 20;
   size_t max_pending_insert_bytes = 64ull << 20;   // queued, not yet written blocks
   size_t max_insert_batch_bytes = 32ull << 20;     // one group commit
+  // Block buffers of reads and copied inserts, kept for reuse in a slab backed by huge pages
+  // (common/aligned_buffer_pool.h). Size it to the blocks readers hold at once (the fetcher's
+  // memory budget): beyond it buffers come from the heap. What was ever used stays resident.
+  size_t read_buffer_bytes = 32ull << 20;
   bool reset_if_corrupt = true;       // corrupt index: log, delete, start empty (else fail)
   bool reset_if_incompatible = false; // other format or block size: fail (else start empty)
   std::string eviction_policy = "s3fifo";  // or "lru"

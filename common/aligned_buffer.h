@@ -1,5 +1,6 @@
 // AlignedBuffer: an owned, fixed-size byte buffer aligned for O_DIRECT I/O (4096 bytes, the
-// logical block size of every NVMe and the page size). Move-only; freed on destruction.
+// logical block size of every NVMe and the page size). Move-only; freed on destruction, unless
+// it was made by Borrow(): a view of memory that someone else (a pool's slab) owns and outlives it.
 // Thread-safety: none; one owner at a time.
 #pragma once
 
@@ -26,17 +27,29 @@ class AlignedBuffer {
     data_ = static_cast<std::byte*>(std::aligned_alloc(kDirectIoAlignment, capacity_));
     if (data_ == nullptr) throw std::bad_alloc();
   }
-  ~AlignedBuffer() { std::free(data_); }
+  // A buffer over `capacity` bytes at `data` (aligned, owned by the caller, who keeps them
+  // mapped for as long as the buffer or its moves live); never freed by the buffer.
+  static AlignedBuffer Borrow(std::byte* data, size_t capacity) {
+    AlignedBuffer b;
+    b.data_ = data;
+    b.size_ = capacity;
+    b.capacity_ = capacity;
+    b.borrowed_ = true;
+    return b;
+  }
+  ~AlignedBuffer() { Release(); }
   AlignedBuffer(AlignedBuffer&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)),
         size_(std::exchange(other.size_, 0)),
-        capacity_(std::exchange(other.capacity_, 0)) {}
+        capacity_(std::exchange(other.capacity_, 0)),
+        borrowed_(std::exchange(other.borrowed_, false)) {}
   AlignedBuffer& operator=(AlignedBuffer&& other) noexcept {
     if (this != &other) {
-      std::free(data_);
+      Release();
       data_ = std::exchange(other.data_, nullptr);
       size_ = std::exchange(other.size_, 0);
       capacity_ = std::exchange(other.capacity_, 0);
+      borrowed_ = std::exchange(other.borrowed_, false);
     }
     return *this;
   }
@@ -52,11 +65,18 @@ class AlignedBuffer {
   void set_size(size_t size) { size_ = size <= capacity_ ? size : capacity_; }
   std::span<std::byte> span() { return {data_, size_}; }
   std::span<const std::byte> span() const { return {data_, size_}; }
+  // Made by Borrow(): the memory belongs to someone else.
+  bool borrowed() const { return borrowed_; }
 
  private:
+  void Release() {
+    if (!borrowed_) std::free(data_);
+  }
+
   std::byte* data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;
+  bool borrowed_ = false;
 };
 
 }  // namespace hoardfs

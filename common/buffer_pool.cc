@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdint>
 #include <new>
 
 namespace hoardfs {
@@ -29,27 +27,11 @@ void* MapPopulated(size_t capacity) {
     return ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   }
-  // Map a huge page more than asked and trim both ends to the first boundary inside.
-  const size_t span = capacity + kHugePageSize;
-  void* raw = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return MAP_FAILED;
-  const auto raw_at = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t at = RoundUp(raw_at, kHugePageSize);
-  const size_t head = at - raw_at;
-  if (head > 0) ::munmap(raw, head);
-  if (span - head > capacity) {
-    ::munmap(reinterpret_cast<void*>(at + capacity), span - head - capacity);
-  }
-  void* p = reinterpret_cast<void*>(at);
-  (void)::madvise(p, capacity, MADV_HUGEPAGE);  // EINVAL where THP is compiled out: fine
-  if (::madvise(p, capacity, MADV_POPULATE_WRITE) != 0) {
-    if (errno != EINVAL) {  // out of memory
-      ::munmap(p, capacity);
-      return MAP_FAILED;
-    }
-    // A kernel before 5.14: populate by touching each page.
-    auto* bytes = static_cast<volatile std::byte*>(p);
-    for (size_t off = 0; off < capacity; off += PageSize()) bytes[off] = std::byte{0};
+  void* p = MapHugePageAligned(capacity);
+  if (p == nullptr) return MAP_FAILED;
+  if (!PopulateWritable(p, capacity)) {
+    ::munmap(p, capacity);
+    return MAP_FAILED;
   }
   return p;
 }

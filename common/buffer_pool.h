@@ -25,10 +25,9 @@
 #include <unordered_map>
 #include <vector>
 
-namespace hoardfs {
+#include "common/huge_pages.h"
 
-// The x86-64 / arm64 (4 KiB pages) PMD size: buffers this large are mapped for huge pages.
-inline constexpr size_t kHugePageSize = size_t{2} << 20;
+namespace hoardfs {
 
 struct BufferPoolOptions {
   size_t granule = 1u << 20;             // capacities are multiples of this (and of the page)

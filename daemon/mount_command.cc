@@ -192,12 +192,15 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
   // index's block cache and write buffers.
   co.max_pending_insert_bytes = 32ull << 20;
   co.max_insert_batch_bytes = 16ull << 20;
+  constexpr uint64_t kFetcherMemoryBytes = 64ull << 20;
+  // Warm reads hold up to the fetcher's budget of cache-read blocks, and a few in replies.
+  co.read_buffer_bytes = kFetcherMemoryBytes + kFetcherMemoryBytes / 4;
   auto cache = BlockCache::Open(co);
   if (!cache.ok()) return fail(cache.status());
   auto metadata = MetadataCache::Open((*cache)->index());
   if (!metadata.ok()) return fail(metadata.status());
   FetcherOptions fetch_options;
-  fetch_options.max_memory_bytes = 64ull << 20;
+  fetch_options.max_memory_bytes = kFetcherMemoryBytes;
   Fetcher fetcher(cache->get(), fetch_options);
 
   std::vector<std::unique_ptr<RemoteTree>> trees;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "cache/block_index.h"
@@ -87,6 +88,35 @@ TEST(BlockCacheTest, InsertThenReadBackIncludingShortLastBlock) {
   EXPECT_EQ(stats.used_bytes, 5u * kBlock + 4096);  // the short tail takes a 4 KiB slot
   EXPECT_GT(stats.hits, 0u);
   EXPECT_GT(stats.misses, 0u);
+}
+
+// Reads hold more block buffers than the read-buffer slab has (2 here): the rest come from the
+// heap; every byte is right, whichever kind of buffer it was read into, and again once all were
+// given back and are reused (slab ones kept, heap ones freed).
+TEST(BlockCacheTest, ReadsBeyondTheReadBufferSlabAreExact) {
+  TestDir dir;
+  BlockCacheOptions o = SmallOptions(dir.path(), 64);
+  o.read_buffer_bytes = 2 * kBlock;
+  auto cache = OpenOrDie(o);
+  FileKey f = File("/store/run1/slab.root");
+  std::vector<uint32_t> all;
+  for (uint32_t b = 0; b < 8; ++b) {
+    Put(*cache, f, b);
+    all.push_back(b);
+  }
+  ASSERT_TRUE(cache->Flush().ok());
+  for (int pass = 0; pass < 3; ++pass) {
+    auto got = cache->Read(f, all);  // all eight held at once
+    std::set<const std::byte*> distinct;
+    for (uint32_t b = 0; b < 8; ++b) {
+      ASSERT_TRUE(got[b].has_value()) << "pass " << pass << " block " << b;
+      const auto want = BlockBytes(f.path, f.version_hash, b, kBlock);
+      EXPECT_TRUE(std::equal(want.begin(), want.end(), got[b]->bytes().begin()))
+          << "pass " << pass << " block " << b;
+      distinct.insert(got[b]->bytes().data());
+    }
+    EXPECT_EQ(distinct.size(), 8u) << "two blocks were read into one buffer";
+  }
 }
 
 // InsertShared(): page-aligned bytes of whole pages are written from the caller's buffer (counted,

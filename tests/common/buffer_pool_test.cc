@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/thp_probe.h"
+
 namespace hoardfs {
 namespace {
 
@@ -121,25 +123,6 @@ TEST(BufferPoolTest, BuffersOutliveThePoolsOwner) {
   EXPECT_FALSE(Mapped(idle_address));
 }
 
-// kB of transparent huge pages backing the mapping that starts at `start` (/proc/self/smaps).
-uint64_t AnonHugeKb(const void* start) {
-  std::ifstream smaps("/proc/self/smaps");
-  char head[32];
-  std::snprintf(head, sizeof(head), "%lx-",
-                static_cast<unsigned long>(reinterpret_cast<uintptr_t>(start)));
-  std::string line;
-  bool in = false;
-  while (std::getline(smaps, line)) {
-    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
-        line.find('-') != std::string::npos && line.find(':') > line.find(' ')) {
-      in = line.rfind(head, 0) == 0;
-    } else if (in && line.rfind("AnonHugePages:", 0) == 0) {
-      return std::strtoull(line.c_str() + 14, nullptr, 10);
-    }
-  }
-  return 0;
-}
-
 TEST(BufferPoolTest, LargeBuffersAreHugePageAlignedAndBackedWhereTheKernelAllows) {
   constexpr size_t kMiB = 1u << 20;
   auto pool = BufferPool::Create({.granule = kMiB, .max_idle_bytes = 0});
@@ -151,10 +134,8 @@ TEST(BufferPoolTest, LargeBuffersAreHugePageAlignedAndBackedWhereTheKernelAllows
   std::shared_ptr<std::byte[]> small = pool->Get(kMiB);  // below a huge page: page-aligned only
   EXPECT_EQ(reinterpret_cast<uintptr_t>(small.get()) % 4096, 0u);
 
-  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
-  std::string mode;
-  std::getline(thp, mode);
-  if (mode.empty() || mode.find("[never]") != std::string::npos) {
+  const std::string mode = ThpMode();
+  if (ThpOff(mode)) {
     std::printf("transparent huge pages are off here (%s): not checking the backing\n",
                 mode.empty() ? "no sysfs entry" : mode.c_str());
   } else {
