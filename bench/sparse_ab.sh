@@ -6,7 +6,7 @@
 # machine too noisy for separate runs.
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
-#                      [--http] [--threads] [--perf DIR] HOARDFS_BIN...
+#                      [--http] [--warm] [--threads] [--perf DIR] HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, in the order given, then
 #                  the direct client. A binary may be named twice: `A B B A` balances the order
@@ -18,6 +18,10 @@
 #                  cold sequential case, for changes that touch every read
 #   --http         mount over xrootd's HTTP door (http://) instead of root://; the direct
 #                  client is then libcurl (sparse_read http; curl for --sequential)
+#   --warm         measure a fresh daemon's first *warm* read instead: each pass reads the file
+#                  once unmeasured (cold, filling the cache), drops the page cache, then reads it
+#                  again measured (every byte from the cache disk; remote_requests shows none).
+#                  xrootdfs and the direct client have no cache: their passes stay cold
 #   --threads      also print, after each pass (hoardfs and xrootdfs), each thread's CPU time,
 #                  minor faults and voluntary/involuntary context switches in the pass
 #   --perf DIR     record each hoardfs pass with `perf record -g -p PID` (linux-perf) into
@@ -45,6 +49,7 @@ SEQUENTIAL=0
 HTTP=0
 PERF_DIR=""
 THREADS=0
+WARM=0
 BINS=()
 while (($#)); do
   case "$1" in
@@ -56,7 +61,8 @@ while (($#)); do
     --http) HTTP=1; shift ;;
     --perf) PERF_DIR="$(realpath "$2")"; shift 2 ;;
     --threads) THREADS=1; shift ;;
-    -h | --help) sed -n '2,35p' "$0"; exit 0 ;;
+    --warm) WARM=1; shift ;;
+    -h | --help) sed -n '2,41p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -166,6 +172,11 @@ pass_costs() {  # pass_costs "C0 F0 S0" "C1 F1 S1" "SC0 _ _" "SC1 _ _"
     printf "cpu_s=%.2f faults=%d switches=%d server_cpu_s=%.2f", (y[1] - x[1]) / hz, y[2] - x[2],
       y[3] - x[3], (q[1] - p[1]) / hz }'
 }
+# The daemon's remote_requests counter so far (user.hoardfs.stats of the mount).
+remote_requests() {
+  timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["remote_requests"])' 2>/dev/null || echo 0
+}
 declare -A SECS
 pass() {  # pass BIN ROUND
   local b="$1" r="$2" pid out before after sbefore safter
@@ -173,6 +184,12 @@ pass() {  # pass BIN ROUND
   rm -rf "$WORK/cache"
   "$b" mount "$URL" "$MNT" --cache-dir "$WORK/cache" --cache-size 8G --log-file "$WORK/hoardfs.log" >"$WORK/mount.out"
   pid="$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$WORK/mount.out")"
+  local remote_before=0
+  if ((WARM)); then
+    read_file "$MNT/sparse" >/dev/null
+    sleep 2  # the writer drains its insert queue (tens of MiB at the disk's speed)
+    remote_before="$(remote_requests)"
+  fi
   drop_caches
   local perf_pid=""
   if [[ -n "$PERF_DIR" ]]; then
@@ -200,6 +217,8 @@ pass() {  # pass BIN ROUND
     python3 -c 'import json, sys
 d = json.load(sys.stdin)
 print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "insert_waits", "insert_wait_seconds")))' 2>/dev/null || true)"
+  # A warm pass: the remote requests of the measured read only (the cold one's are subtracted).
+  ((WARM)) && counters="warm_remote_requests=$(($(remote_requests) - remote_before)) $counters"
   printf '%s round %s: seconds=%s %s %s\n' "$b" "$r" "$s" \
     "$(pass_costs "$before" "$after" "$sbefore" "$safter")" "$counters"
   if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi
