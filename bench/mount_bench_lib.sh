@@ -165,7 +165,7 @@ EOF
         timeout 10 xrdfs "root://127.0.0.1:$XRD_PORT" ls / >/dev/null 2>&1 &&
           timeout 10 curl -sf -o /dev/null "http://127.0.0.1:$XRD_HTTP_PORT/" && return 0
       fi
-      pid_is_ours "$XRD_PID" "$var/xrootd.cfg" || break
+      kill -0 "$XRD_PID" 2>/dev/null || break  # alive (its command line is ours until exec)
       sleep 0.1
     done
     stop_pid "$XRD_PID" "$var/xrootd.cfg"
@@ -319,7 +319,8 @@ start_rgw() {
   RGW_PID=$!
   for ((i = 0; i < limit * 10; i++)); do
     grep -q '^ready=1' "$out" 2>/dev/null && break
-    pid_is_ours "$RGW_PID" "hoardfs_rgw_server" || { RGW_PID=""; return 1; }
+    # Alive is enough here: until the subshell has exec'd, its command line is still ours.
+    kill -0 "$RGW_PID" 2>/dev/null || { RGW_PID=""; return 1; }
     sleep 0.1
   done
   grep -q '^ready=1' "$out" || { stop_rgw; return 1; }
