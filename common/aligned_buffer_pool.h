@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -50,7 +51,6 @@ class AlignedBufferPool {
   AlignedBuffer Get(size_t length);
   void Put(AlignedBuffer buffer);
 
-  size_t block_capacity() const { return block_capacity_; }
   AlignedBufferPoolStats Stats() const;
 
  private:
