@@ -1,21 +1,31 @@
 // bare_fuse: the FUSE ceiling of the mount benchmark (bench/run_mount_bench.sh). A read-only
-// libfuse 3 low-level filesystem that shows one local file and serves each read request with one
-// pread() of the file (O_DIRECT: the cache disk, as hoardfs reads it) and one reply from memory,
-// with no cache logic at all: no index, no checksum, no remote. It is mounted the way hoardfs
-// mounts (max_read 1 MiB, keep_cache, 16 worker threads kept alive, the caller raises the bdi
-// read_ahead_kb), so hoardfs ÷ bare_fuse is what the daemon costs over FUSE itself, and
-// bare_fuse ÷ the local limit is what FUSE alone costs on this machine.
+// libfuse 3 low-level filesystem that shows one file and serves each read request with one read of
+// its source and one reply from memory, with no cache logic at all: no index, no checksum, no
+// readahead of its own. It is mounted the way hoardfs mounts (max_read 1 MiB, keep_cache, 16
+// worker threads kept alive, the caller raises the bdi read_ahead_kb), so hoardfs ÷ bare_fuse is
+// what the daemon costs over FUSE itself, and bare_fuse ÷ the limit is what FUSE alone costs here.
 //
-//   bare_fuse FILE MOUNTPOINT    runs in the foreground until unmounted (fusermount3 -u) or
-//                                SIGINT/SIGTERM; the mount shows FILE's base name in its root.
+//   bare_fuse FILE MOUNTPOINT     the source is a local file, read by pread() with O_DIRECT (the
+//                                 cache disk, as hoardfs reads it): the warm and hot ceiling
+//   bare_fuse root://HOST:PORT//PATH MOUNTPOINT [--write-to LOCAL]
+//                                 the source is one remote file, read by XrdCl::File::Read (the
+//                                 direct client's own call, one per FUSE read, synchronous in
+//                                 the worker): the cold ceiling of a FUSE filesystem before any
+//                                 cache. With --write-to, each fetched range is also written to
+//                                 LOCAL at its offset by one buffered pwrite(): the cheapest
+//                                 possible cache write (no index, no checksum, no durability;
+//                                 the page cache takes it and the disk gets it later)
 //
-// Exit status 0 after a clean unmount, 1 on any set-up error (one line on stderr).
+// Runs in the foreground until unmounted (fusermount3 -u) or SIGINT/SIGTERM; the mount shows the
+// source's base name in its root. Exit status 0 after a clean unmount, 1 on any set-up error (one
+// line on stderr).
 #define FUSE_USE_VERSION 314
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <XrdCl/XrdClFile.hh>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -31,7 +41,9 @@ constexpr size_t kMaxRead = 1u << 20;
 constexpr size_t kAlign = 4096;
 
 struct BareFile {
-  int fd = -1;  // O_DIRECT
+  int fd = -1;                          // the local source (O_DIRECT), or -1
+  std::unique_ptr<XrdCl::File> remote;  // the remote source, or null
+  int write_fd = -1;                    // --write-to, or -1
   std::string name;
   struct stat attr {};
 };
@@ -88,19 +100,12 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 // One aligned buffer per worker thread; the O_DIRECT read covers the request's aligned span.
-void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*) {
+void ReadLocal(fuse_req_t req, const BareFile& f, size_t size, off_t off) {
   thread_local std::unique_ptr<std::byte, decltype(&std::free)> buffer(
       static_cast<std::byte*>(std::aligned_alloc(kAlign, kMaxRead + 2 * kAlign)), &std::free);
-  const BareFile* f = Self(req);
-  const off_t file_size = f->attr.st_size;
-  if (off >= file_size || size == 0) {
-    fuse_reply_buf(req, nullptr, 0);
-    return;
-  }
-  if (size > kMaxRead) size = kMaxRead;
   const off_t from = off / kAlign * kAlign;
   const off_t to = (off + static_cast<off_t>(size) + kAlign - 1) / kAlign * kAlign;
-  const ssize_t got = ::pread(f->fd, buffer.get(), static_cast<size_t>(to - from), from);
+  const ssize_t got = ::pread(f.fd, buffer.get(), static_cast<size_t>(to - from), from);
   if (got < 0) {
     fuse_reply_err(req, errno);
     return;
@@ -109,6 +114,39 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*)
   const off_t have = got > skip ? got - skip : 0;
   fuse_reply_buf(req, reinterpret_cast<const char*>(buffer.get()) + skip,
                  static_cast<size_t>(have < static_cast<off_t>(size) ? have : size));
+}
+
+// Exactly the requested range from the remote (the kernel asks page-aligned ranges already).
+void ReadRemote(fuse_req_t req, const BareFile& f, size_t size, off_t off) {
+  thread_local std::vector<char> buffer(kMaxRead);
+  uint32_t got = 0;
+  const XrdCl::XRootDStatus st =
+      f.remote->Read(static_cast<uint64_t>(off), static_cast<uint32_t>(size), buffer.data(), got);
+  if (!st.IsOK()) {
+    fuse_reply_err(req, EIO);
+    return;
+  }
+  if (f.write_fd >= 0 &&
+      ::pwrite(f.write_fd, buffer.data(), got, off) != static_cast<ssize_t>(got)) {
+    fuse_reply_err(req, EIO);
+    return;
+  }
+  fuse_reply_buf(req, buffer.data(), got);
+}
+
+void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*) {
+  const BareFile& f = *Self(req);
+  const off_t file_size = f.attr.st_size;
+  if (off >= file_size || size == 0) {
+    fuse_reply_buf(req, nullptr, 0);
+    return;
+  }
+  if (size > kMaxRead) size = kMaxRead;
+  if (f.remote != nullptr) {
+    ReadRemote(req, f, size, off);
+  } else {
+    ReadLocal(req, f, size, off);
+  }
 }
 
 void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
@@ -148,20 +186,45 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 3) return Fail("usage: bare_fuse FILE MOUNTPOINT");
-  BareFile file;
-  file.fd = ::open(argv[1], O_RDONLY | O_DIRECT | O_CLOEXEC);
-  if (file.fd < 0) return Fail(std::string(argv[1]) + ": " + std::strerror(errno));
-  if (::fstat(file.fd, &file.attr) != 0 || !S_ISREG(file.attr.st_mode)) {
-    return Fail(std::string(argv[1]) + ": not a regular file");
+// Opens SOURCE (a local path or a root:// URL) into `file`; empty on success, else the reason.
+std::string OpenSource(const std::string& source, BareFile& file) {
+  file.name = source.substr(source.find_last_of('/') + 1);
+  if (source.starts_with("root://")) {
+    file.remote = std::make_unique<XrdCl::File>();
+    XrdCl::XRootDStatus st = file.remote->Open(source, XrdCl::OpenFlags::Read);
+    if (!st.IsOK()) return source + ": " + st.ToString();
+    XrdCl::StatInfo* info = nullptr;
+    st = file.remote->Stat(false, info);
+    const std::unique_ptr<XrdCl::StatInfo> owned(info);
+    if (!st.IsOK() || info == nullptr) return source + ": stat: " + st.ToString();
+    file.attr.st_size = static_cast<off_t>(info->GetSize());
+    file.attr.st_nlink = 1;
+  } else {
+    file.fd = ::open(source.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (file.fd < 0) return source + ": " + std::strerror(errno);
+    if (::fstat(file.fd, &file.attr) != 0 || !S_ISREG(file.attr.st_mode)) {
+      return source + ": not a regular file";
+    }
   }
   file.attr.st_ino = kFileIno;
   file.attr.st_mode = S_IFREG | 0444;
-  const std::string path = argv[1];
-  file.name = path.substr(path.find_last_of('/') + 1);
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool write_to = argc == 5 && std::string(argv[3]) == "--write-to";
+  if (argc != 3 && !write_to) {
+    return Fail("usage: bare_fuse FILE|root://HOST//PATH MOUNTPOINT [--write-to LOCAL]");
+  }
+  BareFile file;
+  if (const std::string error = OpenSource(argv[1], file); !error.empty()) return Fail(error);
+  if (write_to) {
+    if (file.remote == nullptr) return Fail("--write-to needs a root:// source");
+    file.write_fd = ::open(argv[4], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (file.write_fd < 0) return Fail(std::string(argv[4]) + ": " + std::strerror(errno));
+  }
 
   std::vector<std::string> args_s = {"bare_fuse", "-o", "ro,fsname=bare_fuse,allow_other", "-o",
                                      "max_read=1048576"};
@@ -184,6 +247,11 @@ int main(int argc, char** argv) {
   fuse_remove_signal_handlers(se);
   fuse_session_unmount(se);
   fuse_session_destroy(se);
-  ::close(file.fd);
+  if (file.fd >= 0) ::close(file.fd);
+  if (file.write_fd >= 0) ::close(file.write_fd);
+  if (file.remote != nullptr) {
+    const XrdCl::XRootDStatus closed = file.remote->Close();
+    if (!closed.IsOK()) std::fprintf(stderr, "bare_fuse: close: %s\n", closed.ToString().c_str());
+  }
   return rc < 0 ? 1 : 0;
 }

@@ -212,8 +212,9 @@ mount_hoardfs() {
   wait_mounted "$m" || { fail_note "hoardfs: $m not mounted"; return 1; }
 }
 
-# mount_bare_fuse MNT FILE: the FUSE ceiling (bench/bare_fuse: FILE served by pread + reply, no cache
-# logic), with the bdi read-ahead hoardfs sets for itself (1 MiB).
+# mount_bare_fuse MNT SOURCE: the FUSE ceiling (bench/bare_fuse: a local FILE served by pread +
+# reply, or a root:// file by XrdCl read + reply, no cache logic), with the bdi read-ahead hoardfs
+# sets for itself (1 MiB).
 mount_bare_fuse() {
   phase "mount_bare_fuse"
   local m="$1" file="$2"
