@@ -6,12 +6,18 @@
 # machine too noisy for separate runs.
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
-#                      [--http] [--warm] [--threads] [--perf DIR] HOARDFS_BIN...
+#                      [--http] [--warm] [--bare] [--bare-write] [--tmpfs-too] [--threads]
+#                      [--perf DIR] HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, in the order given, then
 #                  the direct client. A binary may be named twice: `A B B A` balances the order
 #                  within each round (a drift between passes then favours neither)
 #   --xrootdfs     also read through xrootdfs (package xrootd-fuse) in every round: the peer
+#   --bare         also read through bench/bare_fuse over root:// in every round: FUSE with the
+#                  direct client's XrdCl read behind each request and nothing else, the ceiling
+#                  of any FUSE filesystem before caching ("bare")
+#   --bare-write   likewise with --write-to: each fetched range also written to a local file by
+#                  one buffered pwrite, the cheapest cache write there is ("bare+write")
 #   --size-mib M   size of the generated file (default 512, as the full mount benchmark)
 #   --seed S       sparse_read's seed (default 20261129, as the mount benchmark)
 #   --sequential   read the whole file instead (dd bs=1M; the direct client is xrdcp): the
@@ -22,12 +28,16 @@
 #                  once unmeasured (cold, filling the cache), drops the page cache, then reads it
 #                  again measured (every byte from the cache disk; remote_requests shows none).
 #                  xrootdfs and the direct client have no cache: their passes stay cold
+#   --tmpfs-too    run each binary twice per round: its cache directory on the disk (as always)
+#                  and on a tmpfs ("BIN+tmpfs"): what the cache's writes cost the pass through the
+#                  disk they share with the local server's reads
 #   --threads      also print, after each pass (hoardfs and xrootdfs), each thread's CPU time,
 #                  minor faults and voluntary/involuntary context switches in the pass
 #   --perf DIR     record each hoardfs pass with `perf record -g -p PID` (linux-perf) into
 #                  DIR/<binary name>-<round>.data: the profile of exactly one cold pass
 #
-# Environment: SPARSE_READ_BIN (default: bench/sparse_read of the first binary's build tree);
+# Environment: SPARSE_READ_BIN, BARE_FUSE_BIN (default: bench/sparse_read, bench/bare_fuse of the
+# first binary's build tree);
 # PERF_CALL_GRAPH (default fp): perf's --call-graph for --perf, e.g. dwarf where leaf functions
 # (memset, memcpy) must be attributed to their real caller; PERF_EVENT (default: cpu cycles
 # at 1999 Hz): record every such event instead, e.g. page-faults or context-switches.
@@ -36,7 +46,7 @@
 # the daemon's CPU time, minor page faults and context switches of all its threads, the xrootd
 # server's CPU time; then the daemon's remote_requests, inserts, store_writes and insert_waits /
 # insert_wait_seconds (fetches held back by a full insert queue); the same for
-# xrootdfs, the server's CPU time for the direct client) and a summary (min-max).
+# xrootdfs and bare FUSE, the server's CPU time for the direct client) and a summary (min-max).
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Cleans up on exit: unmounts, stops the
 # xrootd it started, removes its directory.
 set -euo pipefail
@@ -50,6 +60,9 @@ HTTP=0
 PERF_DIR=""
 THREADS=0
 WARM=0
+BARE=0
+BARE_WRITE=0
+TMPFS_TOO=0
 BINS=()
 while (($#)); do
   case "$1" in
@@ -62,7 +75,10 @@ while (($#)); do
     --perf) PERF_DIR="$(realpath "$2")"; shift 2 ;;
     --threads) THREADS=1; shift ;;
     --warm) WARM=1; shift ;;
-    -h | --help) sed -n '2,41p' "$0"; exit 0 ;;
+    --bare) BARE=1; shift ;;
+    --bare-write) BARE_WRITE=1; shift ;;
+    --tmpfs-too) TMPFS_TOO=1; shift ;;
+    -h | --help) sed -n '2,51p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -71,6 +87,11 @@ done
 SPARSE_BIN="${SPARSE_READ_BIN:-$(dirname "${BINS[0]}")/../bench/sparse_read}"
 [[ -x "$SPARSE_BIN" ]] || { echo "no sparse_read at $SPARSE_BIN (set SPARSE_READ_BIN)" >&2; exit 2; }
 for b in "${BINS[@]}"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2; exit 2; }; done
+BARE_BIN="${BARE_FUSE_BIN:-$(dirname "${BINS[0]}")/../bench/bare_fuse}"
+if ((BARE || BARE_WRITE)); then
+  [[ -x "$BARE_BIN" ]] || { echo "--bare: no bare_fuse at $BARE_BIN (set BARE_FUSE_BIN)" >&2; exit 2; }
+  ((HTTP || WARM)) && { echo "--bare reads root:// cold: not with --http or --warm" >&2; exit 2; }
+fi
 if [[ -n "$PERF_DIR" ]]; then
   command -v perf >/dev/null || { echo "--perf: no perf (apt-get install linux-perf)" >&2; exit 2; }
   mkdir -p "$PERF_DIR"
@@ -85,6 +106,7 @@ MNT="$WORK/mnt"
 XRD_PID=""
 cleanup() {
   if mountpoint -q "$MNT" 2>/dev/null; then fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" || true; fi
+  if mountpoint -q "$WORK/tmpfs" 2>/dev/null; then umount "$WORK/tmpfs" || umount -l "$WORK/tmpfs" || true; fi
   [[ -n "$XRD_PID" ]] && kill "$XRD_PID" 2>/dev/null && wait "$XRD_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -177,12 +199,16 @@ remote_requests() {
   timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["remote_requests"])' 2>/dev/null || echo 0
 }
+if ((TMPFS_TOO)); then
+  mkdir -p "$WORK/tmpfs"
+  mount -t tmpfs -o size=4g tmpfs "$WORK/tmpfs"
+fi
 declare -A SECS
-pass() {  # pass BIN ROUND
-  local b="$1" r="$2" pid out before after sbefore safter
+pass() {  # pass BIN ROUND [CACHE_PARENT LABEL CACHE_SIZE]
+  local b="$1" r="$2" parent="${3:-$WORK}" label="${4:-$1}" size="${5:-8G}" pid out before after sbefore safter
   if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
-  rm -rf "$WORK/cache"
-  "$b" mount "$URL" "$MNT" --cache-dir "$WORK/cache" --cache-size 8G --log-file "$WORK/hoardfs.log" >"$WORK/mount.out"
+  rm -rf "$WORK/cache" "$WORK/tmpfs/cache"
+  "$b" mount "$URL" "$MNT" --cache-dir "$parent/cache" --cache-size "$size" --log-file "$WORK/hoardfs.log" >"$WORK/mount.out"
   pid="$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$WORK/mount.out")"
   local remote_before=0
   if ((WARM)); then
@@ -195,7 +221,7 @@ pass() {  # pass BIN ROUND
   if [[ -n "$PERF_DIR" ]]; then
     local sampling=(-F 1999)
     [[ -n "${PERF_EVENT:-}" ]] && sampling=(-e "$PERF_EVENT" -c 1)
-    perf record -q --call-graph "${PERF_CALL_GRAPH:-fp}" "${sampling[@]}" -p "$pid" -o "$PERF_DIR/$(basename "$b")-$r.data" >/dev/null 2>&1 &
+    perf record -q --call-graph "${PERF_CALL_GRAPH:-fp}" "${sampling[@]}" -p "$pid" -o "$PERF_DIR/$(basename "$label")-$r.data" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 1  # perf attaches to every thread
   fi
@@ -210,7 +236,7 @@ pass() {  # pass BIN ROUND
   if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   local s="${out##*seconds=}"
   s="${s%% *}"
-  SECS[$b]+="$s "
+  SECS[$label]+="$s "
   # The daemon's own counters of the pass (keys an older binary lacks print as "-").
   local counters
   counters="$(timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
@@ -219,7 +245,7 @@ d = json.load(sys.stdin)
 print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "insert_waits", "insert_wait_seconds")))' 2>/dev/null || true)"
   # A warm pass: the remote requests of the measured read only (the cold one's are subtracted).
   ((WARM)) && counters="warm_remote_requests=$(($(remote_requests) - remote_before)) $counters"
-  printf '%s round %s: seconds=%s %s %s\n' "$b" "$r" "$s" \
+  printf '%s round %s: seconds=%s %s %s\n' "$label" "$r" "$s" \
     "$(pass_costs "$before" "$after" "$sbefore" "$safter")" "$counters"
   if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi
 }
@@ -244,9 +270,41 @@ xrootdfs_pass() {  # xrootdfs_pass ROUND
   fusermount3 -u "$MNT"
   sleep 1
 }
+# bare_pass ROUND NAME [--write-to FILE]: bench/bare_fuse over root://, mounted as hoardfs mounts.
+bare_pass() {
+  local r="$1" name="$2" out s pid before after sbefore safter
+  shift 2
+  if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
+  rm -f "$WORK/bare-copy"
+  "$BARE_BIN" "$ROOT_URL/sparse" "$MNT" "$@" >"$WORK/bare.log" 2>&1 </dev/null &
+  pid=$!
+  for ((i = 0; i < 100; i++)); do mountpoint -q "$MNT" && break; sleep 0.1; done
+  mountpoint -q "$MNT" || { echo "bare_fuse did not mount:" >&2; cat "$WORK/bare.log" >&2; exit 1; }
+  echo 1024 >"/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb"  # as hoardfs sets it
+  drop_caches
+  local tbefore="" tafter=""
+  ((THREADS)) && tbefore="$(thread_counts "$pid")"
+  before="$(proc_counts "$pid")"
+  sbefore="$(proc_counts "$XRD_PID")"
+  out="$(read_file "$MNT/sparse")"
+  after="$(proc_counts "$pid")"
+  safter="$(proc_counts "$XRD_PID")"
+  ((THREADS)) && tafter="$(thread_counts "$pid")"
+  s="${out##*seconds=}"
+  SECS[$name]+="${s%% *} "
+  echo "$name round $r: seconds=${s%% *} $(pass_costs "$before" "$after" "$sbefore" "$safter")"
+  if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi
+  fusermount3 -u "$MNT"
+  wait "$pid" || { echo "bare_fuse failed:" >&2; cat "$WORK/bare.log" >&2; exit 1; }
+}
 for ((r = 1; r <= ROUNDS; r++)); do
-  for b in "${BINS[@]}"; do pass "$b" "$r"; done
+  for b in "${BINS[@]}"; do
+    pass "$b" "$r"
+    ((TMPFS_TOO)) && pass "$b" "$r" "$WORK/tmpfs" "$b+tmpfs" 2G
+  done
   ((WITH_XROOTDFS)) && xrootdfs_pass "$r"
+  ((BARE)) && bare_pass "$r" bare
+  ((BARE_WRITE)) && bare_pass "$r" bare+write --write-to "$WORK/bare-copy"
   drop_caches
   sbefore="$(proc_counts "$XRD_PID")"
   out="$(read_direct "$URL/sparse")"
@@ -256,8 +314,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   echo "$DIRECT round $r: seconds=${s%% *} $(pass_costs "0 0 0" "0 0 0" "$sbefore" "$safter" | sed 's/.* server_cpu_s/server_cpu_s/')"
 done
 echo "summary (seconds, min-max over $ROUNDS rounds):"
-KEYS=("${BINS[@]}")
+KEYS=()
+for b in "${BINS[@]}"; do KEYS+=("$b"); ((TMPFS_TOO)) && KEYS+=("$b+tmpfs"); done
 ((WITH_XROOTDFS)) && KEYS+=(xrootdfs)
+((BARE)) && KEYS+=(bare)
+((BARE_WRITE)) && KEYS+=(bare+write)
 for k in "${KEYS[@]}" "$DIRECT"; do
   tr ' ' '\n' <<<"${SECS[$k]}" | awk -v k="$k" 'NF { v[n++] = $1 } END {
     min = v[0]; max = v[0]; for (i in v) { if (v[i] < min) min = v[i]; if (v[i] > max) max = v[i] }
