@@ -200,7 +200,7 @@ mount_hoardfs() {
   # Not `out=$(hoardfs mount …)`: the daemon keeps copies of the caller's stdout/stderr open
   # (fds 3-5, duplicated before its fork), so a command substitution would wait until unmount.
   if ! timeout 60 "$HOARDFS_BIN" mount "$url" "$m" \
-    --cache-dir "$cache" --cache-size 8G --log-file "$LOG_DIR/hoardfs.log" "$@" \
+    --cache-dir "$cache" --cache-size "${MB_CACHE_SIZE:-8G}" --log-file "$LOG_DIR/hoardfs.log" "$@" \
     >"$LOG_DIR/hoardfs-mount.out" 2>&1 </dev/null; then
     fail_note "hoardfs mount: $(head -c 300 "$LOG_DIR/hoardfs-mount.out")"
     return 1

@@ -241,7 +241,7 @@ if CEILING_CASES:
         bare = res[("fuse-bare", case)]
         rb = ratios(bare, res[(lim[0], case)], lower)
         row = [label, cell(res[(lim[0], case)].values()), cell(bare.values()), rcell(rb),
-               f"≥ {target}" if target else "—"]
+               f"≥ {target:.2f}".rstrip("0").rstrip(".") if target else "—"]
         cj = {"bare_vs_limit": summary(rb), "hoardfs_vs_bare": {}}
         for h in hoardfs:
             rh = ratios(res[(h, case)], bare, lower)
@@ -257,6 +257,23 @@ if CEILING_CASES:
         ceiling_json[case] = cj
         P("| " + " | ".join(row) + " |")
     P("")
+# The sparse cold read with hoardfs's cache on a tmpfs (bench/run_mount_bench.sh:
+# sparse_cache_apart): what the cache's writes cost through the disk the local server reads from.
+apart, bare_sp = res[("hoardfs-tmpfs", "sparse_cold")], res[("fuse-bare", "sparse_cold")]
+if apart:
+    on_disk = res[("hoardfs-root", "sparse_cold")]
+    direct = res[("ranges", "sparse_cold")]
+    P("Sparse cold with hoardfs's cache on a tmpfs (root://, a fresh mount on an empty cache, in "
+      "the limits' round): the cache's writes then no longer share the one disk the local server "
+      "reads the file from, as on a compute node whose remote storage is elsewhere. "
+      f"Time {cell(apart.values())} s, ÷ the direct client {rcell(ratios(apart, direct, True))}"
+      + (f", ÷ bare FUSE {rcell(ratios(apart, bare_sp, True))}" if bare_sp else "")
+      + f"; with the cache on the disk (the main table) {cell(on_disk.values())} s, ÷ the direct "
+      f"client {rcell(ratios(on_disk, direct, True))}.")
+    P("")
+    ceiling_json["sparse_cold_cache_on_tmpfs"] = {
+        "seconds": summary(apart.values()), "vs_direct": summary(ratios(apart, direct, True)),
+        "vs_bare": summary(ratios(apart, bare_sp, True))}
 
 # The listing bound (bench/dir_list, same run): a cold listing with every entry's attributes,
 # which hoardfs asks for, against the names-only listing xrootdfs asks for.

@@ -469,6 +469,24 @@ fuse_ceiling_round() {
   drop_caches
   measure "$r" fuse-bare sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
   unmount_fs fuse-bare "$m"
+  sparse_cache_apart "$r"
+}
+
+# The sparse read cold through hoardfs over root:// with its cache on a tmpfs (a fresh mount on an
+# empty cache, server page cache dropped): the cache's writes then no longer share the one disk
+# the local server reads the file from, as on a compute node whose remote storage is elsewhere.
+# Beside bare FUSE, this splits hoardfs's sparse cold time into FUSE, the daemon and that disk.
+sparse_cache_apart() {
+  local r="$1" m="$MNT/hoardfs-tmpfs" t="$WORK/cache-tmpfs"
+  mkdir -p "$m" "$t"
+  mount -t tmpfs -o size=3g tmpfs "$t" || { fail_note "tmpfs for the cache: mount failed"; return 0; }
+  MOUNTS+=("$t")
+  if MB_CACHE_SIZE=1G mount_hoardfs "$m" "$t/cache" "root://127.0.0.1:$XRD_PORT//$DATA_NAME"; then
+    drop_caches
+    measure "$r" hoardfs-tmpfs sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
+  fi
+  unmount_fs hoardfs-tmpfs "$m"
+  umount "$t" || fail_note "tmpfs for the cache: unmount failed"
 }
 
 # The metadata and small-file cases on the tree at DIR (a mount or the local data): cold = first
