@@ -183,6 +183,14 @@ class DavSourceImpl final : public ObjectSource {
         if (info.ok()) return StatusOfResponse(resp, what + redirected);
         return info.status();
       }
+      if (resp.status >= 500 && resp.status != 501) {
+        // XRootD 5.5's HTTP door answers "<file>/" with a 5xx: one stat tells a file from a
+        // server error, which this loop then retries (the stat is not retried on its own).
+        Result<ObjectInfo> info = StatPropfindOnce(dir);
+        if (info.ok() && info->type == ObjectType::kFile) {
+          return Status::InvalidArgument(what + ": not a directory");
+        }
+      }
       if (resp.status == 405 || resp.status == 501) {
         propfind_refused_.store(true);
         return Status::NotSupported(what + ": the server does not list directories (no PROPFIND)");
@@ -365,26 +373,30 @@ class DavSourceImpl final : public ObjectSource {
   }
 
   Result<ObjectInfo> StatPropfind(const std::string& path) {
+    return RetryTransient(retry_, "PROPFIND " + DescribePath(path),
+                          [&]() -> Result<ObjectInfo> { return StatPropfindOnce(path); });
+  }
+
+  // One PROPFIND (Depth 0) of `path`, no retry.
+  Result<ObjectInfo> StatPropfindOnce(const std::string& path) {
     const std::string what = "PROPFIND " + DescribePath(path);
-    return RetryTransient(retry_, what, [&]() -> Result<ObjectInfo> {
-      std::optional<dav::DavEntry> first;
-      dav::PropfindParser parser([&](dav::DavEntry&& e) -> Status {
-        if (!first) first = std::move(e);
-        return Status::Ok();
-      });
-      std::string redirected;
-      HOARDFS_ASSIGN_OR_RETURN(const http::HttpResponse resp,
-                               Propfind(path, path == "/", "0", &parser, what, &redirected));
-      if (resp.status == 405 || resp.status == 501) {
-        return Status::NotSupported(what + ": PROPFIND refused");
-      }
-      if (resp.status != 207) return StatusOfResponse(resp, what + redirected);
-      if (!first) return Status::Corruption(what + ": no response in the multistatus");
-      if (!first->is_collection && !first->content_length) {
-        return Status::Corruption(what + ": a file without getcontentlength");
-      }
-      return ToInfo(std::string(BaseName(path)), *first);
+    std::optional<dav::DavEntry> first;
+    dav::PropfindParser parser([&](dav::DavEntry&& e) -> Status {
+      if (!first) first = std::move(e);
+      return Status::Ok();
     });
+    std::string redirected;
+    HOARDFS_ASSIGN_OR_RETURN(const http::HttpResponse resp,
+                             Propfind(path, path == "/", "0", &parser, what, &redirected));
+    if (resp.status == 405 || resp.status == 501) {
+      return Status::NotSupported(what + ": PROPFIND refused");
+    }
+    if (resp.status != 207) return StatusOfResponse(resp, what + redirected);
+    if (!first) return Status::Corruption(what + ": no response in the multistatus");
+    if (!first->is_collection && !first->content_length) {
+      return Status::Corruption(what + ": a file without getcontentlength");
+    }
+    return ToInfo(std::string(BaseName(path)), *first);
   }
 
   Result<ObjectInfo> StatHead(const std::string& path) {

@@ -2,17 +2,13 @@
 // lie in Content-Length, bodies larger than asked for, garbage, silence, refused connections.
 #include "remote/http/http_client.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <string>
-#include <thread>
 
+#include "tests/support/scripted_http_server.h"
 #include "tests/support/xrootd_server.h"
 
 namespace hoardfs::http {
@@ -20,64 +16,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Accepts connections on a loopback port; for each request (headers read up to the blank line)
-// writes `reply` and, if `close_after`, closes the connection. Counts requests.
-class ScriptedServer {
- public:
-  explicit ScriptedServer(std::string reply, bool answer = true)
-      : reply_(std::move(reply)), answer_(answer) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(::listen(fd_, 16), 0);
-    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~ScriptedServer() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    ::close(fd_);
-  }
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  int requests() const { return requests_; }
-
- private:
-  void Run() {
-    while (!stop_) {
-      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) return;
-      std::string in;
-      char buf[4096];
-      while (in.find("\r\n\r\n") == std::string::npos) {
-        const ssize_t n = ::read(c, buf, sizeof(buf));
-        if (n <= 0) break;
-        in.append(buf, static_cast<size_t>(n));
-      }
-      ++requests_;
-      if (answer_) {
-        (void)!::write(c, reply_.data(), reply_.size());
-      } else {
-        while (!stop_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      ::close(c);
-    }
-  }
-
-  std::string reply_;
-  bool answer_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> requests_{0};
-  std::thread thread_;
-};
+using ScriptedServer = testing::ScriptedHttpServer;
 
 std::unique_ptr<HttpClient> Client(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
   HttpClientOptions o;
