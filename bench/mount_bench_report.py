@@ -216,7 +216,8 @@ if res[("ranges", "sparse_cold")]:
 # The FUSE ceiling (bench/bare_fuse, same run): what FUSE alone reaches here, so that a target
 # hoardfs misses can be told apart from one FUSE itself cannot reach on this machine.
 CEILING_CASES = [c for c in CASES
-                 if c[0] in ("seq_warm", "seq_hot", "rand_psync", "rand_uring", "sparse_cold")
+                 if c[0] in ("seq_warm", "seq_hot", "rand_psync", "rand_uring", "sparse_cold",
+                             "sparse_warm")
                  and res[("fuse-bare", c[0])]]
 ceiling_json = {}
 if CEILING_CASES:
@@ -224,9 +225,10 @@ if CEILING_CASES:
     P("")
     P("bench/bare_fuse serves the same local file through FUSE (one O_DIRECT pread per request), "
       "mounted as hoardfs mounts (max_read 1 MiB, keep_cache, 16 threads kept alive, bdi "
-      "read_ahead_kb 1024), in the limits' round; for the sparse cold case it serves the sparse "
-      "file over root:// instead, one XrdCl read of exactly the requested range per request "
-      "and nothing cached (the cold ceiling of a FUSE filesystem before it caches). "
+      "read_ahead_kb 1024), in the limits' round (for sparse warm the local sparse file); for "
+      "the sparse cold case it serves the sparse file over root:// instead, one XrdCl read of "
+      "exactly the requested range per request and nothing cached (the cold ceiling of a FUSE "
+      "filesystem before it caches). "
       "bare FUSE ÷ limit is what FUSE alone costs here; hoardfs ÷ bare FUSE is what the daemon costs "
       "on top of it (1.00 = nothing). bare FUSE ÷ a peer is the most any FUSE filesystem could "
       "lead that peer by here (a **bold** one is below the peer target: no FUSE filesystem can "

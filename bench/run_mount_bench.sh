@@ -451,9 +451,10 @@ listing_limits_round() {
 }
 
 # The FUSE ceiling: the large file through bench/bare_fuse (pread O_DIRECT + reply per request, no
-# cache logic), mounted as hoardfs mounts: warm seq, hot seq, both fio jobs. Then the sparse file
-# over root:// through it (one XrdCl read per FUSE read, nothing cached), server page cache
-# dropped: the sparse cold ceiling of a FUSE filesystem before it caches anything.
+# cache logic), mounted as hoardfs mounts: warm seq, hot seq, both fio jobs. Then the local sparse
+# file through it (the sparse warm ceiling), and the sparse file over root:// (one XrdCl read per
+# FUSE read, nothing cached), server page cache dropped: the sparse cold ceiling of a FUSE
+# filesystem before it caches anything.
 fuse_ceiling_round() {
   local r="$1" m="$MNT/fuse-bare"
   mkdir -p "$m"
@@ -464,6 +465,12 @@ fuse_ceiling_round() {
   fio_case "$r" fuse-bare "$m/big"
   unmount_fs fuse-bare "$m"
   [[ $WANT_SPARSE == 1 ]] || return 0
+  # The sparse read warm: the local sparse file through it (O_DIRECT preads, as hoardfs reads
+  # its cache disk), page cache dropped.
+  mount_bare_fuse "$m" "$DATA/sparse" || { unmount_fs fuse-bare "$m"; return 0; }
+  drop_caches
+  measure "$r" fuse-bare sparse_warm s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
+  unmount_fs fuse-bare "$m"
   mount_bare_fuse "$m" "root://127.0.0.1:$XRD_PORT//$DATA_NAME/sparse" ||
     { unmount_fs fuse-bare "$m"; return 0; }
   drop_caches
@@ -777,7 +784,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "- FUSE ceiling (in the limits' round): \`bench/bare_fuse\` mounts the local large file, serving each FUSE read"
   echo "  with one O_DIRECT pread and a reply (no index, no checksum, no remote), mounted as hoardfs is (max_read"
   echo "  1 MiB, keep_cache, 16 threads kept alive, read_ahead_kb 1024); warm seq, hot seq and both fio jobs as above."
-  echo "  Then it mounts the sparse file over root:// and serves each FUSE read with one XrdCl read of exactly that range"
+  echo "  Then it mounts the local sparse file (sparse warm), and the sparse file over root://, serving each FUSE read with one XrdCl read of exactly that range"
   echo "  and a reply (nothing cached): the sparse read, server page cache dropped, is the cold ceiling of a FUSE"
   echo "  filesystem before it caches anything."
   echo "- Listing limits (in the limits' round): \`bench/dir_list\` lists the wide directory over root:// with XrdCl in"
