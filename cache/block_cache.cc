@@ -1529,6 +1529,7 @@ BlockCacheStats BlockCacheImpl::Stats() {
   s.insert_waits = counters_.insert_waits.load();
   s.insert_wait_ns = counters_.insert_wait_ns.load();
   s.store_writes = store_->write_transfers();
+  s.store_reads = store_->read_transfers();
   s.write_errors = counters_.write_errors.load();
   s.evictions = counters_.evictions.load();
   s.evicted_bytes = counters_.evicted_bytes.load();

@@ -156,6 +156,7 @@ struct BlockCacheStats {
   uint64_t insert_waits = 0;       // kWaitForRoom inserts that found the queue full and waited
   uint64_t insert_wait_ns = 0;     // ... for this long in all: the fetches waited for the disk
   uint64_t store_writes = 0;       // write transfers to the data files (adjacent slots: one)
+  uint64_t store_reads = 0;        // read transfers from the data files (adjacent slots: one)
   uint64_t write_errors = 0;
   uint64_t evictions = 0, evicted_bytes = 0;
   uint64_t index_disk_bytes = 0, index_memory_bytes = 0;

@@ -90,8 +90,16 @@ Status ValidateOptions(const BlockStoreOptions& o) {
 constexpr uint32_t kMaxOpsPerWrite = 64;
 constexpr uint64_t kMaxBytesPerWrite = 8u << 20;
 
-// One transfer in flight on a ring; user_data of its SQE points here. A read is one op; a write
-// is one op or several ops of adjacent slots (`ops`, in file order, `count` of them).
+// Reads of ops that follow each other in a batch and sit side by side in one data file go to
+// the kernel as one transfer (readv) of at most this many ops and bytes. The pieces of a sparse
+// read's basket were written to consecutive slots, so reading them back is one or two transfers
+// instead of ~10. Whole blocks stay one transfer each (two do not fit in the byte bound), so that
+// each block's checksum still overlaps the reads of the next ones.
+constexpr uint32_t kMaxOpsPerRead = 64;
+constexpr uint64_t kMaxBytesPerRead = 1u << 20;
+
+// One transfer in flight on a ring; user_data of its SQE points here: one op, or several ops of
+// adjacent places in one data file (`ops`, in file order, `count` of them).
 struct Request {
   BlockIo* const* ops = nullptr;
   uint32_t count = 0;
@@ -100,9 +108,14 @@ struct Request {
   uint32_t want = 0;    // bytes to transfer in all (each op: AlignUp(length) when direct)
   uint32_t done = 0;    // bytes transferred so far
   unsigned retries = 0;
-  std::vector<iovec> iov;  // a write of several ops: the buffers of what is left to write
+  std::vector<iovec> iov;  // several ops: the buffers of what is left to transfer
 
   BlockIo& first() const { return *ops[0]; }
+  // The bytes that must arrive for a read to be whole: all but the last op's O_DIRECT padding
+  // (which end of file may cut short).
+  uint32_t needed(uint32_t last_op_bytes) const {
+    return want - last_op_bytes + ops[count - 1]->length;
+  }
 };
 
 // A ring plus the per-op state it needs, reused across batches (no allocation per op).
@@ -224,6 +237,7 @@ class IoUringBlockStore final : public BlockStore {
   }
   bool direct_io() const override { return direct_; }
   uint64_t write_transfers() const override { return write_transfers_.load(); }
+  uint64_t read_transfers() const override { return read_transfers_.load(); }
   uint32_t block_size() const override { return options_.block_size; }
 
   Status Allocate(unsigned size_class, uint64_t first, uint64_t count) override;
@@ -286,6 +300,7 @@ class IoUringBlockStore final : public BlockStore {
   const std::shared_ptr<spdlog::logger> log_;
 
   std::atomic<uint64_t> write_transfers_{0};
+  std::atomic<uint64_t> read_transfers_{0};
 
   std::mutex grow_mu_;
   bool warned_ftruncate_ = false;     // GUARDED_BY(grow_mu_)
@@ -525,8 +540,8 @@ void IoUringBlockStore::PrepSqe(Ring& ring, Request* req, bool write) noexcept {
       io_uring_prep_read(sqe, req->fd, buf, len, at);
     }
   } else {
-    // The buffers of the ops not yet (wholly) written; the vector's capacity is reserved, so the
-    // iovecs stay put until the completion (the kernel may read them until then).
+    // The buffers of the ops not yet (wholly) transferred; the vector's capacity is reserved, so
+    // the iovecs stay put until the completion (the kernel uses them until then).
     req->iov.clear();
     uint32_t skip = req->done;
     for (uint32_t k = 0; k < req->count; ++k) {
@@ -539,7 +554,12 @@ void IoUringBlockStore::PrepSqe(Ring& ring, Request* req, bool write) noexcept {
       req->iov.push_back({static_cast<std::byte*>(op.buf) + skip, n - skip});
       skip = 0;
     }
-    io_uring_prep_writev(sqe, req->fd, req->iov.data(), static_cast<unsigned>(req->iov.size()), at);
+    const auto n = static_cast<unsigned>(req->iov.size());
+    if (write) {
+      io_uring_prep_writev(sqe, req->fd, req->iov.data(), n, at);
+    } else {
+      io_uring_prep_readv(sqe, req->fd, req->iov.data(), n, at);
+    }
   }
   io_uring_sqe_set_data(sqe, req);
   ring.queued.push_back(req);
@@ -667,21 +687,23 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
       req->done = 0;
       req->retries = 0;
       ++next;
-      while (write && next < order.size() && req->count < kMaxOpsPerWrite) {
+      const uint32_t max_ops = write ? kMaxOpsPerWrite : kMaxOpsPerRead;
+      const uint64_t max_bytes = write ? kMaxBytesPerWrite : kMaxBytesPerRead;
+      while (next < order.size() && req->count < max_ops) {
         const Place p = PlaceOf(*order[next]);
         const uint32_t n = OpBytes(*order[next]);
         if (p.fd != req->fd || p.offset != req->offset + req->want ||
-            req->want + uint64_t{n} > kMaxBytesPerWrite) {
+            req->want + uint64_t{n} > max_bytes) {
           break;
         }
         req->want += n;
         ++req->count;
         ++next;
       }
-      if (req->count > 1) req->iov.reserve(kMaxOpsPerWrite);
+      if (req->count > 1) req->iov.reserve(max_ops);
       PrepSqe(ring, req, write);
       ++inflight;
-      if (write) write_transfers_.fetch_add(1, std::memory_order_relaxed);
+      (write ? write_transfers_ : read_transfers_).fetch_add(1, std::memory_order_relaxed);
     }
     if (ring.broken) {
       for (; next < order.size(); ++next) {
@@ -722,7 +744,7 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
       } else if (res == 0) {
         if (write) {
           status = Status::IOError(OpContext(op, write).append(what) + ": write made no progress");
-        } else if (req->done >= op.length) {
+        } else if (req->done >= req->needed(OpBytes(*req->ops[req->count - 1]))) {
           status = Status::Ok();  // end of file inside the padding of a short block
         } else {
           status = Status::Corruption(
@@ -735,7 +757,7 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
         } else if (direct_ && req->done % kDirectIoAlignment != 0) {
           // A direct transfer stops off-alignment only at end of file; the remainder cannot be
           // resubmitted (it would be misaligned).
-          if (!write && req->done >= op.length) {
+          if (!write && req->done >= req->needed(OpBytes(*req->ops[req->count - 1]))) {
             status = Status::Ok();
           } else if (!write) {
             status = Status::Corruption(

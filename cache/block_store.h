@@ -97,9 +97,11 @@ class BlockStore {
   // ignored. REQUIRES: no I/O on these slots is in flight.
   virtual Status Deallocate(std::span<const uint32_t> slots) = 0;
 
-  // Reads every op in one io_uring batch (split only if larger than the queue depth). As each op
-  // completes, its status is set and `on_complete(op)` runs on the calling thread while the
-  // other ops may still be in flight (so checksums overlap I/O). Returns when all are done.
+  // Reads every op in one io_uring batch (split only if larger than the queue depth). Ops that
+  // follow each other in `ops` and lie side by side in one data file are read by one transfer
+  // (readv) of at most 1 MiB, whose failure fails each of them. As each transfer completes, its
+  // ops' statuses are set and `on_complete(op)` runs for each on the calling thread while the
+  // others may still be in flight (so checksums overlap I/O). Returns when all are done.
   // REQUIRES: op.slot < capacity_slots() for a successful read (else kInvalidArgument, no I/O).
   // REQUIRES: on_complete does not throw (buffers are still in flight: a throw terminates).
   virtual void Read(std::span<BlockIo> ops,
@@ -113,6 +115,8 @@ class BlockStore {
   // Write transfers submitted so far: a write of ops to adjacent slots of one data file is one
   // transfer (writev), so this is below the number of ops when pieces land side by side.
   virtual uint64_t write_transfers() const = 0;
+  // Read transfers submitted so far (ops read side by side by one readv count once).
+  virtual uint64_t read_transfers() const = 0;
 
   virtual bool direct_io() const = 0;
   virtual uint32_t block_size() const = 0;

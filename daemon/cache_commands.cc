@@ -58,6 +58,7 @@ nlohmann::json StatsJson(BlockCache& c) {
       {"inserts_rejected", s.inserts_rejected},
       {"inserts_shared", s.inserts_shared},
       {"store_writes", s.store_writes},
+      {"store_reads", s.store_reads},
       {"insert_waits", s.insert_waits},
       {"insert_wait_seconds", static_cast<double>(s.insert_wait_ns) / 1e9},
       {"evictions", s.evictions},

@@ -360,6 +360,7 @@ std::string Filesystem::StatsJson() {
                      ",\"inserts_shared\":" + std::to_string(s.inserts_shared) +
                      ",\"inserts\":" + std::to_string(s.inserts) +
                      ",\"store_writes\":" + std::to_string(s.store_writes) +
+                     ",\"store_reads\":" + std::to_string(s.store_reads) +
                      ",\"insert_waits\":" + std::to_string(s.insert_waits) +
                      ",\"insert_wait_seconds\":" + std::to_string(s.insert_wait_ns / 1e9) +
                      ",\"used_bytes\":" + std::to_string(s.used_bytes) +

@@ -364,6 +364,93 @@ TEST_P(BlockStoreModeTest, AdjacentSlotsAreWrittenInOneTransfer) {
   }
 }
 
+// Reads that follow each other in a batch and lie side by side in one data file are one transfer
+// (readv): a sparse read's pieces, written to consecutive slots, come back in one or two trips
+// instead of one per piece. Order, a short block, a file boundary and the op and byte limits split
+// a run; every op still gets its own bytes and its own completion.
+TEST_P(BlockStoreModeTest, AdjacentReadsAreOneTransfer) {
+  BlockStoreOptions o = Options();
+  o.slots_per_file = 32;  // 2 MiB files: 32 slots of 64 KiB, 128 of 16 KiB, 512 of 4 KiB
+  o.grow_step_slots = 32;
+  auto store = OpenOrDie(o);
+  ASSERT_NE(store, nullptr);
+  const unsigned c64k = 0, c16k = 2, c4k = 4;
+  ASSERT_TRUE(store->Allocate(c64k, 0, 20).ok());
+  ASSERT_TRUE(store->Allocate(c16k, 0, 140).ok());
+  ASSERT_TRUE(store->Allocate(c4k, 0, 70).ok());
+  auto s64 = [&](uint32_t i) { return SlotId(c64k, i); };
+  auto s16 = [&](uint32_t i) { return SlotId(c16k, i); };
+  auto s4 = [&](uint32_t i) { return SlotId(c4k, i); };
+  struct Want {
+    uint32_t slot, length;
+  };
+  std::vector<Want> all;
+  for (uint32_t i = 0; i < 20; ++i) all.push_back({s64(i), 65536});
+  for (uint32_t i = 0; i < 140; ++i) all.push_back({s16(i), i == 10 ? 5000u : 16384u});
+  for (uint32_t i = 0; i < 70; ++i) all.push_back({s4(i), 4096});
+  {
+    std::vector<AlignedBuffer> bufs;
+    std::vector<BlockIo> io;
+    for (const Want& w : all) {
+      bufs.emplace_back(w.length);
+      FillPattern(bufs.back().data(), w.length, w.slot, 9);
+      io.push_back({w.slot, w.length, bufs.back().data(), Status::Aborted("unset")});
+    }
+    store->Write(io);
+    for (const BlockIo& op : io) ASSERT_TRUE(op.status.ok()) << op.status.ToString();
+  }
+  auto length_of = [&](uint32_t slot) {
+    for (const Want& w : all) {
+      if (w.slot == slot) return w.length;
+    }
+    return 0u;
+  };
+  // Reads `slots` in one batch; checks each op's bytes and that it completed exactly once;
+  // returns the number of transfers it took.
+  auto read = [&](const std::vector<uint32_t>& slots) {
+    std::vector<AlignedBuffer> bufs;
+    std::vector<BlockIo> io;
+    for (uint32_t slot : slots) {
+      bufs.emplace_back(length_of(slot));
+      std::memset(bufs.back().data(), 0xAA, bufs.back().capacity());
+      io.push_back({slot, length_of(slot), bufs.back().data(), Status::Aborted("unset")});
+    }
+    std::vector<int> completions(io.size(), 0);
+    const uint64_t before = store->read_transfers();
+    store->Read(io, [&](BlockIo& op) { ++completions[static_cast<size_t>(&op - io.data())]; });
+    for (size_t i = 0; i < io.size(); ++i) {
+      EXPECT_EQ(completions[i], 1) << "slot " << io[i].slot;
+      EXPECT_TRUE(io[i].status.ok()) << io[i].status.ToString();
+      EXPECT_TRUE(MatchesPattern(static_cast<std::byte*>(io[i].buf), io[i].length, io[i].slot, 9))
+          << "slot " << io[i].slot;
+    }
+    return store->read_transfers() - before;
+  };
+
+  // Ten adjacent slots in file order: one transfer.
+  std::vector<uint32_t> run;
+  for (uint32_t i = 0; i < 10; ++i) run.push_back(s16(i));
+  EXPECT_EQ(read(run), 1u);
+  // Only ops that follow each other merge: 0 1 2 | 5 6 | 3.
+  EXPECT_EQ(read({s16(0), s16(1), s16(2), s16(5), s16(6), s16(3)}), 3u);
+  // A short block ends a run (its padding does not reach the next slot) but may close one.
+  EXPECT_EQ(read({s16(8), s16(9), s16(10), s16(11), s16(12)}), 2u);
+  // A run across a file boundary (slot 128 starts the second file of the class).
+  EXPECT_EQ(read({s16(126), s16(127), s16(128), s16(129)}), 2u);
+  // Classes apart: the pages of a basket's two edges and its chunks.
+  EXPECT_EQ(read({s4(0), s4(1), s16(20), s16(21), s16(22), s4(2), s4(3)}), 3u);
+  // 70 adjacent pages: 64 ops per transfer at most.
+  run.clear();
+  for (uint32_t i = 0; i < 70; ++i) run.push_back(s4(i));
+  EXPECT_EQ(read(run), 2u);
+  // 1 MiB per transfer at most: 16 blocks of 64 KiB are one, 17 are two.
+  run.clear();
+  for (uint32_t i = 0; i < 16; ++i) run.push_back(s64(i));
+  EXPECT_EQ(read(run), 1u);
+  run.push_back(s64(16));
+  EXPECT_EQ(read(run), 2u);
+}
+
 // A read from an offset inside the slot returns those bytes of the block (partial block reads).
 TEST_P(BlockStoreModeTest, ReadFromAnOffsetInsideTheSlot) {
   auto store = OpenOrDie(Options());

@@ -66,6 +66,7 @@ class FaultInjectingBlockStore final : public BlockStore {
   }
   bool direct_io() const override { return inner_->direct_io(); }
   uint64_t write_transfers() const override { return inner_->write_transfers(); }
+  uint64_t read_transfers() const override { return inner_->read_transfers(); }
   uint32_t block_size() const override { return inner_->block_size(); }
 
   Status Allocate(unsigned size_class, uint64_t first, uint64_t count) override {

@@ -807,6 +807,7 @@ TEST_F(MountTest, KernelReadRequestsAreCountedBySize) {
   // And the cache's writes of it: blocks inserted, and the transfers that wrote them.
   EXPECT_NE(JsonNumber(whole, "inserts"), std::nullopt) << whole;
   EXPECT_NE(JsonNumber(whole, "store_writes"), std::nullopt) << whole;
+  EXPECT_NE(JsonNumber(whole, "store_reads"), std::nullopt) << whole;
   // And whether the fetches had to wait for them (the cache disk slower than the remote).
   EXPECT_NE(JsonNumber(whole, "insert_waits"), std::nullopt) << whole;
   EXPECT_NE(JsonNumber(whole, "insert_wait_seconds"), std::nullopt) << whole;
