@@ -271,7 +271,7 @@ class DavSourceImpl final : public ObjectSource {
     return path == "/" ? root_ : root_ + path;
   }
   std::string DescribePath(const std::string& path) const {
-    return path == "/" ? describe_ : describe_ + (root_ == "/" ? "" : "") + path;
+    return path == "/" ? describe_ : describe_ + path;
   }
   std::string UrlOf(const std::string& path, bool collection) const {
     std::string url = origin_ + http::UriEncode(FullPath(path), true);
