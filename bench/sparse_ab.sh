@@ -249,40 +249,11 @@ print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "insert
     "$(pass_costs "$before" "$after" "$sbefore" "$safter")" "$counters"
   if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi
 }
-xrootdfs_pass() {  # xrootdfs_pass ROUND
-  local out s pid before after sbefore safter
-  if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
-  timeout 60 xrootdfs "$MNT" -o "rdr=$ROOT_URL,uid=nobody" >/dev/null 2>&1 </dev/null
-  pid="$(pgrep -n -x xrootdfs)"
+# peer_pass NAME ROUND PID: one cold read through the mount at MNT served by process PID (a peer,
+# not hoardfs: no daemon counters), page cache dropped; prints its line and keeps its time.
+peer_pass() {
+  local name="$1" r="$2" pid="$3" out s before after sbefore safter tbefore="" tafter=""
   drop_caches
-  local tbefore="" tafter=""
-  ((THREADS)) && tbefore="$(thread_counts "$pid")"
-  before="$(proc_counts "$pid")"
-  sbefore="$(proc_counts "$XRD_PID")"
-  out="$(read_file "$MNT/sparse")"
-  after="$(proc_counts "$pid")"
-  safter="$(proc_counts "$XRD_PID")"
-  ((THREADS)) && tafter="$(thread_counts "$pid")"
-  s="${out##*seconds=}"
-  SECS[xrootdfs]+="${s%% *} "
-  echo "xrootdfs round $1: seconds=${s%% *} $(pass_costs "$before" "$after" "$sbefore" "$safter")"
-  if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi
-  fusermount3 -u "$MNT"
-  sleep 1
-}
-# bare_pass ROUND NAME [--write-to FILE]: bench/bare_fuse over root://, mounted as hoardfs mounts.
-bare_pass() {
-  local r="$1" name="$2" out s pid before after sbefore safter
-  shift 2
-  if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
-  rm -f "$WORK/bare-copy"
-  "$BARE_BIN" "$ROOT_URL/sparse" "$MNT" "$@" >"$WORK/bare.log" 2>&1 </dev/null &
-  pid=$!
-  for ((i = 0; i < 100; i++)); do mountpoint -q "$MNT" && break; sleep 0.1; done
-  mountpoint -q "$MNT" || { echo "bare_fuse did not mount:" >&2; cat "$WORK/bare.log" >&2; exit 1; }
-  echo 1024 >"/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb"  # as hoardfs sets it
-  drop_caches
-  local tbefore="" tafter=""
   ((THREADS)) && tbefore="$(thread_counts "$pid")"
   before="$(proc_counts "$pid")"
   sbefore="$(proc_counts "$XRD_PID")"
@@ -295,6 +266,25 @@ bare_pass() {
   echo "$name round $r: seconds=${s%% *} $(pass_costs "$before" "$after" "$sbefore" "$safter")"
   if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi
   fusermount3 -u "$MNT"
+}
+xrootdfs_pass() {  # xrootdfs_pass ROUND
+  if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
+  timeout 60 xrootdfs "$MNT" -o "rdr=$ROOT_URL,uid=nobody" >/dev/null 2>&1 </dev/null
+  peer_pass xrootdfs "$1" "$(pgrep -n -x xrootdfs)"
+  sleep 1
+}
+# bare_pass ROUND NAME [--write-to FILE]: bench/bare_fuse over root://, mounted as hoardfs mounts.
+bare_pass() {
+  local r="$1" name="$2" pid
+  shift 2
+  if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
+  rm -f "$WORK/bare-copy"
+  "$BARE_BIN" "$ROOT_URL/sparse" "$MNT" "$@" >"$WORK/bare.log" 2>&1 </dev/null &
+  pid=$!
+  for ((i = 0; i < 100; i++)); do mountpoint -q "$MNT" && break; sleep 0.1; done
+  mountpoint -q "$MNT" || { echo "bare_fuse did not mount:" >&2; cat "$WORK/bare.log" >&2; exit 1; }
+  echo 1024 >"/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb"  # as hoardfs sets it
+  peer_pass "$name" "$r" "$pid"
   wait "$pid" || { echo "bare_fuse failed:" >&2; cat "$WORK/bare.log" >&2; exit 1; }
 }
 for ((r = 1; r <= ROUNDS; r++)); do
