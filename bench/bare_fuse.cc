@@ -8,24 +8,29 @@
 //   bare_fuse FILE MOUNTPOINT     the source is a local file, read by pread() with O_DIRECT (the
 //                                 cache disk, as hoardfs reads it): the warm and hot ceiling
 //   bare_fuse root://HOST:PORT//PATH MOUNTPOINT [--write-to LOCAL]
-//                                 the source is one remote file, read by XrdCl::File::Read (the
-//                                 direct client's own call, one per FUSE read, synchronous in
-//                                 the worker): the cold ceiling of a FUSE filesystem before any
-//                                 cache. With --write-to, each fetched range is also written to
-//                                 LOCAL at its offset by one buffered pwrite(): the cheapest
-//                                 possible cache write (no index, no checksum, no durability;
-//                                 the page cache takes it and the disk gets it later)
+//   bare_fuse http://HOST:PORT/PATH MOUNTPOINT [--write-to LOCAL]
+//                                 the source is one remote file, read by XrdCl::File::Read or by
+//                                 one libcurl range GET (one easy handle per worker, its
+//                                 connection kept): the direct client's own call, one per FUSE
+//                                 read, synchronous in the worker: the cold ceiling of a FUSE
+//                                 filesystem before any cache. With --write-to, each fetched
+//                                 range is also written to LOCAL at its offset by one buffered
+//                                 pwrite(): the cheapest possible cache write (no index, no
+//                                 checksum, no durability; the page cache takes it and the disk
+//                                 gets it later)
 //
 // Runs in the foreground until unmounted (fusermount3 -u) or SIGINT/SIGTERM; the mount shows the
 // source's base name in its root. Exit status 0 after a clean unmount, 1 on any set-up error (one
 // line on stderr).
 #define FUSE_USE_VERSION 314
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <XrdCl/XrdClFile.hh>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -42,7 +47,8 @@ constexpr size_t kAlign = 4096;
 
 struct BareFile {
   int fd = -1;                          // the local source (O_DIRECT), or -1
-  std::unique_ptr<XrdCl::File> remote;  // the remote source, or null
+  std::unique_ptr<XrdCl::File> remote;  // the root:// source, or null
+  std::string http_url;                 // the http:// source, or empty
   int write_fd = -1;                    // --write-to, or -1
   std::string name;
   struct stat attr {};
@@ -116,15 +122,65 @@ void ReadLocal(fuse_req_t req, const BareFile& f, size_t size, off_t off) {
                  static_cast<size_t>(have < static_cast<off_t>(size) ? have : size));
 }
 
+// Appends a response body to a Body, refusing more than it can hold.
+struct Body {
+  char* data;
+  size_t capacity;
+  size_t size = 0;
+};
+size_t AppendBody(char* chunk, size_t one, size_t n, void* user) {
+  auto* body = static_cast<Body*>(user);
+  const size_t len = one * n;
+  if (len > body->capacity - body->size) return 0;  // more than asked for: fail the transfer
+  std::memcpy(body->data + body->size, chunk, len);
+  body->size += len;
+  return len;
+}
+
+// One range GET of `size` bytes at `off` into `out`: the bytes received, or -1.
+ssize_t HttpGet(const std::string& url, char* out, size_t size, off_t off) {
+  thread_local std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(),
+                                                                          &curl_easy_cleanup);
+  CURL* h = handle.get();
+  if (h == nullptr) return -1;
+  Body body{out, size};
+  const std::string range =
+      std::to_string(off) + "-" + std::to_string(off + static_cast<off_t>(size) - 1);
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+  long status = 0;
+  if (curl_easy_perform(h) != CURLE_OK ||
+      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 206) {
+    return -1;
+  }
+  return static_cast<ssize_t>(body.size);
+}
+
 // Exactly the requested range from the remote (the kernel asks page-aligned ranges already).
 void ReadRemote(fuse_req_t req, const BareFile& f, size_t size, off_t off) {
   thread_local std::vector<char> buffer(kMaxRead);
-  uint32_t got = 0;
-  const XrdCl::XRootDStatus st =
-      f.remote->Read(static_cast<uint64_t>(off), static_cast<uint32_t>(size), buffer.data(), got);
-  if (!st.IsOK()) {
-    fuse_reply_err(req, EIO);
-    return;
+  size = std::min(size, static_cast<size_t>(f.attr.st_size - off));
+  size_t got = 0;
+  if (f.remote != nullptr) {
+    uint32_t n = 0;
+    const XrdCl::XRootDStatus st =
+        f.remote->Read(static_cast<uint64_t>(off), static_cast<uint32_t>(size), buffer.data(), n);
+    if (!st.IsOK()) {
+      fuse_reply_err(req, EIO);
+      return;
+    }
+    got = n;
+  } else {
+    const ssize_t n = HttpGet(f.http_url, buffer.data(), size, off);
+    if (n < 0) {
+      fuse_reply_err(req, EIO);
+      return;
+    }
+    got = static_cast<size_t>(n);
   }
   if (f.write_fd >= 0 &&
       ::pwrite(f.write_fd, buffer.data(), got, off) != static_cast<ssize_t>(got)) {
@@ -142,7 +198,7 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*)
     return;
   }
   if (size > kMaxRead) size = kMaxRead;
-  if (f.remote != nullptr) {
+  if (f.remote != nullptr || !f.http_url.empty()) {
     ReadRemote(req, f, size, off);
   } else {
     ReadLocal(req, f, size, off);
@@ -186,10 +242,31 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-// Opens SOURCE (a local path or a root:// URL) into `file`; empty on success, else the reason.
+// Opens SOURCE (a local path, a root:// or an http:// URL) into `file`; empty on success, else
+// the reason.
 std::string OpenSource(const std::string& source, BareFile& file) {
   file.name = source.substr(source.find_last_of('/') + 1);
-  if (source.starts_with("root://")) {
+  if (source.starts_with("http://")) {
+    file.http_url = source;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(),
+                                                                &curl_easy_cleanup);
+    if (h == nullptr) return "curl_easy_init failed";
+    curl_easy_setopt(h.get(), CURLOPT_URL, source.c_str());
+    curl_easy_setopt(h.get(), CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(h.get(), CURLOPT_TIMEOUT, 30L);
+    const CURLcode rc = curl_easy_perform(h.get());
+    long status = 0;
+    curl_off_t length = -1;
+    curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(h.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (rc != CURLE_OK || status != 200 || length < 0) {
+      return source + ": HEAD: " + curl_easy_strerror(rc) + ", HTTP " + std::to_string(status) +
+             ", length " + std::to_string(length);
+    }
+    file.attr.st_size = static_cast<off_t>(length);
+    file.attr.st_nlink = 1;
+  } else if (source.starts_with("root://")) {
     file.remote = std::make_unique<XrdCl::File>();
     XrdCl::XRootDStatus st = file.remote->Open(source, XrdCl::OpenFlags::Read);
     if (!st.IsOK()) return source + ": " + st.ToString();
@@ -216,12 +293,14 @@ std::string OpenSource(const std::string& source, BareFile& file) {
 int main(int argc, char** argv) {
   const bool write_to = argc == 5 && std::string(argv[3]) == "--write-to";
   if (argc != 3 && !write_to) {
-    return Fail("usage: bare_fuse FILE|root://HOST//PATH MOUNTPOINT [--write-to LOCAL]");
+    return Fail(
+        "usage: bare_fuse FILE|root://HOST//PATH|http://HOST/PATH MOUNTPOINT"
+        " [--write-to LOCAL]");
   }
   BareFile file;
   if (const std::string error = OpenSource(argv[1], file); !error.empty()) return Fail(error);
   if (write_to) {
-    if (file.remote == nullptr) return Fail("--write-to needs a root:// source");
+    if (file.fd >= 0) return Fail("--write-to needs a remote source");
     file.write_fd = ::open(argv[4], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (file.write_fd < 0) return Fail(std::string(argv[4]) + ": " + std::strerror(errno));
   }

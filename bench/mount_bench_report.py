@@ -261,6 +261,17 @@ if CEILING_CASES:
     P("")
 # The sparse cold read with hoardfs's cache on a tmpfs (bench/run_mount_bench.sh:
 # sparse_cache_apart): what the cache's writes cost through the disk the local server reads from.
+bare_http = res[("fuse-bare-http", "sparse_cold")]
+if bare_http:
+    h_sp, curl_sp = res[("hoardfs-http", "sparse_cold")], res[("ranges-http", "sparse_cold")]
+    P("Sparse cold through bare FUSE over http:// (one libcurl range GET per FUSE read, nothing "
+      f"cached, in the limits' round): {cell(bare_http.values())} s, ÷ the same ranges by libcurl "
+      f"{rcell(ratios(bare_http, curl_sp, True))}"
+      + (f"; hoardfs http:// ÷ it {rcell(ratios(h_sp, bare_http, True))}" if h_sp else "") + ".")
+    P("")
+    ceiling_json["sparse_cold_bare_http"] = {
+        "seconds": summary(bare_http.values()), "vs_libcurl": summary(ratios(bare_http, curl_sp, True)),
+        "hoardfs_http_vs_it": summary(ratios(h_sp, bare_http, True))}
 apart, bare_sp = res[("hoardfs-tmpfs", "sparse_cold")], res[("fuse-bare", "sparse_cold")]
 if apart:
     on_disk = res[("hoardfs-root", "sparse_cold")]

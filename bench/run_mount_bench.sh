@@ -476,6 +476,13 @@ fuse_ceiling_round() {
   drop_caches
   measure "$r" fuse-bare sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
   unmount_fs fuse-bare "$m"
+  if [[ $WANT_HTTP == 1 ]]; then  # the same over xrootd's HTTP door: one libcurl range GET each
+    mount_bare_fuse "$m" "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/sparse" ||
+      { unmount_fs fuse-bare-http "$m"; return 0; }
+    drop_caches
+    measure "$r" fuse-bare-http sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
+    unmount_fs fuse-bare-http "$m"
+  fi
   sparse_cache_apart "$r"
 }
 
@@ -785,7 +792,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "  with one O_DIRECT pread and a reply (no index, no checksum, no remote), mounted as hoardfs is (max_read"
   echo "  1 MiB, keep_cache, 16 threads kept alive, read_ahead_kb 1024); warm seq, hot seq and both fio jobs as above."
   echo "  Then it mounts the local sparse file (sparse warm), and the sparse file over root://, serving each FUSE read with one XrdCl read of exactly that range"
-  echo "  and a reply (nothing cached): the sparse read, server page cache dropped, is the cold ceiling of a FUSE"
+  echo "  (over http:// too: one libcurl range GET each) and a reply (nothing cached): the sparse read, server page cache dropped, is the cold ceiling of a FUSE"
   echo "  filesystem before it caches anything."
   echo "- Listing limits (in the limits' round): \`bench/dir_list\` lists the wide directory over root:// with XrdCl in"
   echo "  one process, server page cache dropped: names only (kXR_dirlist, as xrootdfs lists) and with every entry's"

@@ -13,9 +13,10 @@
 #                  the direct client. A binary may be named twice: `A B B A` balances the order
 #                  within each round (a drift between passes then favours neither)
 #   --xrootdfs     also read through xrootdfs (package xrootd-fuse) in every round: the peer
-#   --bare         also read through bench/bare_fuse over root:// in every round: FUSE with the
-#                  direct client's XrdCl read behind each request and nothing else, the ceiling
-#                  of any FUSE filesystem before caching ("bare")
+#   --bare         also read through bench/bare_fuse in every round, over root:// (or http://
+#                  with --http): FUSE with the direct client's read (XrdCl, or a libcurl range
+#                  GET) behind each request and nothing else, the ceiling of any FUSE filesystem
+#                  before caching ("bare"; always cold, like xrootdfs)
 #   --bare-write   likewise with --write-to: each fetched range also written to a local file by
 #                  one buffered pwrite, the cheapest cache write there is ("bare+write")
 #   --size-mib M   size of the generated file (default 512, as the full mount benchmark)
@@ -78,7 +79,7 @@ while (($#)); do
     --bare) BARE=1; shift ;;
     --bare-write) BARE_WRITE=1; shift ;;
     --tmpfs-too) TMPFS_TOO=1; shift ;;
-    -h | --help) sed -n '2,51p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,52p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -90,7 +91,6 @@ for b in "${BINS[@]}"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2; e
 BARE_BIN="${BARE_FUSE_BIN:-$(dirname "${BINS[0]}")/../bench/bare_fuse}"
 if ((BARE || BARE_WRITE)); then
   [[ -x "$BARE_BIN" ]] || { echo "--bare: no bare_fuse at $BARE_BIN (set BARE_FUSE_BIN)" >&2; exit 2; }
-  ((HTTP || WARM)) && { echo "--bare reads root:// cold: not with --http or --warm" >&2; exit 2; }
 fi
 if [[ -n "$PERF_DIR" ]]; then
   command -v perf >/dev/null || { echo "--perf: no perf (apt-get install linux-perf)" >&2; exit 2; }
@@ -273,13 +273,14 @@ xrootdfs_pass() {  # xrootdfs_pass ROUND
   peer_pass xrootdfs "$1" "$(pgrep -n -x xrootdfs)"
   sleep 1
 }
-# bare_pass ROUND NAME [--write-to FILE]: bench/bare_fuse over root://, mounted as hoardfs mounts.
+# bare_pass ROUND NAME [--write-to FILE]: bench/bare_fuse over the mount's URL, mounted as hoardfs
+# mounts.
 bare_pass() {
   local r="$1" name="$2" pid
   shift 2
   if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
   rm -f "$WORK/bare-copy"
-  "$BARE_BIN" "$ROOT_URL/sparse" "$MNT" "$@" >"$WORK/bare.log" 2>&1 </dev/null &
+  "$BARE_BIN" "$URL/sparse" "$MNT" "$@" >"$WORK/bare.log" 2>&1 </dev/null &
   pid=$!
   for ((i = 0; i < 100; i++)); do mountpoint -q "$MNT" && break; sleep 0.1; done
   mountpoint -q "$MNT" || { echo "bare_fuse did not mount:" >&2; cat "$WORK/bare.log" >&2; exit 1; }
