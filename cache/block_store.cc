@@ -111,11 +111,7 @@ struct Request {
   std::vector<iovec> iov;  // several ops: the buffers of what is left to transfer
 
   BlockIo& first() const { return *ops[0]; }
-  // The bytes that must arrive for a read to be whole: all but the last op's O_DIRECT padding
-  // (which end of file may cut short).
-  uint32_t needed(uint32_t last_op_bytes) const {
-    return want - last_op_bytes + ops[count - 1]->length;
-  }
+  BlockIo& last() const { return *ops[count - 1]; }
 };
 
 // A ring plus the per-op state it needs, reused across batches (no allocation per op).
@@ -288,6 +284,11 @@ class IoUringBlockStore final : public BlockStore {
   // Bytes an op transfers: AlignUp(length) with O_DIRECT (the tail of a short block is padding).
   uint32_t OpBytes(const BlockIo& op) const {
     return direct_ ? static_cast<uint32_t>(AlignUp(op.length)) : op.length;
+  }
+  // Whether a read has every byte its ops asked for: all but the last op's O_DIRECT padding,
+  // which end of file may cut short.
+  bool ReadIsWhole(const Request& req) const {
+    return req.done >= req.want - (OpBytes(req.last()) - req.last().length);
   }
   // Submits what is queued; with `and_wait`, also waits for at least one completion.
   void Submit(Ring& ring, unsigned& inflight, const std::function<void(BlockIo&)>* on_complete,
@@ -744,7 +745,7 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
       } else if (res == 0) {
         if (write) {
           status = Status::IOError(OpContext(op, write).append(what) + ": write made no progress");
-        } else if (req->done >= req->needed(OpBytes(*req->ops[req->count - 1]))) {
+        } else if (ReadIsWhole(*req)) {
           status = Status::Ok();  // end of file inside the padding of a short block
         } else {
           status = Status::Corruption(
@@ -757,7 +758,7 @@ void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
         } else if (direct_ && req->done % kDirectIoAlignment != 0) {
           // A direct transfer stops off-alignment only at end of file; the remainder cannot be
           // resubmitted (it would be misaligned).
-          if (!write && req->done >= req->needed(OpBytes(*req->ops[req->count - 1]))) {
+          if (!write && ReadIsWhole(*req)) {
             status = Status::Ok();
           } else if (!write) {
             status = Status::Corruption(
