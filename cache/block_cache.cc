@@ -1528,6 +1528,10 @@ BlockCacheStats BlockCacheImpl::Stats() {
   s.inserts_shared = counters_.inserts_shared.load();
   s.insert_waits = counters_.insert_waits.load();
   s.insert_wait_ns = counters_.insert_wait_ns.load();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.pending_insert_bytes = pending_bytes_;
+  }
   s.store_writes = store_->write_transfers();
   s.store_reads = store_->read_transfers();
   s.write_errors = counters_.write_errors.load();

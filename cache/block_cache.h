@@ -155,6 +155,7 @@ struct BlockCacheStats {
   uint64_t inserts_shared = 0;     // InsertShared() calls queued without a copy
   uint64_t insert_waits = 0;       // kWaitForRoom inserts that found the queue full and waited
   uint64_t insert_wait_ns = 0;     // ... for this long in all: the fetches waited for the disk
+  uint64_t pending_insert_bytes = 0;  // gauge: queued or being written, not yet committed
   uint64_t store_writes = 0;       // write transfers to the data files (adjacent slots: one)
   uint64_t store_reads = 0;        // read transfers from the data files (adjacent slots: one)
   uint64_t write_errors = 0;

@@ -61,6 +61,7 @@ nlohmann::json StatsJson(BlockCache& c) {
       {"store_reads", s.store_reads},
       {"insert_waits", s.insert_waits},
       {"insert_wait_seconds", static_cast<double>(s.insert_wait_ns) / 1e9},
+      {"pending_insert_bytes", s.pending_insert_bytes},
       {"evictions", s.evictions},
       {"index_disk_bytes", s.index_disk_bytes},
       {"index_memory_bytes", s.index_memory_bytes},

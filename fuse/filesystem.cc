@@ -363,6 +363,7 @@ std::string Filesystem::StatsJson() {
                      ",\"store_reads\":" + std::to_string(s.store_reads) +
                      ",\"insert_waits\":" + std::to_string(s.insert_waits) +
                      ",\"insert_wait_seconds\":" + std::to_string(s.insert_wait_ns / 1e9) +
+                     ",\"pending_insert_bytes\":" + std::to_string(s.pending_insert_bytes) +
                      ",\"used_bytes\":" + std::to_string(s.used_bytes) +
                      ",\"data_bytes\":" + std::to_string(s.data_bytes) +
                      ",\"capacity_bytes\":" + std::to_string(s.capacity_bytes) +

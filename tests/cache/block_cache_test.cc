@@ -590,6 +590,7 @@ TEST(BlockCacheTest, FullQueueMakesInsertsWaitAndCountsTheWait) {
   }
   ASSERT_EQ(faults->held_writes(), 1u);
   Put(*cache, f, 1);  // block 0 (being written) and block 1 fill the queue
+  EXPECT_EQ(cache->Stats().pending_insert_bytes, 2 * kBlock);
   auto bytes2 = BlockBytes(f.path, f.version_hash, 2, kBlock);
   EXPECT_EQ(cache->Insert(f, 2, bytes2, BlockCache::InsertMode::kDropIfBusy).code(),
             StatusCode::kResourceExhausted);
@@ -610,6 +611,7 @@ TEST(BlockCacheTest, FullQueueMakesInsertsWaitAndCountsTheWait) {
   EXPECT_GE(s.insert_wait_ns, 90'000'000u);  // at least the 100 ms it was held, less the slack
   EXPECT_EQ(s.inserts_rejected, 1u);
   EXPECT_EQ(s.inserts, 3u);
+  EXPECT_EQ(s.pending_insert_bytes, 0u);  // everything written and committed
   for (uint32_t b = 0; b < 3; ++b) EXPECT_TRUE(HasExact(*cache, f, b)) << b;
 }
 

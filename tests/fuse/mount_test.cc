@@ -810,6 +810,7 @@ TEST_F(MountTest, KernelReadRequestsAreCountedBySize) {
   EXPECT_NE(JsonNumber(whole, "store_reads"), std::nullopt) << whole;
   // And whether the fetches had to wait for them (the cache disk slower than the remote).
   EXPECT_NE(JsonNumber(whole, "insert_waits"), std::nullopt) << whole;
+  EXPECT_NE(JsonNumber(whole, "pending_insert_bytes"), std::nullopt) << whole;
   EXPECT_NE(JsonNumber(whole, "insert_wait_seconds"), std::nullopt) << whole;
 }
 
