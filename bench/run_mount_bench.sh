@@ -129,6 +129,8 @@ mkdir -p "$LOG_DIR"
 : >"$WORK/rss.tsv"
 # shellcheck source=bench/mount_bench_lib.sh
 source "$ROOT/bench/mount_bench_lib.sh"
+# shellcheck source=bench/ramdisk.sh
+source "$ROOT/bench/ramdisk.sh"
 
 KEEP_LOGS="${HOARDFS_BENCH_KEEP_LOGS:-}"
 cleanup() {
@@ -141,6 +143,7 @@ cleanup() {
     needle="${entry#*:}"
     stop_pid "$pid" "$needle"
   done
+  ramdisk_down "$WORK/cache-ramdisk"  # after its daemon has gone
   if [[ -n "$KEEP_LOGS" ]]; then
     # with the raw figures (results.tsv, diag.tsv, rss.tsv: bench/mount_bench_report.py's input)
     mkdir -p "$KEEP_LOGS" && cp -r "$LOG_DIR/." "$KEEP_LOGS/" 2>/dev/null
@@ -392,6 +395,72 @@ conv_scale() { awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] =
   END { printf "%.3f", v["bytes"] / v["seconds"] / 1e6 }' <<<"$1"; }
 sparse_bytes() { sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$1"; }
 
+# direct_seq_cold ROUND SUFFIX CLIENT...: the large file read cold (page cache dropped) by each
+# direct client (xrdcp, curl over the HTTP door, curl-s3: SigV4 from the RGW), recorded as the
+# system CLIENT+SUFFIX.
+direct_seq_cold() {
+  local r="$1" sfx="$2" c
+  shift 2
+  for c in "$@"; do
+    drop_caches
+    case "$c" in
+      xrdcp) measure "$r" "$c$sfx" seq_cold MB/s conv_seq \
+        timed "$SEQ_TIMEOUT" xrdcp -f -s "root://127.0.0.1:$XRD_PORT//$DATA_NAME/big" /dev/null ;;
+      curl) measure "$r" "$c$sfx" seq_cold MB/s conv_seq curl_big ;;
+      curl-s3) measure "$r" "$c$sfx" seq_cold MB/s conv_seq curl_s3_big ;;
+    esac
+  done
+}
+# direct_sparse_cold ROUND SUFFIX CLIENT...: the sparse read's ranges, cold, one request after the
+# other on one connection, as HTTP range GETs by libcurl (ranges-http) and as root:// reads by
+# XrdCl (ranges-xroot); the faster is the sparse cold limit.
+direct_sparse_cold() {
+  local r="$1" sfx="$2" c
+  shift 2
+  for c in "$@"; do
+    drop_caches
+    case "$c" in
+      ranges-http) measure "$r" "$c$sfx" sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" http \
+        "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/sparse" "$SPARSE_BYTES" "$SPARSE_SEED" ;;
+      ranges-xroot) measure "$r" "$c$sfx" sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" xroot \
+        "root://127.0.0.1:$XRD_PORT//$DATA_NAME/sparse" "$SPARSE_SEED" ;;
+    esac
+  done
+}
+# The cold limits paired with one system's cold pass: the same direct clients just before
+# (PHASE=before) and just after (after) it, recorded as CLIENT@SYSTEM-PHASE. On this machine the
+# remote's disk speed drifts by 2-3 x within minutes, so a cold pass is compared with the mean of
+# the limit taken around it rather than with the limits' round minutes earlier (the report shows
+# both). Over S3 the sparse read has no direct client.
+paired_seq_cold() {
+  case "$2" in
+    *-s3 | s3fs) direct_seq_cold "$1" "@$2-$3" curl-s3 ;;
+    hoardfs-http | rclone) direct_seq_cold "$1" "@$2-$3" curl ;;
+    *) direct_seq_cold "$1" "@$2-$3" xrdcp curl ;;
+  esac
+}
+paired_sparse_cold() {
+  case "$2" in
+    *-s3 | s3fs) ;;
+    hoardfs-http | rclone) direct_sparse_cold "$1" "@$2-$3" ranges-http ;;
+    *) direct_sparse_cold "$1" "@$2-$3" ranges-http ranges-xroot ;;
+  esac
+}
+
+# wait_cache_written SYSTEM MNT: a hoardfs daemon answers reads before their blocks reach its cache
+# disk (the writer drains a queue of up to 64 MiB); wait (at most 30 s) until its queue is empty
+# (pending_insert_bytes 0), so that the next measurement does not share the disk with those
+# writes. The peers' cache writes go through the page cache, which drop_caches syncs.
+wait_cache_written() {
+  local i
+  is_hoardfs "$1" || return 0
+  for ((i = 0; i < 300; i++)); do
+    [[ "$(hoardfs_stats "$2" | jq -r '.pending_insert_bytes // 0' 2>/dev/null)" == 0 ]] && return 0
+    sleep 0.1
+  done
+  fail_note "$1: the cache's insert queue did not drain within 30 s"
+}
+
 limits_round() {
   local r="$1"
   log "round $r: limits"
@@ -403,26 +472,15 @@ limits_round() {
   # The cache disk's write speed (the file from the page cache into the caches' directory): a
   # cold read through a cache writes every byte it fetches.
   measure "$r" local seq_write MB/s conv_seq dd_write "$DATA/big" "$CACHES" "$BIG_BYTES"
-  drop_caches
-  measure "$r" xrdcp seq_cold MB/s conv_seq \
-    timed "$SEQ_TIMEOUT" xrdcp -f -s "root://127.0.0.1:$XRD_PORT//$DATA_NAME/big" /dev/null
-  drop_caches
-  measure "$r" curl seq_cold MB/s conv_seq curl_big
+  direct_seq_cold "$r" "" xrdcp curl
   drop_caches
   measure "$r" curl ttfb ms conv_ms curl_ttfb "$r"
   if [[ $HAVE_S3 == 1 ]]; then
-    measure "$r" curl-s3 seq_cold MB/s conv_seq curl_s3_big
+    direct_seq_cold "$r" "" curl-s3
     measure "$r" curl-s3 ttfb ms conv_ms curl_s3_ttfb "$r"
   fi
   if [[ $WANT_SPARSE == 1 ]]; then
-    # The direct clients: the same ranges, one request after the other on one connection, as
-    # HTTP range GETs (libcurl) and as root:// reads (XrdCl); the faster is the cold limit.
-    drop_caches
-    measure "$r" ranges-http sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" http \
-      "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/sparse" "$SPARSE_BYTES" "$SPARSE_SEED"
-    drop_caches
-    measure "$r" ranges-xroot sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" xroot \
-      "root://127.0.0.1:$XRD_PORT//$DATA_NAME/sparse" "$SPARSE_SEED"
+    direct_sparse_cold "$r" "" ranges-http ranges-xroot
     # Warm limit: the same pread()s on the local file, page cache dropped.
     drop_caches
     measure "$r" local sparse_warm s conv_sparse timeout 300 "$SPARSE_BIN" read "$DATA/sparse" "$SPARSE_SEED"
@@ -450,11 +508,26 @@ listing_limits_round() {
   measure "$r" list-attrs ls_cold entries/s conv_dirlist timeout 60 "$DIR_LIST_BIN" "$url" --stat
 }
 
+# bare_cold ROUND NAME URL CASE: bench/bare_fuse over a remote file (one XrdCl read, or one libcurl
+# range GET, of exactly each FUSE read's range, nothing cached), server page cache dropped, read
+# cold as CASE (seq_cold: the large file by dd; sparse_cold: the sparse read) reads it: the cold
+# ceiling of a FUSE filesystem before it caches anything.
+bare_cold() {
+  local r="$1" name="$2" url="$3" case="$4" m="$MNT/fuse-bare"
+  mount_bare_fuse "$m" "$url" || { unmount_fs "$name" "$m"; return 0; }
+  drop_caches
+  if [[ $case == seq_cold ]]; then
+    measure "$r" "$name" seq_cold MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
+  else
+    measure "$r" "$name" sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
+  fi
+  unmount_fs "$name" "$m"
+}
+
 # The FUSE ceiling: the large file through bench/bare_fuse (pread O_DIRECT + reply per request, no
-# cache logic), mounted as hoardfs mounts: warm seq, hot seq, both fio jobs. Then the local sparse
-# file through it (the sparse warm ceiling), and the sparse file over root:// (one XrdCl read per
-# FUSE read, nothing cached), server page cache dropped: the sparse cold ceiling of a FUSE
-# filesystem before it caches anything.
+# cache logic), mounted as hoardfs mounts: warm seq, hot seq, both fio jobs; then cold over
+# root:// and http:// (bare_cold). Then the local sparse file through it (the sparse warm
+# ceiling), and the sparse file cold over root:// and http://.
 fuse_ceiling_round() {
   local r="$1" m="$MNT/fuse-bare"
   mkdir -p "$m"
@@ -464,6 +537,8 @@ fuse_ceiling_round() {
   measure "$r" fuse-bare seq_hot MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
   fio_case "$r" fuse-bare "$m/big"
   unmount_fs fuse-bare "$m"
+  bare_cold "$r" fuse-bare "root://127.0.0.1:$XRD_PORT//$DATA_NAME/big" seq_cold
+  [[ $WANT_HTTP == 1 ]] && bare_cold "$r" fuse-bare-http "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/big" seq_cold
   [[ $WANT_SPARSE == 1 ]] || return 0
   # The sparse read warm: the local sparse file through it (O_DIRECT preads, as hoardfs reads
   # its cache disk), page cache dropped.
@@ -471,36 +546,27 @@ fuse_ceiling_round() {
   drop_caches
   measure "$r" fuse-bare sparse_warm s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
   unmount_fs fuse-bare "$m"
-  mount_bare_fuse "$m" "root://127.0.0.1:$XRD_PORT//$DATA_NAME/sparse" ||
-    { unmount_fs fuse-bare "$m"; return 0; }
-  drop_caches
-  measure "$r" fuse-bare sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
-  unmount_fs fuse-bare "$m"
-  if [[ $WANT_HTTP == 1 ]]; then  # the same over xrootd's HTTP door: one libcurl range GET each
-    mount_bare_fuse "$m" "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/sparse" ||
-      { unmount_fs fuse-bare-http "$m"; return 0; }
-    drop_caches
-    measure "$r" fuse-bare-http sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
-    unmount_fs fuse-bare-http "$m"
-  fi
+  bare_cold "$r" fuse-bare "root://127.0.0.1:$XRD_PORT//$DATA_NAME/sparse" sparse_cold
+  [[ $WANT_HTTP == 1 ]] && bare_cold "$r" fuse-bare-http "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/sparse" sparse_cold
   sparse_cache_apart "$r"
 }
 
-# The sparse read cold through hoardfs over root:// with its cache on a tmpfs (a fresh mount on an
-# empty cache, server page cache dropped): the cache's writes then no longer share the one disk
-# the local server reads the file from, as on a compute node whose remote storage is elsewhere.
-# Beside bare FUSE, this splits hoardfs's sparse cold time into FUSE, the daemon and that disk.
+# The sparse read cold through hoardfs over root:// with its cache on a disk in RAM
+# (bench/ramdisk.sh: ext4 on a loop device over a tmpfs file, O_DIRECT as on a disk; a fresh mount
+# on an empty cache, server page cache dropped): the cache's writes then no longer share the one
+# disk the local server reads the file from, as on a compute node whose remote storage is
+# elsewhere. Beside bare FUSE, this splits hoardfs's sparse cold time into FUSE, the daemon and
+# that disk.
 sparse_cache_apart() {
-  local r="$1" m="$MNT/hoardfs-tmpfs" t="$WORK/cache-tmpfs"
-  mkdir -p "$m" "$t"
-  mount -t tmpfs -o size=3g tmpfs "$t" || { fail_note "tmpfs for the cache: mount failed"; return 0; }
-  MOUNTS+=("$t")
-  if MB_CACHE_SIZE=1G mount_hoardfs "$m" "$t/cache" "root://127.0.0.1:$XRD_PORT//$DATA_NAME"; then
+  local r="$1" m="$MNT/hoardfs-ramdisk" rd="$WORK/cache-ramdisk"
+  mkdir -p "$m"
+  ramdisk_up "$rd" 3072 || { fail_note "RAM disk for the cache: set-up failed"; return 0; }
+  if MB_CACHE_SIZE=1G mount_hoardfs "$m" "$rd/cache" "root://127.0.0.1:$XRD_PORT//$DATA_NAME"; then
     drop_caches
-    measure "$r" hoardfs-tmpfs sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
+    measure "$r" hoardfs-ramdisk sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
   fi
-  unmount_fs hoardfs-tmpfs "$m"
-  umount "$t" || fail_note "tmpfs for the cache: unmount failed"
+  unmount_fs hoardfs-ramdisk "$m"
+  ramdisk_down "$rd"
 }
 
 # The metadata and small-file cases on the tree at DIR (a mount or the local data): cold = first
@@ -553,6 +619,7 @@ do_mount() {  # do_mount SYSTEM CACHE
 # time (over-fetch = remote bytes ÷ bytes the application read).
 sparse_case() {
   local r="$1" sys="$2" m="$3" st0="" st1
+  paired_sparse_cold "$r" "$sys" before
   drop_caches
   is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   measure "$r" "$sys" sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
@@ -564,6 +631,8 @@ sparse_case() {
     diag "$r" "$sys" sparse_cold_fuse_read_bytes "$(jq_delta "$st0" "$st1" fuse_read_bytes)"
     diag "$r" "$sys" sparse_cold_fuse_reads "$(jq_delta "$st0" "$st1" fuse_reads)"
   fi
+  wait_cache_written "$sys" "$m"
+  paired_sparse_cold "$r" "$sys" after
   drop_caches
   is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   measure "$r" "$sys" sparse_warm s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
@@ -583,6 +652,7 @@ fs_round() {
   drop_caches
   measure "$r" "$sys" ttfb ms conv_ms fsop ttfb "$m/ttfb/$sys-$r" 1
   [[ $WANT_SPARSE == 1 ]] && sparse_case "$r" "$sys" "$m"
+  paired_seq_cold "$r" "$sys" before
   drop_caches
   is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   measure "$r" "$sys" seq_cold MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
@@ -593,6 +663,8 @@ fs_round() {
     diag "$r" "$sys" cold_insert_wait_seconds "$(jq_delta "$st0" "$st1" insert_wait_seconds)"
     diag "$r" "$sys" read_ahead_kb "$(cat "/sys/class/bdi/$(mountpoint -d "$m")/read_ahead_kb" 2>/dev/null)"
   fi
+  wait_cache_written "$sys" "$m"
+  paired_seq_cold "$r" "$sys" after
   meta_ls_stat "$r" "$sys" "$m"
   RSS_LABEL="A" unmount_fs "$sys" "$m"
   # B

@@ -6,7 +6,7 @@
 # machine too noisy for separate runs.
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
-#                      [--http] [--warm] [--bare] [--bare-write] [--tmpfs-too] [--threads]
+#                      [--http] [--warm] [--bare] [--bare-write] [--ramdisk-too] [--threads]
 #                      [--perf DIR] HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, in the order given, then
@@ -29,9 +29,10 @@
 #                  once unmeasured (cold, filling the cache), drops the page cache, then reads it
 #                  again measured (every byte from the cache disk; remote_requests shows none).
 #                  xrootdfs and the direct client have no cache: their passes stay cold
-#   --tmpfs-too    run each binary twice per round: its cache directory on the disk (as always)
-#                  and on a tmpfs ("BIN+tmpfs"): what the cache's writes cost the pass through the
-#                  disk they share with the local server's reads
+#   --ramdisk-too  run each binary twice per round: its cache directory on the disk (as always)
+#                  and on a disk in RAM ("BIN+ramdisk": ext4 on a loop device over a tmpfs file,
+#                  bench/ramdisk.sh; O_DIRECT as on a disk): what the cache's writes cost the pass
+#                  through the disk they share with the local server's reads
 #   --threads      also print, after each pass (hoardfs and xrootdfs), each thread's CPU time,
 #                  minor faults and voluntary/involuntary context switches in the pass
 #   --perf DIR     record each hoardfs pass with `perf record -g -p PID` (linux-perf) into
@@ -51,6 +52,8 @@
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Cleans up on exit: unmounts, stops the
 # xrootd it started, removes its directory.
 set -euo pipefail
+# shellcheck source=bench/ramdisk.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ramdisk.sh"
 
 ROUNDS=4
 SIZE_MIB=512
@@ -63,7 +66,7 @@ THREADS=0
 WARM=0
 BARE=0
 BARE_WRITE=0
-TMPFS_TOO=0
+RAMDISK_TOO=0
 BINS=()
 while (($#)); do
   case "$1" in
@@ -78,7 +81,7 @@ while (($#)); do
     --warm) WARM=1; shift ;;
     --bare) BARE=1; shift ;;
     --bare-write) BARE_WRITE=1; shift ;;
-    --tmpfs-too) TMPFS_TOO=1; shift ;;
+    --ramdisk-too) RAMDISK_TOO=1; shift ;;
     -h | --help) sed -n '2,52p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
@@ -106,7 +109,7 @@ MNT="$WORK/mnt"
 XRD_PID=""
 cleanup() {
   if mountpoint -q "$MNT" 2>/dev/null; then fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" || true; fi
-  if mountpoint -q "$WORK/tmpfs" 2>/dev/null; then umount "$WORK/tmpfs" || umount -l "$WORK/tmpfs" || true; fi
+  ramdisk_down "$WORK/ramdisk"
   [[ -n "$XRD_PID" ]] && kill "$XRD_PID" 2>/dev/null && wait "$XRD_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -199,15 +202,14 @@ remote_requests() {
   timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["remote_requests"])' 2>/dev/null || echo 0
 }
-if ((TMPFS_TOO)); then
-  mkdir -p "$WORK/tmpfs"
-  mount -t tmpfs -o size=4g tmpfs "$WORK/tmpfs"
+if ((RAMDISK_TOO)); then
+  ramdisk_up "$WORK/ramdisk" 4096 || { echo "could not set up the RAM disk" >&2; exit 1; }
 fi
 declare -A SECS
 pass() {  # pass BIN ROUND [CACHE_PARENT LABEL CACHE_SIZE]
   local b="$1" r="$2" parent="${3:-$WORK}" label="${4:-$1}" size="${5:-8G}" pid out before after sbefore safter
   if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
-  rm -rf "$WORK/cache" "$WORK/tmpfs/cache"
+  rm -rf "$WORK/cache" "$WORK/ramdisk/cache"
   "$b" mount "$URL" "$MNT" --cache-dir "$parent/cache" --cache-size "$size" --log-file "$WORK/hoardfs.log" >"$WORK/mount.out"
   pid="$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$WORK/mount.out")"
   local remote_before=0
@@ -291,7 +293,7 @@ bare_pass() {
 for ((r = 1; r <= ROUNDS; r++)); do
   for b in "${BINS[@]}"; do
     pass "$b" "$r"
-    ((TMPFS_TOO)) && pass "$b" "$r" "$WORK/tmpfs" "$b+tmpfs" 2G
+    ((RAMDISK_TOO)) && pass "$b" "$r" "$WORK/ramdisk" "$b+ramdisk" 2G
   done
   ((WITH_XROOTDFS)) && xrootdfs_pass "$r"
   ((BARE)) && bare_pass "$r" bare
@@ -306,7 +308,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 echo "summary (seconds, min-max over $ROUNDS rounds):"
 KEYS=()
-for b in "${BINS[@]}"; do KEYS+=("$b"); ((TMPFS_TOO)) && KEYS+=("$b+tmpfs"); done
+for b in "${BINS[@]}"; do KEYS+=("$b"); ((RAMDISK_TOO)) && KEYS+=("$b+ramdisk"); done
 ((WITH_XROOTDFS)) && KEYS+=(xrootdfs)
 ((BARE)) && KEYS+=(bare)
 ((BARE_WRITE)) && KEYS+=(bare+write)
