@@ -395,10 +395,12 @@ conv_scale() { awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] =
   END { printf "%.3f", v["bytes"] / v["seconds"] / 1e6 }' <<<"$1"; }
 sparse_bytes() { sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$1"; }
 
-# direct_seq_cold ROUND SUFFIX CLIENT...: the large file read cold (page cache dropped) by each
-# direct client (xrdcp, curl over the HTTP door, curl-s3: SigV4 from the RGW), recorded as the
-# system CLIENT+SUFFIX.
-direct_seq_cold() {
+# direct_cold ROUND SUFFIX CLIENT...: each direct client's cold read (page cache dropped before
+# each), recorded as the system CLIENT+SUFFIX. Of the large file: xrdcp, curl (over the HTTP door),
+# curl-s3 (SigV4 from the RGW); of the sparse read's ranges, one request after the other on one
+# connection: ranges-http (libcurl range GETs), ranges-xroot (XrdCl reads). The faster client of
+# a backend is its cold limit.
+direct_cold() {
   local r="$1" sfx="$2" c
   shift 2
   for c in "$@"; do
@@ -408,18 +410,6 @@ direct_seq_cold() {
         timed "$SEQ_TIMEOUT" xrdcp -f -s "root://127.0.0.1:$XRD_PORT//$DATA_NAME/big" /dev/null ;;
       curl) measure "$r" "$c$sfx" seq_cold MB/s conv_seq curl_big ;;
       curl-s3) measure "$r" "$c$sfx" seq_cold MB/s conv_seq curl_s3_big ;;
-    esac
-  done
-}
-# direct_sparse_cold ROUND SUFFIX CLIENT...: the sparse read's ranges, cold, one request after the
-# other on one connection, as HTTP range GETs by libcurl (ranges-http) and as root:// reads by
-# XrdCl (ranges-xroot); the faster is the sparse cold limit.
-direct_sparse_cold() {
-  local r="$1" sfx="$2" c
-  shift 2
-  for c in "$@"; do
-    drop_caches
-    case "$c" in
       ranges-http) measure "$r" "$c$sfx" sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" http \
         "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/sparse" "$SPARSE_BYTES" "$SPARSE_SEED" ;;
       ranges-xroot) measure "$r" "$c$sfx" sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" xroot \
@@ -434,16 +424,16 @@ direct_sparse_cold() {
 # both). Over S3 the sparse read has no direct client.
 paired_seq_cold() {
   case "$2" in
-    *-s3 | s3fs) direct_seq_cold "$1" "@$2-$3" curl-s3 ;;
-    hoardfs-http | rclone) direct_seq_cold "$1" "@$2-$3" curl ;;
-    *) direct_seq_cold "$1" "@$2-$3" xrdcp curl ;;
+    *-s3 | s3fs) direct_cold "$1" "@$2-$3" curl-s3 ;;
+    hoardfs-http | rclone) direct_cold "$1" "@$2-$3" curl ;;
+    *) direct_cold "$1" "@$2-$3" xrdcp curl ;;
   esac
 }
 paired_sparse_cold() {
   case "$2" in
     *-s3 | s3fs) ;;
-    hoardfs-http | rclone) direct_sparse_cold "$1" "@$2-$3" ranges-http ;;
-    *) direct_sparse_cold "$1" "@$2-$3" ranges-http ranges-xroot ;;
+    hoardfs-http | rclone) direct_cold "$1" "@$2-$3" ranges-http ;;
+    *) direct_cold "$1" "@$2-$3" ranges-http ranges-xroot ;;
   esac
 }
 
@@ -472,15 +462,15 @@ limits_round() {
   # The cache disk's write speed (the file from the page cache into the caches' directory): a
   # cold read through a cache writes every byte it fetches.
   measure "$r" local seq_write MB/s conv_seq dd_write "$DATA/big" "$CACHES" "$BIG_BYTES"
-  direct_seq_cold "$r" "" xrdcp curl
+  direct_cold "$r" "" xrdcp curl
   drop_caches
   measure "$r" curl ttfb ms conv_ms curl_ttfb "$r"
   if [[ $HAVE_S3 == 1 ]]; then
-    direct_seq_cold "$r" "" curl-s3
+    direct_cold "$r" "" curl-s3
     measure "$r" curl-s3 ttfb ms conv_ms curl_s3_ttfb "$r"
   fi
   if [[ $WANT_SPARSE == 1 ]]; then
-    direct_sparse_cold "$r" "" ranges-http ranges-xroot
+    direct_cold "$r" "" ranges-http ranges-xroot
     # Warm limit: the same pread()s on the local file, page cache dropped.
     drop_caches
     measure "$r" local sparse_warm s conv_sparse timeout 300 "$SPARSE_BIN" read "$DATA/sparse" "$SPARSE_SEED"
