@@ -299,8 +299,6 @@ if CEILING_CASES:
         ceiling_json[case] = cj
         P("| " + " | ".join(row) + " |")
     P("")
-# The sparse cold read with hoardfs's cache on a disk in RAM (bench/run_mount_bench.sh:
-# sparse_cache_apart): what the cache's writes cost through the disk the local server reads from.
 # Bare FUSE over xrootd's HTTP door (bench/run_mount_bench.sh: bare_cold), against libcurl.
 for case, what, direct_sys in (("seq_cold", "Cold seq", "curl"),
                                ("sparse_cold", "Sparse cold", "ranges-http")):
@@ -319,6 +317,8 @@ for case, what, direct_sys in (("seq_cold", "Cold seq", "curl"),
         "value": summary(bare_http.values()), "unit": unit,
         "vs_libcurl": summary(ratios(bare_http, curl_v, lower)),
         "hoardfs_http_vs_it": summary(ratios(h_http, bare_http, lower))}
+# The sparse cold read with hoardfs's cache on a disk in RAM (bench/run_mount_bench.sh:
+# sparse_cache_apart): what the cache's writes cost through the disk the local server reads from.
 apart, bare_sp = res[("hoardfs-ramdisk", "sparse_cold")], res[("fuse-bare", "sparse_cold")]
 if apart:
     on_disk = res[("hoardfs-root", "sparse_cold")]

@@ -82,7 +82,7 @@ while (($#)); do
     --bare) BARE=1; shift ;;
     --bare-write) BARE_WRITE=1; shift ;;
     --ramdisk-too) RAMDISK_TOO=1; shift ;;
-    -h | --help) sed -n '2,52p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,53p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -109,6 +109,7 @@ MNT="$WORK/mnt"
 XRD_PID=""
 cleanup() {
   if mountpoint -q "$MNT" 2>/dev/null; then fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" || true; fi
+  if ((RAMDISK_TOO)); then sleep 1; fi  # the daemon lets go of its cache on the RAM disk
   ramdisk_down "$WORK/ramdisk"
   [[ -n "$XRD_PID" ]] && kill "$XRD_PID" 2>/dev/null && wait "$XRD_PID" 2>/dev/null || true
   rm -rf "$WORK"
