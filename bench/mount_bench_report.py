@@ -98,15 +98,20 @@ def limit_of(case, backend):
 # The cold limits paired with each system's own cold pass (run_mount_bench.sh: paired_seq_cold,
 # paired_sparse_cold): the backend's direct clients just before and just after it, recorded as
 # CLIENT@SYSTEM-before and CLIENT@SYSTEM-after.
+# The local limits of the warm and hot cases likewise around a hoardfs system's warm passes
+# (paired_local): local@SYSTEM-before and local@SYSTEM-after.
 PAIR_CLIENTS = {"seq_cold": {"root": ("xrdcp", "curl"), "http": ("curl",), "s3": ("curl-s3",)},
                 "sparse_cold": {"root": ("ranges-http", "ranges-xroot"), "http": ("ranges-http",)}}
+PAIRED_LOCAL = ("seq_warm", "seq_hot", "rand_psync", "rand_uring")
 
 
 def paired_side(s, case, side, clients=None):
     """per round: the limit (the fastest of the clients) taken on `side` of system s's pass"""
     best = min if CASE_LOWER[case] else max
     out = {}
-    for c in clients or PAIR_CLIENTS.get(case, {}).get(BACKEND[s], ()):
+    if not clients:
+        clients = ("local",) if case in PAIRED_LOCAL else PAIR_CLIENTS.get(case, {}).get(BACKEND[s], ())
+    for c in clients:
         for r, v in res[(f"{c}@{s}-{side}", case)].items():
             if v:
                 out[r] = best(out[r], v) if r in out else v
@@ -367,19 +372,21 @@ if res[("list-attrs", "ls_cold")] and res[("list-names", "ls_cold")]:
         listing_json[sysname] = {"vs_names": summary(rn), "vs_attrs": summary(rat)}
     P("")
 
-# The cold limits paired with each pass, against the limits' round: how far the machine drifts
+# The limits paired with each pass, against the limits' round: how far the machine drifts
 # between the two, and so why the ratios use the paired one.
 paired_json = {}
-PAIRED_ROWS = [(s, c) for c in ("seq_cold", "sparse_cold") if c in CASE_LOWER for s in systems
-               if paired_limit(s, c) and res[(s, c)]]
+PAIRED_ROWS = [(s, c) for c in ("seq_cold", "sparse_cold") + PAIRED_LOCAL if c in CASE_LOWER
+               for s in systems if paired_limit(s, c) and res[(s, c)]]
+SHORT = {c[0]: c[2] for c in CASES}
 if PAIRED_ROWS:
-    P("## The cold limits, paired with each pass")
+    P("## The limits, paired with each pass")
     P("")
-    P("The remote's disk on this machine is a shared virtual disk whose read speed drifts by up to "
-      "two or three times within minutes, so a cold pass compared with a limit taken minutes "
-      "earlier in the limits' round measures the drift as much as the system. Each system's cold "
-      "passes therefore run between "
-      "two runs of the same direct clients (page cache dropped before each), and the ratios in "
+    P("The disks of this machine are shared virtual disks whose speed drifts by up to two or three "
+      "times within minutes, so a pass compared with a limit taken minutes earlier in the limits' "
+      "round measures the drift as much as the system. Each system's cold passes therefore run "
+      "between two runs of the same direct clients (page cache dropped before each), hoardfs's "
+      "warm and hot passes between two runs of the local limits (O_DIRECT and page-cache dd, "
+      "both fio jobs), and the ratios in "
       "the tables below and in the plots divide by the mean of the two (for root:// the faster "
       "of xrdcp and curl, or of XrdCl and libcurl, on each side). *after ÷ before* is the limit's "
       "own drift across one pass (1 = none).")
@@ -394,7 +401,7 @@ if PAIRED_ROWS:
         drift = ratios(paired_side(s, c, "after"), paired_side(s, c, "before"), lower)
         vr, vp = ratios(res[(s, c)], rnd, lower), ratios(res[(s, c)], pl, lower)
         unit = units.get(c, "")
-        P(f"| {TITLE[s]} | {'cold seq' if c == 'seq_cold' else 'sparse cold'} ({unit}) | "
+        P(f"| {TITLE[s]} | {SHORT.get(c, c)} ({unit}) | "
           f"{cell(rnd.values())} | {cell(pl.values())} | {rcell(drift)} | "
           f"{cell(res[(s, c)].values())} | {rcell(vr)} | {rcell(vp)} |")
         paired_json.setdefault(s, {})[c] = {

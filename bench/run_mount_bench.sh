@@ -437,6 +437,21 @@ paired_sparse_cold() {
   esac
 }
 
+# paired_local ROUND SYSTEM PHASE: the local limits of the warm and hot cases (O_DIRECT dd, page
+# cache dd, both fio jobs of the local file) taken just before (PHASE=before) and just after
+# (after) a hoardfs system's warm passes, recorded as local@SYSTEM-PHASE: the local disk's speed
+# drifts between runs as much as the remote's (O_DIRECT read 593-817 MB/s in one full run, 1,730 in
+# the next), so the warm ratios, as the cold ones, divide by the mean of the two.
+paired_local() {
+  local r="$1" name="local@$2-$3"
+  is_hoardfs "$2" || return 0
+  drop_caches
+  measure "$r" "$name" seq_warm MB/s conv_seq dd_read "$DATA/big" "$BIG_BYTES" iflag=direct
+  dd_read "$DATA/big" "$BIG_BYTES" >/dev/null
+  measure "$r" "$name" seq_hot MB/s conv_seq dd_read "$DATA/big" "$BIG_BYTES"
+  fio_case "$r" "$name" "$DATA/big"
+}
+
 # wait_cache_written SYSTEM MNT: a hoardfs daemon answers reads before their blocks reach its cache
 # disk (the writer drains a queue of up to 64 MiB); wait (at most 30 s) until its queue is empty
 # (pending_insert_bytes 0), so that the next measurement does not share the disk with those
@@ -659,6 +674,7 @@ fs_round() {
   RSS_LABEL="A" unmount_fs "$sys" "$m"
   # B
   do_mount "$sys" "$ca" || return 1
+  paired_local "$r" "$sys" before
   drop_caches
   is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   measure "$r" "$sys" seq_warm MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
@@ -677,6 +693,7 @@ fs_round() {
     diag "$r" "$sys" rand_memory_hit_bytes "$(jq_delta "$st0" "$st1" memory_hit_bytes)"
     diag "$r" "$sys" rand_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
   fi
+  paired_local "$r" "$sys" after
   is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   meta_cat "$r" "$sys" "$m"
   if is_hoardfs "$sys"; then
