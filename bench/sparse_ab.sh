@@ -7,7 +7,7 @@
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
 #                      [--http] [--warm] [--bare] [--bare-write] [--ramdisk-too] [--threads]
-#                      [--perf DIR] HOARDFS_BIN...
+#                      [--rand4k QD] [--perf DIR] HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, in the order given, then
 #                  the direct client. A binary may be named twice: `A B B A` balances the order
@@ -16,17 +16,24 @@
 #   --bare         also read through bench/bare_fuse in every round, over root:// (or http://
 #                  with --http): FUSE with the direct client's read (XrdCl, or a libcurl range
 #                  GET) behind each request and nothing else, the ceiling of any FUSE filesystem
-#                  before caching ("bare"; always cold, like xrootdfs)
+#                  before caching ("bare"; always cold, like xrootdfs). With --warm, bare FUSE
+#                  reads the server's local copy of the file instead (O_DIRECT pread + reply per
+#                  request, page cache dropped): the ceiling of a warm read from a cache disk
 #   --bare-write   likewise with --write-to: each fetched range also written to a local file by
 #                  one buffered pwrite, the cheapest cache write there is ("bare+write")
 #   --size-mib M   size of the generated file (default 512, as the full mount benchmark)
 #   --seed S       sparse_read's seed (default 20261129, as the mount benchmark)
 #   --sequential   read the whole file instead (dd bs=1M; the direct client is xrdcp): the
 #                  cold sequential case, for changes that touch every read
+#   --rand4k QD    4 KiB random reads instead: fio (psync for QD 1, else io_uring at depth QD,
+#                  O_DIRECT, a fixed seed) of 128 MiB in all, timed. Implies --warm, whose fill
+#                  is then one dd of the whole file; the direct client is the same fio job on the
+#                  server's local copy ("local", page cache dropped): the warm random-read case
 #   --http         mount over xrootd's HTTP door (http://) instead of root://; the direct
 #                  client is then libcurl (sparse_read http; curl for --sequential)
 #   --warm         measure a fresh daemon's first *warm* read instead: each pass reads the file
-#                  once unmeasured (cold, filling the cache), drops the page cache, then reads it
+#                  once unmeasured (cold, filling the cache), waits for the writer to commit it
+#                  (pending_insert_bytes 0), drops the page cache, then reads it
 #                  again measured (every byte from the cache disk; remote_requests shows none).
 #                  xrootdfs and the direct client have no cache: their passes stay cold
 #   --ramdisk-too  run each binary twice per round: its cache directory on the disk (as always)
@@ -60,6 +67,7 @@ SIZE_MIB=512
 SEED=20261129
 WITH_XROOTDFS=0
 SEQUENTIAL=0
+RAND_QD=0
 HTTP=0
 PERF_DIR=""
 THREADS=0
@@ -75,6 +83,7 @@ while (($#)); do
     --seed) SEED="$2"; shift 2 ;;
     --xrootdfs) WITH_XROOTDFS=1; shift ;;
     --sequential) SEQUENTIAL=1; shift ;;
+    --rand4k) RAND_QD="$2"; WARM=1; shift 2 ;;
     --http) HTTP=1; shift ;;
     --perf) PERF_DIR="$(realpath "$2")"; shift 2 ;;
     --threads) THREADS=1; shift ;;
@@ -82,7 +91,7 @@ while (($#)); do
     --bare) BARE=1; shift ;;
     --bare-write) BARE_WRITE=1; shift ;;
     --ramdisk-too) RAMDISK_TOO=1; shift ;;
-    -h | --help) sed -n '2,53p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,60p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -137,6 +146,7 @@ ROOT_URL="root://127.0.0.1:$PORT//d"
 URL="$ROOT_URL"
 DIRECT=xrdcl  # the direct client's name in the output
 if ((HTTP)); then URL="http://127.0.0.1:$HTTP_PORT/d"; DIRECT=libcurl; fi
+((RAND_QD)) && DIRECT=local
 up=0
 for ((i = 0; i < 100 && up == 0; i++)); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
@@ -157,10 +167,24 @@ timed() {
   t1="$(date +%s.%N)"
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "seconds=%.6f\n", b - a }'
 }
+rand4k() {
+  local engine=io_uring
+  ((RAND_QD == 1)) && engine=psync
+  timed fio --name=rand4k --filename="$1" --readonly --rw=randread --bs=4k --direct=1 \
+    --ioengine="$engine" --iodepth="$RAND_QD" --io_size=128m --randseed="$SEED" --numjobs=1
+}
 read_file() {
-  if ((SEQUENTIAL)); then timed dd if="$1" of=/dev/null bs=1M; else "$SPARSE_BIN" read "$1" "$SEED"; fi
+  if ((RAND_QD)); then rand4k "$1"
+  elif ((SEQUENTIAL)); then timed dd if="$1" of=/dev/null bs=1M
+  else "$SPARSE_BIN" read "$1" "$SEED"; fi
+}
+# The warm passes' unmeasured first read: what the measured one will read (the whole file for
+# 4 KiB random reads).
+fill_file() {
+  if ((RAND_QD)); then dd if="$1" of=/dev/null bs=1M 2>/dev/null; else read_file "$1"; fi
 }
 read_direct() {
+  if ((RAND_QD)); then rand4k "$WORK/srv/d/sparse"; return; fi
   if ((HTTP)); then
     if ((SEQUENTIAL)); then timed curl -sf -o /dev/null "$1"; else
       "$SPARSE_BIN" http "$1" "$((SIZE_MIB * 1048576))" "$SEED"; fi
@@ -203,6 +227,18 @@ remote_requests() {
   timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["remote_requests"])' 2>/dev/null || echo 0
 }
+# Waits (at most 60 s) until the daemon's writer has committed every block it accepted
+# (pending_insert_bytes 0); a binary without that gauge gets a fixed 2 s.
+wait_written() {
+  local i pending
+  for ((i = 0; i < 600; i++)); do
+    pending="$(timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
+      python3 -c 'import json, sys; print(json.load(sys.stdin).get("pending_insert_bytes", "-"))' 2>/dev/null || echo -)"
+    [[ $pending == - ]] && { sleep 2; return; }
+    ((pending == 0)) && return
+    sleep 0.1
+  done
+}
 if ((RAMDISK_TOO)); then
   ramdisk_up "$WORK/ramdisk" 4096 || { echo "could not set up the RAM disk" >&2; exit 1; }
 fi
@@ -215,8 +251,8 @@ pass() {  # pass BIN ROUND [CACHE_PARENT LABEL CACHE_SIZE]
   pid="$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$WORK/mount.out")"
   local remote_before=0
   if ((WARM)); then
-    read_file "$MNT/sparse" >/dev/null
-    sleep 2  # the writer drains its insert queue (tens of MiB at the disk's speed)
+    fill_file "$MNT/sparse" >/dev/null
+    wait_written
     remote_before="$(remote_requests)"
   fi
   drop_caches
@@ -245,7 +281,7 @@ pass() {  # pass BIN ROUND [CACHE_PARENT LABEL CACHE_SIZE]
   counters="$(timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
     python3 -c 'import json, sys
 d = json.load(sys.stdin)
-print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "store_reads", "insert_waits", "insert_wait_seconds")))' 2>/dev/null || true)"
+print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "store_reads", "partial_reads", "partial_read_bytes", "record_misses", "insert_waits", "insert_wait_seconds")))' 2>/dev/null || true)"
   # A warm pass: the remote requests of the measured read only (the cold one's are subtracted).
   ((WARM)) && counters="warm_remote_requests=$(($(remote_requests) - remote_before)) $counters"
   printf '%s round %s: seconds=%s %s %s\n' "$label" "$r" "$s" \
@@ -276,14 +312,16 @@ xrootdfs_pass() {  # xrootdfs_pass ROUND
   peer_pass xrootdfs "$1" "$(pgrep -n -x xrootdfs)"
   sleep 1
 }
-# bare_pass ROUND NAME [--write-to FILE]: bench/bare_fuse over the mount's URL, mounted as hoardfs
-# mounts.
+# bare_pass ROUND NAME [--write-to FILE]: bench/bare_fuse over the mount's URL (with --warm: over
+# the local copy), mounted as hoardfs mounts.
 bare_pass() {
   local r="$1" name="$2" pid
   shift 2
   if mountpoint -q "$MNT"; then fusermount3 -u "$MNT"; sleep 1; fi
   rm -f "$WORK/bare-copy"
-  "$BARE_BIN" "$URL/sparse" "$MNT" "$@" >"$WORK/bare.log" 2>&1 </dev/null &
+  local source="$URL/sparse"
+  ((WARM)) && source="$WORK/srv/d/sparse"  # the warm ceiling: the local copy, from the disk
+  "$BARE_BIN" "$source" "$MNT" "$@" >"$WORK/bare.log" 2>&1 </dev/null &
   pid=$!
   for ((i = 0; i < 100; i++)); do mountpoint -q "$MNT" && break; sleep 0.1; done
   mountpoint -q "$MNT" || { echo "bare_fuse did not mount:" >&2; cat "$WORK/bare.log" >&2; exit 1; }
