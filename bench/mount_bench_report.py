@@ -99,10 +99,10 @@ def limit_of(case, backend):
 # paired_sparse_cold): the backend's direct clients just before and just after it, recorded as
 # CLIENT@SYSTEM-before and CLIENT@SYSTEM-after.
 # The local limits of the warm and hot cases likewise around a hoardfs system's warm passes
-# (paired_local): local@SYSTEM-before and local@SYSTEM-after.
+# (paired_local, paired_sparse_warm): local@SYSTEM-before and local@SYSTEM-after.
 PAIR_CLIENTS = {"seq_cold": {"root": ("xrdcp", "curl"), "http": ("curl",), "s3": ("curl-s3",)},
                 "sparse_cold": {"root": ("ranges-http", "ranges-xroot"), "http": ("ranges-http",)}}
-PAIRED_LOCAL = ("seq_warm", "seq_hot", "rand_psync", "rand_uring")
+PAIRED_LOCAL = ("seq_warm", "seq_hot", "rand_psync", "rand_uring", "sparse_warm")
 
 
 def paired_side(s, case, side, clients=None):
@@ -386,7 +386,7 @@ if PAIRED_ROWS:
       "round measures the drift as much as the system. Each system's cold passes therefore run "
       "between two runs of the same direct clients (page cache dropped before each), hoardfs's "
       "warm and hot passes between two runs of the local limits (O_DIRECT and page-cache dd, "
-      "both fio jobs), and the ratios in "
+      "both fio jobs, the sparse preads), and the ratios in "
       "the tables below and in the plots divide by the mean of the two (for root:// the faster "
       "of xrdcp and curl, or of XrdCl and libcurl, on each side). *after ÷ before* is the limit's "
       "own drift across one pass (1 = none).")

@@ -451,6 +451,13 @@ paired_local() {
   measure "$r" "$name" seq_hot MB/s conv_seq dd_read "$DATA/big" "$BIG_BYTES"
   fio_case "$r" "$name" "$DATA/big"
 }
+# paired_sparse_warm ROUND SYSTEM PHASE: likewise the sparse read's warm limit (the same preads on
+# the local file, page cache dropped) around a hoardfs system's sparse warm pass.
+paired_sparse_warm() {
+  is_hoardfs "$2" || return 0
+  drop_caches
+  measure "$1" "local@$2-$3" sparse_warm s conv_sparse timeout 300 "$SPARSE_BIN" read "$DATA/sparse" "$SPARSE_SEED"
+}
 
 # wait_cache_written SYSTEM MNT: a hoardfs daemon answers reads before their blocks reach its cache
 # disk (the writer drains a queue of up to 64 MiB); wait (at most 30 s) until its queue is empty
@@ -638,6 +645,7 @@ sparse_case() {
   fi
   wait_cache_written "$sys" "$m"
   paired_sparse_cold "$r" "$sys" after
+  paired_sparse_warm "$r" "$sys" before
   drop_caches
   is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   measure "$r" "$sys" sparse_warm s conv_sparse timeout 300 "$SPARSE_BIN" read "$m/sparse" "$SPARSE_SEED"
@@ -645,6 +653,7 @@ sparse_case() {
     st1="$(hoardfs_stats "$m")"
     diag "$r" "$sys" sparse_warm_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
   fi
+  paired_sparse_warm "$r" "$sys" after
 }
 
 fs_round() {
