@@ -154,6 +154,9 @@ class BlockCacheImpl final : public BlockCache {
 
   std::vector<std::optional<CachedBlock>> Read(const FileKey& file,
                                                std::span<const uint32_t> blocks) override;
+  std::vector<std::optional<BlockEntry>> LookUp(const FileKey& file,
+                                                std::span<const uint32_t> blocks) override;
+  std::vector<bool> ReadInto(const FileKey& file, std::span<const ReadTarget> targets) override;
   std::optional<CachedRange> ReadRange(const FileKey& file, uint32_t block, uint32_t offset,
                                        uint32_t length) override;
   std::vector<bool> Contains(const FileKey& file, std::span<const uint32_t> blocks) override;
@@ -176,6 +179,14 @@ class BlockCacheImpl final : public BlockCache {
   BlockIndex* index() override { return index_.get(); }
 
  private:
+  // --- reads (any thread) ---
+  // The index entries of `blocks` (counted as lookups).
+  std::vector<std::optional<BlockEntry>> LookUpEntries(const FileKey& file,
+                                                       std::span<const uint32_t> blocks);
+  // Reads and verifies each target into its dest (one batch); a fault drops the entry. Counts
+  // no hits or misses.
+  std::vector<bool> ReadTargets(const FileKey& file, std::span<const ReadTarget> targets);
+
   // --- inserts (any thread) ---
   // The arguments of an insert of `size` bytes are valid (kInvalidArgument otherwise).
   Status CheckInsert(const FileKey& file, size_t size) const;
@@ -408,82 +419,123 @@ BlockCacheImpl::~BlockCacheImpl() {
 // ---------------------------------------------------------------------------------------------
 // Reads (any thread)
 
-std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file,
-                                                             std::span<const uint32_t> blocks) {
-  const size_t n = blocks.size();
-  std::vector<std::optional<CachedBlock>> out(n);
-  if (n == 0) return out;
-  counters_.lookups.fetch_add(n, std::memory_order_relaxed);
-  std::vector<std::string> keys(n, BlockKey(file, 0));
-  for (size_t i = 0; i < n; ++i) SetBlockIndex(&keys[i], blocks[i]);
-  std::vector<std::optional<BlockEntry>> entries = index_->MultiGet(keys);
+std::vector<std::optional<BlockEntry>> BlockCacheImpl::LookUpEntries(
+    const FileKey& file, std::span<const uint32_t> blocks) {
+  counters_.lookups.fetch_add(blocks.size(), std::memory_order_relaxed);
+  std::vector<std::string> keys(blocks.size(), BlockKey(file, 0));
+  for (size_t i = 0; i < blocks.size(); ++i) SetBlockIndex(&keys[i], blocks[i]);
+  return index_->MultiGet(keys);
+}
 
-  struct Pending {
-    size_t index;
-    BlockEntry entry;
-    AlignedBuffer buffer;
-  };
-  std::vector<Pending> pending;
-  pending.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (!entries[i].has_value()) continue;
-    const BlockEntry& e = *entries[i];
+std::vector<bool> BlockCacheImpl::ReadTargets(const FileKey& file,
+                                              std::span<const ReadTarget> targets) {
+  std::vector<bool> ok(targets.size(), false);
+  // Pin each target's slot, then check the generation: the writer bumps the generation before it
+  // looks at `readers`, so either it sees our pin or we see its bump (both seq_cst). Before
+  // recovery is done no slot is ever reused, and generations are still being loaded.
+  std::vector<size_t> pinned;  // targets being read
+  pinned.reserve(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const BlockEntry& e = targets[i].entry;
     if (!slots_.Contains(e.slot) || e.length > classes_.SizeOfSlot(e.slot)) continue;
     SlotState& s = slots_.at(e.slot);
-    // Pin, then check the generation: the writer bumps the generation before it looks at
-    // `readers`, so either it sees our pin or we see its bump (both seq_cst).
-    // Before recovery is done no slot is ever reused, and generations are still being loaded.
     s.readers.fetch_add(1);
     if (ready_.load() && s.generation.load() != e.generation) {
       s.readers.fetch_sub(1);
       counters_.stale_reads.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    // Small blocks get a buffer of their own size (a block-sized one per 4 KiB block would hold
-    // 256 times the bytes read).
-    pending.push_back({i, e, pool_->Get(e.length)});
+    pinned.push_back(i);
   }
+  // In slot order: targets side by side in a data file (a sparse read's edge pages, inserted
+  // together) are then neighbours in the batch, which the store reads by one transfer.
+  std::sort(pinned.begin(), pinned.end(),
+            [&](size_t a, size_t b) { return targets[a].entry.slot < targets[b].entry.slot; });
 
-  std::vector<BlockIo> ops(pending.size());
-  for (size_t j = 0; j < pending.size(); ++j) {
-    ops[j].slot = pending[j].entry.slot;
-    ops[j].length = pending[j].entry.length;
-    ops[j].buf = pending[j].buffer.data();
+  std::vector<BlockIo> ops(pinned.size());
+  for (size_t j = 0; j < pinned.size(); ++j) {
+    const ReadTarget& t = targets[pinned[j]];
+    ops[j].slot = t.entry.slot;
+    ops[j].length = t.entry.length;
+    ops[j].buf = t.dest;
   }
   std::vector<std::pair<std::string, BlockEntry>> bad;
-  auto pool = pool_;
   store_->Read(ops, [&](BlockIo& op) {
-    Pending& p = pending[static_cast<size_t>(&op - ops.data())];
+    const ReadTarget& t = targets[pinned[static_cast<size_t>(&op - ops.data())]];
     if (!op.status.ok()) {
       counters_.read_errors.fetch_add(1, std::memory_order_relaxed);
       log_->warn("cache read of slot {} failed ({}); serving as a miss", op.slot,
                  op.status.ToString());
-      bad.emplace_back(keys[p.index], p.entry);
+      bad.emplace_back(BlockKey(file, t.block), t.entry);
       return;
     }
-    const bool chunked = (p.entry.flags & BlockEntry::kFlagChunkSums) != 0;
-    if (BlockChecksum({static_cast<const std::byte*>(op.buf), op.length}, chunked) != p.entry.crc) {
+    const bool chunked = (t.entry.flags & BlockEntry::kFlagChunkSums) != 0;
+    if (BlockChecksum({t.dest, op.length}, chunked) != t.entry.crc) {
       counters_.crc_failures.fetch_add(1, std::memory_order_relaxed);
       log_->warn("checksum mismatch in slot {}; dropping the block and serving as a miss",
                  op.slot);
-      bad.emplace_back(keys[p.index], p.entry);
+      bad.emplace_back(BlockKey(file, t.block), t.entry);
       return;
     }
     policy_->Touch(op.slot);
-    out[p.index].emplace(std::move(p.buffer), [pool](AlignedBuffer b) { pool->Put(std::move(b)); });
+    ok[pinned[static_cast<size_t>(&op - ops.data())]] = true;
   });
-  for (const Pending& p : pending) slots_.at(p.entry.slot).readers.fetch_sub(1);
-  for (Pending& p : pending) {
-    if (p.buffer.data() != nullptr) pool_->Put(std::move(p.buffer));
-  }
+  for (size_t i : pinned) slots_.at(targets[i].entry.slot).readers.fetch_sub(1);
+  if (!bad.empty()) DropBadEntries(std::move(bad));
+  return ok;
+}
 
+std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file,
+                                                             std::span<const uint32_t> blocks) {
+  const size_t n = blocks.size();
+  std::vector<std::optional<CachedBlock>> out(n);
+  if (n == 0) return out;
+  std::vector<std::optional<BlockEntry>> entries = LookUpEntries(file, blocks);
+  // Each found block into a buffer of its own; small blocks get one of their own size (a
+  // block-sized one per 4 KiB block would hold 256 times the bytes read).
+  std::vector<ReadTarget> targets;
+  std::vector<std::pair<size_t, AlignedBuffer>> buffers;  // (result index, buffer) per target
+  targets.reserve(n);
+  buffers.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!entries[i].has_value()) continue;
+    buffers.emplace_back(i, pool_->Get(entries[i]->length));
+    targets.push_back({blocks[i], *entries[i], buffers.back().second.data()});
+  }
+  const std::vector<bool> ok = ReadTargets(file, targets);
+  auto pool = pool_;
   size_t hits = 0;
-  for (const auto& b : out) hits += b.has_value() ? 1 : 0;
+  for (size_t j = 0; j < targets.size(); ++j) {
+    auto& [i, buffer] = buffers[j];
+    if (ok[j]) {
+      out[i].emplace(std::move(buffer), [pool](AlignedBuffer b) { pool->Put(std::move(b)); });
+      ++hits;
+    } else {
+      pool_->Put(std::move(buffer));
+    }
+  }
   counters_.hits.fetch_add(hits, std::memory_order_relaxed);
   counters_.misses.fetch_add(n - hits, std::memory_order_relaxed);
-
-  if (!bad.empty()) DropBadEntries(std::move(bad));
   return out;
+}
+
+std::vector<std::optional<BlockEntry>> BlockCacheImpl::LookUp(const FileKey& file,
+                                                              std::span<const uint32_t> blocks) {
+  std::vector<std::optional<BlockEntry>> entries = LookUpEntries(file, blocks);
+  size_t found = 0;
+  for (const auto& e : entries) found += e.has_value() ? 1 : 0;
+  counters_.misses.fetch_add(blocks.size() - found, std::memory_order_relaxed);
+  return entries;
+}
+
+std::vector<bool> BlockCacheImpl::ReadInto(const FileKey& file,
+                                           std::span<const ReadTarget> targets) {
+  std::vector<bool> ok = ReadTargets(file, targets);
+  size_t hits = 0;
+  for (bool b : ok) hits += b ? 1 : 0;
+  counters_.hits.fetch_add(hits, std::memory_order_relaxed);
+  counters_.misses.fetch_add(targets.size() - hits, std::memory_order_relaxed);
+  return ok;
 }
 
 void BlockCacheImpl::DropBadEntries(std::vector<std::pair<std::string, BlockEntry>> bad) {

@@ -28,7 +28,8 @@
 //    entries it counts, so it is exact after any crash; Usage() is O(number of datasets).
 //
 // Threads: Read() runs on the caller's thread: one MultiGet, one io_uring batch, CRC checks
-// overlapping the I/O, no lock held across I/O. ReadRange() likewise: one Get, one chunk-record
+// overlapping the I/O, no lock held across I/O; LookUp() + ReadInto() split it in two (the
+// MultiGet; the batch, into the caller's memory). ReadRange() likewise: one Get, one chunk-record
 // pread (page cache, usually), one read of the chunks it needs. Mutations (inserts, evictions,
 // pins, capacity) are queued to one writer thread ("hoardfs-writer"), which group-commits inserts:
 // one store write batch + one fdatasync + one index batch for many blocks. At open, that thread
@@ -47,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/block_entry.h"
 #include "cache/block_key.h"
 #include "cache/block_store.h"
 #include "common/aligned_buffer.h"
@@ -199,6 +201,19 @@ class BlockCache {
   // nullopt (miss). Never an error: a cache fault is a miss.
   virtual std::vector<std::optional<CachedBlock>> Read(const FileKey& file,
                                                        std::span<const uint32_t> blocks) = 0;
+  // Read() in two steps, into the caller's memory: LookUp() finds the index entries of `blocks`
+  // (one MultiGet; nullopt: not cached), the caller picks among them, and ReadInto() reads the
+  // picked ones, each straight into its `dest`, in one io_uring batch, verified as Read() does.
+  // Result i of ReadInto(): target i's bytes are in its dest; false is a miss (a fault, as in
+  // Read(), or a slot reused since the lookup), and that dest's bytes are then unspecified.
+  struct ReadTarget {
+    uint32_t block = 0;
+    BlockEntry entry;           // from LookUp()
+    std::byte* dest = nullptr;  // 4096-aligned, room for entry.length rounded up to 4096
+  };
+  virtual std::vector<std::optional<BlockEntry>> LookUp(const FileKey& file,
+                                                        std::span<const uint32_t> blocks) = 0;
+  virtual std::vector<bool> ReadInto(const FileKey& file, std::span<const ReadTarget> targets) = 0;
   // Reads bytes [offset, offset + length) of block `block` of `file` (clamped to the block's
   // length), reading and verifying only the 16 KiB chunks they touch when the block has a valid
   // chunk record, the whole block otherwise. nullopt: a miss (as Read(); also when `offset` is

@@ -5,6 +5,7 @@
 
 #include "cache/block_checksum.h"
 #include "cache/block_key.h"
+#include "common/aligned_buffer.h"
 #include "common/log.h"
 
 namespace hoardfs {
@@ -398,9 +399,10 @@ Result<std::optional<size_t>> Fetcher::ReadStraddling(const RemoteFile& file, ui
     const Part& head = missing.front();
     const Part& tail = missing.back();
     if (PiecesAllowed(tail.block) && tail.at + tail.length - head.at == missing_bytes) {
-      HOARDFS_ASSIGN_OR_RETURN(FetchedSlice pieces,
+      HOARDFS_ASSIGN_OR_RETURN(std::optional<FetchedSlice> pieces,
                                ReadPieces(file, head.block, head.in_block, missing_bytes));
-      std::memcpy(out.data() + head.at, pieces.data.get(), missing_bytes);
+      if (!pieces.has_value()) return Status::Internal("ReadPieces answered nothing");
+      std::memcpy(out.data() + head.at, pieces->data.get(), missing_bytes);
     } else {
       for (const Part& p : missing) HOARDFS_RETURN_IF_ERROR(copy_whole(p, /*cache_checked=*/true));
     }
@@ -479,8 +481,7 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file,
     if (held) return std::optional<FetchedSlice>();
     *cache_missed = true;
     if (!PiecesAllowed(block)) return std::optional<FetchedSlice>();
-    HOARDFS_ASSIGN_OR_RETURN(FetchedSlice pieces, ReadPieces(file, block, in_block, length));
-    slice = std::move(pieces);
+    HOARDFS_ASSIGN_OR_RETURN(slice, ReadPieces(file, block, in_block, length));
   }
   if (stream != nullptr) {
     ScheduleReadahead(file, uint64_t{block} * block_size_ + in_block, length, stream);
@@ -488,8 +489,8 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file,
   return slice;
 }
 
-Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block, uint64_t in_block,
-                                         size_t length) {
+Result<std::optional<FetchedSlice>> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
+                                                        uint64_t in_block, size_t length) {
   const uint64_t block_start = uint64_t{block} * block_size_;
   const uint64_t want_from = block_start + in_block;
   const uint64_t want_to = want_from + length;
@@ -512,9 +513,9 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
     uint64_t from = 0, to = 0;  // file bytes [from, to)
     uint32_t index = 0;         // block index of its cache entry
     std::optional<Block> held;  // fetched moments ago (fetcher memory)
-    std::optional<CachedBlock> cached;
+    std::optional<BlockEntry> entry;  // its cache entry
     bool in_memory() const { return held.has_value() && held->size == to - from; }
-    bool in_cache() const { return cached.has_value() && cached->size() == to - from; }
+    bool in_cache() const { return entry.has_value() && entry->length == to - from; }
   };
   struct ChunkUnits {
     size_t chunk;      // its piece's position in `candidates`
@@ -542,20 +543,24 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
   std::vector<uint32_t> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    std::string key = BlockKey(file.key, 0);
-    for (Unit& u : candidates) {
-      SetBlockIndex(&key, u.index);
-      auto it = blocks_.find(key);
-      if (it != blocks_.end() && it->second.done) {
-        Result<Block> b = it->second.future.get();  // ready: done
-        if (b.ok()) u.held = *b;
+    if (!blocks_.empty()) {
+      std::string key = BlockKey(file.key, 0);
+      for (Unit& u : candidates) {
+        SetBlockIndex(&key, u.index);
+        auto it = blocks_.find(key);
+        if (it != blocks_.end() && it->second.done) {
+          Result<Block> b = it->second.future.get();  // ready: done
+          if (b.ok()) u.held = *b;
+        }
       }
-      if (!u.held.has_value()) ids.push_back(u.index);
     }
   }
-  std::vector<std::optional<CachedBlock>> looked_up = cache_->Read(file.key, ids);
+  for (const Unit& u : candidates) {
+    if (!u.held.has_value()) ids.push_back(u.index);
+  }
+  std::vector<std::optional<BlockEntry>> looked_up = cache_->LookUp(file.key, ids);
   for (size_t i = 0, k = 0; i < candidates.size(); ++i) {
-    if (!candidates[i].held.has_value()) candidates[i].cached = std::move(looked_up[k++]);
+    if (!candidates[i].held.has_value()) candidates[i].entry = looked_up[k++];
   }
   std::vector<Unit> units;  // consecutive units are adjacent in the file
   for (const ChunkUnits& c : chunks) {
@@ -568,38 +573,49 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
     }
   }
 
-  // The answer: [want_from, want_to) of the file, assembled from the pieces (or, when one ranged
-  // read fetched them all, that read's buffer itself: no copy).
-  std::shared_ptr<std::byte[]> out;
-  auto copy_out = [&](uint64_t from, uint64_t to, const std::byte* src) {
-    // [from, to) of the file, whose bytes start at src; copies their overlap with the answer.
-    if (out == nullptr) out = small_buffers_->Get(length);
-    const uint64_t a = std::max(from, want_from), b = std::min(to, want_to);
-    if (a < b) std::memcpy(out.get() + (a - want_from), src + (a - from), b - a);
-  };
-  size_t u = 0;
-  while (u < units.size()) {
-    const Unit& unit = units[u];
+  // The answer is assembled in one buffer spanning the units, each read straight into its place
+  // (cached ones by the cache, missing runs by the remote): no buffer per piece, no copy. Every
+  // unit starts on a page of the file, so on a page of the buffer (as O_DIRECT wants); only the
+  // file's last unit may be short, and the buffer has room for its padding.
+  const uint64_t span_from = units.front().from;
+  const size_t span = AlignUp(static_cast<size_t>(units.back().to - span_from), kPiecePageSize);
+  std::shared_ptr<std::byte[]> buffer = small_buffers_->Get(span);
+  auto place = [&](const Unit& unit) { return buffer.get() + (unit.from - span_from); };
+  std::vector<bool> served(units.size(), false);
+  std::vector<BlockCache::ReadTarget> targets;
+  std::vector<size_t> target_units;
+  for (size_t i = 0; i < units.size(); ++i) {
+    const Unit& unit = units[i];
     if (unit.in_memory()) {
       stats_.memory_hit_bytes.fetch_add(unit.to - unit.from, std::memory_order_relaxed);
-      copy_out(unit.from, unit.to, unit.held->data.get());
-      ++u;
-      continue;
+      std::memcpy(place(unit), unit.held->data.get(), unit.to - unit.from);
+      served[i] = true;
+    } else if (unit.in_cache()) {
+      targets.push_back({unit.index, *unit.entry, place(unit)});
+      target_units.push_back(i);
     }
-    if (unit.in_cache()) {
+  }
+  if (!targets.empty()) {
+    const std::vector<bool> read = cache_->ReadInto(file.key, targets);
+    for (size_t j = 0; j < targets.size(); ++j) {
+      if (!read[j]) continue;  // a fault: fetched below
+      const Unit& unit = units[target_units[j]];
       stats_.cache_hit_bytes.fetch_add(unit.to - unit.from, std::memory_order_relaxed);
       stats_.piece_hit_bytes.fetch_add(unit.to - unit.from, std::memory_order_relaxed);
-      copy_out(unit.from, unit.to, unit.cached->bytes().data());
+      served[target_units[j]] = true;
+    }
+  }
+  for (size_t u = 0; u < units.size();) {
+    if (served[u]) {
       ++u;
       continue;
     }
-    // A run of missing pieces: one ranged read.
+    // A run of missing pieces: one ranged read, into its place.
     size_t v = u + 1;
-    while (v < units.size() && !units[v].in_memory() && !units[v].in_cache()) ++v;
-    const uint64_t from = unit.from, to = units[v - 1].to;
+    while (v < units.size() && !served[v]) ++v;
+    const uint64_t from = units[u].from, to = units[v - 1].to;
     const auto n = static_cast<size_t>(to - from);
-    std::shared_ptr<std::byte[]> buffer = small_buffers_->Get(n);
-    Result<size_t> got = file.source->Read(file.ref, from, std::span(buffer.get(), n));
+    Result<size_t> got = file.source->Read(file.ref, from, std::span(place(units[u]), n));
     stats_.remote_requests.fetch_add(1, std::memory_order_relaxed);
     stats_.sparse_fetches.fetch_add(1, std::memory_order_relaxed);
     if (!got.ok()) {
@@ -616,28 +632,25 @@ Result<FetchedSlice> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
     std::string key = BlockKey(file.key, 0);
     for (size_t p = u; p < v; ++p) {
       const size_t size = units[p].to - units[p].from;
-      const std::byte* bytes = buffer.get() + (units[p].from - from);
+      const std::byte* bytes = place(units[p]);
       if (p == u || p == v - 1) {
         // An edge piece is what a neighbouring read may want before the insert is committed:
-        // remembered, in a copy of its own (the run's buffer is released with the answer).
+        // remembered, in a copy of its own (the answer's buffer is released with the answer).
         std::shared_ptr<std::byte[]> copy = piece_buffers_->Get(size);
         std::memcpy(copy.get(), bytes, size);
         SetBlockIndex(&key, units[p].index);
         RememberPiece(key, Block{std::shared_ptr<const std::byte>(copy, copy.get()), size});
       }
-      // Shared with the writer, not copied: pieces start at whole pages of the run's buffer.
+      // Shared with the writer, not copied: pieces start at whole pages of the buffer, and
+      // nothing writes to a piece's bytes once it is fetched.
       (void)cache_->InsertShared(file.key, units[p].index,
                                  std::shared_ptr<const std::byte>(buffer, bytes), size,
                                  BlockCache::InsertMode::kWaitForRoom);
     }
-    if (u == 0 && v == units.size()) {  // this read fetched the whole answer
-      return FetchedSlice{
-          std::shared_ptr<const std::byte>(buffer, buffer.get() + (want_from - from)), length};
-    }
-    copy_out(from, to, buffer.get());
     u = v;
   }
-  return FetchedSlice{std::shared_ptr<const std::byte>(out, out.get()), length};
+  return std::optional<FetchedSlice>(FetchedSlice{
+      std::shared_ptr<const std::byte>(buffer, buffer.get() + (want_from - span_from)), length});
 }
 
 void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,

@@ -25,7 +25,8 @@
 //   chunks the range touches (BlockCache::ReadRange); if the cache does not hold the block, the
 //   chunks are looked up as *pieces* (cache/block_key.h: kPieceIndexBit), the chunks it covers
 //   only in part (its edges) as the 4 KiB pages it touches unless the chunk is held whole, and the
-//   missing ones are fetched from the remote in one ranged read and cached as pieces. A scattered
+//   missing ones are fetched from the remote in one ranged read and cached as pieces. Cached and
+//   fetched pieces alike land straight in one answer buffer (BlockCache::ReadInto). A scattered
 //   32 KiB read so costs its pages from the remote, not a block or whole edge chunks
 //   (architecture.md: sparse reads stay sparse).
 //
@@ -182,9 +183,9 @@ class Fetcher {
                                               uint64_t in_block, size_t length, bool* held);
   // [in_block, in_block + length) of the file from block `block`'s start (the range may run into
   // the next block) as pieces: the chunks it covers whole, and of a chunk it covers in part the
-  // pages it touches (or the chunk, when memory or the cache holds it whole).
-  Result<FetchedSlice> ReadPieces(const RemoteFile& file, uint32_t block, uint64_t in_block,
-                                  size_t length);
+  // pages it touches (or the chunk, when memory or the cache holds it whole). Never nullopt.
+  Result<std::optional<FetchedSlice>> ReadPieces(const RemoteFile& file, uint32_t block,
+                                                 uint64_t in_block, size_t length);
   // Fetches blocks [first, last] of `file` that nobody else is fetching; returns futures for all.
   std::vector<std::shared_future<Result<Block>>> Acquire(const RemoteFile& file,
                                                          std::span<const uint32_t> blocks,

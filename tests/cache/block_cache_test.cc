@@ -519,6 +519,57 @@ TEST(BlockCacheTest, FlippedBytesAreDetectedAndServedAsMiss) {
   EXPECT_TRUE(HasExact(*cache, File("/f"), 0));
 }
 
+// LookUp() then ReadInto(): the picked blocks land in the caller's memory, verified; a flipped
+// byte is a miss (counted, the entry dropped), and so is an entry whose slot another block has
+// taken since the lookup (never that block's bytes).
+TEST(BlockCacheTest, LookUpThenReadIntoCallerMemory) {
+  TestDir dir;
+  auto o = SmallOptions(dir.path(), 16);
+  o.use_direct_io = false;  // our pwrite and the cache's reads go through the same page cache
+  auto cache = OpenOrDie(o);
+  const FileKey f = File("/into");
+  Put(*cache, f, 0);  // slots 0, 1, 2: lowest free slot first
+  Put(*cache, f, 1);
+  Put(*cache, f, 2, 5000);  // short: its read is padded to 8 KiB
+  ASSERT_TRUE(cache->Flush().ok());
+  const BlockCacheStats before = cache->Stats();
+  const std::vector<uint32_t> wanted = {0, 1, 2, 7};
+  std::vector<std::optional<BlockEntry>> entries = cache->LookUp(f, wanted);
+  ASSERT_TRUE(entries[0] && entries[1] && entries[2]);
+  EXPECT_FALSE(entries[3].has_value());
+  EXPECT_EQ(entries[2]->length, 5000u);
+
+  // Blocks 2 and 0 (not 1), into one buffer, in that order.
+  AlignedBuffer memory(kBlock + AlignUp(5000));
+  std::vector<BlockCache::ReadTarget> targets = {{2, *entries[2], memory.data()},
+                                                 {0, *entries[0], memory.data() + AlignUp(5000)}};
+  EXPECT_EQ(cache->ReadInto(f, targets), std::vector<bool>({true, true}));
+  const auto want2 = BlockBytes(f.path, f.version_hash, 2, 5000);
+  const auto want0 = BlockBytes(f.path, f.version_hash, 0, kBlock);
+  EXPECT_TRUE(std::equal(want2.begin(), want2.end(), memory.data()));
+  EXPECT_TRUE(std::equal(want0.begin(), want0.end(), memory.data() + AlignUp(5000)));
+  const BlockCacheStats read = cache->Stats();
+  EXPECT_EQ(read.lookups - before.lookups, 4u);
+  EXPECT_EQ(read.hits - before.hits, 2u);
+  EXPECT_EQ(read.misses - before.misses, 1u);  // block 7
+
+  CorruptSlot(dir.path(), 1, 777);
+  const std::vector<BlockCache::ReadTarget> one = {{1, *entries[1], memory.data()}};
+  EXPECT_EQ(cache->ReadInto(f, one), std::vector<bool>({false}));
+  EXPECT_EQ(cache->Stats().crc_failures, 1u);
+  ASSERT_TRUE(cache->Flush().ok());  // the drop runs on the writer
+  EXPECT_FALSE(cache->LookUp(f, std::vector<uint32_t>{1})[0].has_value());
+
+  // Block 0 evicted, its slot taken by another file's block: the old entry reads nothing.
+  ASSERT_TRUE(cache->Evict(0, "/into").ok());
+  Put(*cache, File("/other"), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  const std::vector<BlockCache::ReadTarget> stale = {{0, *entries[0], memory.data()}};
+  EXPECT_EQ(cache->ReadInto(f, stale), std::vector<bool>({false}));
+  EXPECT_GE(cache->Stats().stale_reads, 1u);
+  EXPECT_TRUE(HasExact(*cache, File("/other"), 0));
+}
+
 TEST(BlockCacheTest, VerifyFindsAndRepairsCorruption) {
   TestDir dir;
   auto o = SmallOptions(dir.path(), 16);

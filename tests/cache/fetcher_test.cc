@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <latch>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -458,14 +460,21 @@ TEST_F(FetcherTest, SparseReadsAcrossABlockBoundaryFetchOnlyTheirChunks) {
   EXPECT_GT(fetcher_->Stats().piece_hit_bytes + fetcher_->Stats().partial_hit_bytes, read / 2);
 }
 
-// A BlockCache that forwards everything but drops the inserts of pieces: what a reader gets of a
-// piece can then only come from the fetcher's memory (as while an insert is not yet committed).
-class PieceDroppingCache final : public BlockCache {
+// A BlockCache that forwards everything to another; the fault-injecting ones below override one
+// method each.
+class ForwardingCache : public BlockCache {
  public:
-  explicit PieceDroppingCache(BlockCache* inner) : inner_(inner) {}
+  explicit ForwardingCache(BlockCache* inner) : inner_(inner) {}
   std::vector<std::optional<CachedBlock>> Read(const FileKey& f,
                                                std::span<const uint32_t> blocks) override {
     return inner_->Read(f, blocks);
+  }
+  std::vector<std::optional<BlockEntry>> LookUp(const FileKey& f,
+                                                std::span<const uint32_t> blocks) override {
+    return inner_->LookUp(f, blocks);
+  }
+  std::vector<bool> ReadInto(const FileKey& f, std::span<const ReadTarget> targets) override {
+    return inner_->ReadInto(f, targets);
   }
   std::optional<CachedRange> ReadRange(const FileKey& f, uint32_t block, uint32_t offset,
                                        uint32_t length) override {
@@ -476,7 +485,6 @@ class PieceDroppingCache final : public BlockCache {
   }
   Status Insert(const FileKey& f, uint32_t block, std::span<const std::byte> data,
                 InsertMode mode) override {
-    if ((block & kPieceIndexBit) != 0) return Status::Ok();
     return inner_->Insert(f, block, data, mode);
   }
   Status Flush() override { return inner_->Flush(); }
@@ -501,6 +509,39 @@ class PieceDroppingCache final : public BlockCache {
 
  private:
   BlockCache* inner_;
+};
+
+// Drops the inserts of pieces: what a reader gets of a piece can then only come from the
+// fetcher's memory (as while an insert is not yet committed).
+class PieceDroppingCache final : public ForwardingCache {
+ public:
+  using ForwardingCache::ForwardingCache;
+  Status Insert(const FileKey& f, uint32_t block, std::span<const std::byte> data,
+                InsertMode mode) override {
+    if ((block & kPieceIndexBit) != 0) return Status::Ok();
+    return ForwardingCache::Insert(f, block, data, mode);
+  }
+};
+
+// Fails the ReadInto() targets at the positions given to FailTargets() (of the next call), their
+// destinations scribbled over: a read fault as the cache reports it.
+class FailingReadIntoCache final : public ForwardingCache {
+ public:
+  using ForwardingCache::ForwardingCache;
+  void FailTargets(std::set<size_t> positions) { fail_ = std::move(positions); }
+  std::vector<bool> ReadInto(const FileKey& f, std::span<const ReadTarget> targets) override {
+    std::vector<bool> ok = ForwardingCache::ReadInto(f, targets);
+    for (size_t i : fail_) {
+      if (i >= targets.size()) continue;
+      std::memset(targets[i].dest, 0xEE, targets[i].entry.length);
+      ok[i] = false;
+    }
+    fail_.clear();
+    return ok;
+  }
+
+ private:
+  std::set<size_t> fail_;
 };
 
 // Neighbouring sparse reads sharing an edge page fetch it once, even before (here: without) its
@@ -576,6 +617,42 @@ TEST_F(FetcherTest, EdgePagesAndWholeChunksMixInOneSparseRead) {
   ExpectRead(file, contents, 63ull * kBlock - 100, 200);
   EXPECT_EQ(Requests(), 0u);
   EXPECT_GT(fetcher_->Stats().piece_hit_bytes, 0u);
+}
+
+// Cached pieces are read straight into the answer; one whose read fails (reported as a miss, its
+// bytes scribbled over) is fetched from the remote into its place, alone or with its neighbours
+// in one request: the answer stays exact either way.
+TEST_F(FetcherTest, CachedPieceWhoseReadFailsIsFetchedAgainIntoItsPlace) {
+  const std::string contents = Contents(31, 64ull * kBlock);
+  const RemoteFile file = Add("/sparse/faulty", contents);
+  // Page 3 (in chunk 0), chunk 1 whole, page 8 (in chunk 2): three pieces.
+  const uint64_t offset = 7ull * kBlock + kChunkSize - 1000;
+  const size_t length = kChunkSize + 2000;
+  ExpectSlice(file, contents, offset, length);
+  ASSERT_TRUE(cache_->Flush().ok());
+  FailingReadIntoCache failing(cache_.get());
+  // Each read by a fresh fetcher: a piece fetched again is remembered in memory for a while.
+  auto read_failing = [&](std::set<size_t> positions) {
+    fetcher_ = std::make_unique<Fetcher>(&failing, NoMemoryFetcherOptions());
+    failing.FailTargets(std::move(positions));
+    ExpectSlice(file, contents, offset, length);
+  };
+
+  fake_.ResetCounters();
+  read_failing({});  // all three from the cache
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_EQ(fetcher_->Stats().piece_hit_bytes, uint64_t{kChunkSize} + 2 * kPiecePageSize);
+  read_failing({1});  // chunk 1
+  EXPECT_EQ(Requests(), 1u);
+  EXPECT_EQ(BytesServed(), uint64_t{kChunkSize});
+  EXPECT_EQ(fetcher_->Stats().piece_hit_bytes, 2ull * kPiecePageSize);
+  read_failing({0, 2});  // both edge pages: two runs
+  EXPECT_EQ(Requests(), 3u);
+  EXPECT_EQ(BytesServed(), uint64_t{kChunkSize} + 2 * kPiecePageSize);
+  read_failing({1, 2});  // chunk 1 and page 8: one run
+  EXPECT_EQ(Requests(), 4u);
+  EXPECT_EQ(BytesServed(), 2ull * kChunkSize + 3 * kPiecePageSize);
+  fetcher_.reset();  // before `failing` goes
 }
 
 // Edge pieces stay in memory only until their inserts have surely committed: the latest 512,
