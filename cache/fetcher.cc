@@ -475,13 +475,26 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file,
   if (!PartialEligible(file, length, stream) || InMemory(file, block)) {
     return std::optional<FetchedSlice>();
   }
-  bool held = false;
-  std::optional<FetchedSlice> slice = ReadCachedRange(file, block, in_block, length, &held);
+  std::optional<FetchedSlice> slice;
+  // A file read sparsely is cached as pieces, not blocks: once a read of the stream found its
+  // block not cached whole, the next ones look their pieces up first, with the whole block's
+  // lookup in the same batch (not in one of its own that would miss).
+  const bool pieces_first = stream != nullptr && PiecesAllowed(block) &&
+                            stream->pieces_first.load(std::memory_order_relaxed);
+  if (pieces_first) {
+    HOARDFS_ASSIGN_OR_RETURN(slice,
+                             ReadPieces(file, block, in_block, length, /*whole_block_too=*/true));
+  }
   if (!slice.has_value()) {
-    if (held) return std::optional<FetchedSlice>();
-    *cache_missed = true;
-    if (!PiecesAllowed(block)) return std::optional<FetchedSlice>();
-    HOARDFS_ASSIGN_OR_RETURN(slice, ReadPieces(file, block, in_block, length));
+    bool held = false;
+    slice = ReadCachedRange(file, block, in_block, length, &held);
+    if (stream != nullptr) stream->pieces_first.store(!held, std::memory_order_relaxed);
+    if (!slice.has_value()) {
+      if (held) return std::optional<FetchedSlice>();
+      *cache_missed = true;
+      if (!PiecesAllowed(block)) return std::optional<FetchedSlice>();
+      HOARDFS_ASSIGN_OR_RETURN(slice, ReadPieces(file, block, in_block, length));
+    }
   }
   if (stream != nullptr) {
     ScheduleReadahead(file, uint64_t{block} * block_size_ + in_block, length, stream);
@@ -490,7 +503,8 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file,
 }
 
 Result<std::optional<FetchedSlice>> Fetcher::ReadPieces(const RemoteFile& file, uint32_t block,
-                                                        uint64_t in_block, size_t length) {
+                                                        uint64_t in_block, size_t length,
+                                                        bool whole_block_too) {
   const uint64_t block_start = uint64_t{block} * block_size_;
   const uint64_t want_from = block_start + in_block;
   const uint64_t want_to = want_from + length;
@@ -555,11 +569,13 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPieces(const RemoteFile& file, 
       }
     }
   }
+  if (whole_block_too) ids.push_back(block);
   for (const Unit& u : candidates) {
     if (!u.held.has_value()) ids.push_back(u.index);
   }
   std::vector<std::optional<BlockEntry>> looked_up = cache_->LookUp(file.key, ids);
-  for (size_t i = 0, k = 0; i < candidates.size(); ++i) {
+  if (whole_block_too && looked_up[0].has_value()) return std::optional<FetchedSlice>();
+  for (size_t i = 0, k = whole_block_too ? 1 : 0; i < candidates.size(); ++i) {
     if (!candidates[i].held.has_value()) candidates[i].entry = looked_up[k++];
   }
   std::vector<Unit> units;  // consecutive units are adjacent in the file

@@ -26,7 +26,10 @@
 //   chunks are looked up as *pieces* (cache/block_key.h: kPieceIndexBit), the chunks it covers
 //   only in part (its edges) as the 4 KiB pages it touches unless the chunk is held whole, and the
 //   missing ones are fetched from the remote in one ranged read and cached as pieces. Cached and
-//   fetched pieces alike land straight in one answer buffer (BlockCache::ReadInto). A scattered
+//   fetched pieces alike land straight in one answer buffer (BlockCache::ReadInto). Once a small
+//   read of a stream found its block not cached whole, the stream's next ones look up their
+//   pieces first, with the whole block in the same lookup (a file read sparsely is cached as
+//   pieces, and a lookup of the block alone would miss every time). A scattered
 //   32 KiB read so costs its pages from the remote, not a block or whole edge chunks
 //   (architecture.md: sparse reads stay sparse).
 //
@@ -73,6 +76,8 @@ struct ReadStream {
   uint64_t run_start = 0;      // lowest offset read in the run
   uint64_t run_bytes = 0;      // bytes read in the run
   uint64_t prefetched_to = 0;  // prefetch has been scheduled up to this offset
+  // The last small read found its block not cached whole: look its pieces up first.
+  std::atomic<bool> pieces_first{false};
 };
 
 struct FetcherOptions {
@@ -183,9 +188,12 @@ class Fetcher {
                                               uint64_t in_block, size_t length, bool* held);
   // [in_block, in_block + length) of the file from block `block`'s start (the range may run into
   // the next block) as pieces: the chunks it covers whole, and of a chunk it covers in part the
-  // pages it touches (or the chunk, when memory or the cache holds it whole). Never nullopt.
+  // pages it touches (or the chunk, when memory or the cache holds it whole). With
+  // `whole_block_too`, the cache is asked for block `block` itself in the same lookup, and nullopt
+  // means it holds it (read it so instead); never nullopt otherwise.
   Result<std::optional<FetchedSlice>> ReadPieces(const RemoteFile& file, uint32_t block,
-                                                 uint64_t in_block, size_t length);
+                                                 uint64_t in_block, size_t length,
+                                                 bool whole_block_too = false);
   // Fetches blocks [first, last] of `file` that nobody else is fetching; returns futures for all.
   std::vector<std::shared_future<Result<Block>>> Acquire(const RemoteFile& file,
                                                          std::span<const uint32_t> blocks,

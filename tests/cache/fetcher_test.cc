@@ -544,6 +544,27 @@ class FailingReadIntoCache final : public ForwardingCache {
   std::set<size_t> fail_;
 };
 
+// Counts the whole-block range reads and the piece lookups the fetcher asks for.
+class CountingCache final : public ForwardingCache {
+ public:
+  using ForwardingCache::ForwardingCache;
+  std::optional<CachedRange> ReadRange(const FileKey& f, uint32_t block, uint32_t offset,
+                                       uint32_t length) override {
+    range_reads_.fetch_add(1);
+    return ForwardingCache::ReadRange(f, block, offset, length);
+  }
+  std::vector<std::optional<BlockEntry>> LookUp(const FileKey& f,
+                                                std::span<const uint32_t> blocks) override {
+    look_ups_.fetch_add(1);
+    return ForwardingCache::LookUp(f, blocks);
+  }
+  uint64_t range_reads() const { return range_reads_.load(); }
+  uint64_t look_ups() const { return look_ups_.load(); }
+
+ private:
+  std::atomic<uint64_t> range_reads_{0}, look_ups_{0};
+};
+
 // Neighbouring sparse reads sharing an edge page fetch it once, even before (here: without) its
 // insert reaching the cache; an edge chunk a read covers only in part costs just the pages it
 // touches.
@@ -653,6 +674,44 @@ TEST_F(FetcherTest, CachedPieceWhoseReadFailsIsFetchedAgainIntoItsPlace) {
   EXPECT_EQ(Requests(), 4u);
   EXPECT_EQ(BytesServed(), 2ull * kChunkSize + 3 * kPiecePageSize);
   fetcher_.reset();  // before `failing` goes
+}
+
+// Once a small read of a stream found its block not cached whole, the stream's next ones look
+// their pieces up first, the whole block in the same batch: one lookup per read, not a
+// whole-block lookup that misses and then the pieces'. A block found cached whole is read from its
+// chunks all the same, and turns the stream back to whole blocks first.
+TEST_F(FetcherTest, SparseStreamLooksUpItsPiecesFirst) {
+  CountingCache counting(cache_.get());
+  fetcher_ = std::make_unique<Fetcher>(&counting, NoMemoryFetcherOptions());
+  const std::string contents = Contents(33, 64ull * kBlock);
+  const RemoteFile file = Add("/sparse/first", contents);
+  ReadStream stream;
+  auto slice = [&](uint64_t offset, size_t length) {
+    Result<std::optional<FetchedSlice>> r = fetcher_->ReadSlice(file, offset, length, &stream);
+    ASSERT_TRUE(r.ok() && r->has_value()) << "slice " << offset << "+" << length;
+    EXPECT_TRUE(std::string(reinterpret_cast<const char*>((*r)->data.get()), (*r)->size) ==
+                contents.substr(offset, length))
+        << "wrong bytes for slice " << offset << "+" << length;
+  };
+  slice(5ull * kBlock + 1000, 3000);
+  EXPECT_EQ(counting.range_reads(), 1u);
+  EXPECT_EQ(counting.look_ups(), 1u);
+  slice(20ull * kBlock + 5000, 3000);
+  slice(40ull * kBlock + 7000, 3000);
+  EXPECT_EQ(counting.range_reads(), 1u);
+  EXPECT_EQ(counting.look_ups(), 3u);
+
+  ExpectRead(file, contents, 50ull * kBlock, kBlock);  // block 50 cached whole (no stream)
+  ASSERT_TRUE(cache_->Flush().ok());
+  const uint64_t partial_before = fetcher_->Stats().partial_hit_bytes;
+  slice(50ull * kBlock + 9000, 3000);  // pieces first: the block is found whole
+  EXPECT_EQ(counting.look_ups(), 4u);
+  EXPECT_EQ(counting.range_reads(), 2u);
+  slice(50ull * kBlock + 30000, 3000);  // whole blocks first again
+  EXPECT_EQ(counting.look_ups(), 4u);
+  EXPECT_EQ(counting.range_reads(), 3u);
+  EXPECT_EQ(fetcher_->Stats().partial_hit_bytes - partial_before, 6000u);
+  fetcher_.reset();  // before `counting` goes
 }
 
 // Edge pieces stay in memory only until their inserts have surely committed: the latest 512,
