@@ -7,7 +7,7 @@
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
 #                      [--http] [--warm] [--bare] [--bare-write] [--ramdisk-too] [--threads]
-#                      [--rand4k QD] [--perf DIR] HOARDFS_BIN...
+#                      [--rand4k QD] [--list N] [--perf DIR] HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, in the order given, then
 #                  the direct client. A binary may be named twice: `A B B A` balances the order
@@ -29,6 +29,9 @@
 #                  O_DIRECT, a fixed seed) of 128 MiB in all, timed. Implies --warm, whose fill
 #                  is then one dd of the whole file; the direct client is the same fio job on the
 #                  server's local copy ("local", page cache dropped): the warm random-read case
+#   --list N       a listing instead: the names of a directory of N empty files (os.listdir in one
+#                  process, as `ls -f` asks: getdents), cold on a fresh mount; the direct client is
+#                  `xrdfs ls -l` of it (names with attributes, as hoardfs lists). Not with --bare
 #   --http         mount over xrootd's HTTP door (http://) instead of root://; the direct
 #                  client is then libcurl (sparse_read http; curl for --sequential)
 #   --warm         measure a fresh daemon's first *warm* read instead: each pass reads the file
@@ -68,6 +71,7 @@ SEED=20261129
 WITH_XROOTDFS=0
 SEQUENTIAL=0
 RAND_QD=0
+LIST=0
 HTTP=0
 PERF_DIR=""
 THREADS=0
@@ -84,6 +88,7 @@ while (($#)); do
     --xrootdfs) WITH_XROOTDFS=1; shift ;;
     --sequential) SEQUENTIAL=1; shift ;;
     --rand4k) RAND_QD="$2"; WARM=1; shift 2 ;;
+    --list) LIST="$2"; shift 2 ;;
     --http) HTTP=1; shift ;;
     --perf) PERF_DIR="$(realpath "$2")"; shift 2 ;;
     --threads) THREADS=1; shift ;;
@@ -91,7 +96,7 @@ while (($#)); do
     --bare) BARE=1; shift ;;
     --bare-write) BARE_WRITE=1; shift ;;
     --ramdisk-too) RAMDISK_TOO=1; shift ;;
-    -h | --help) sed -n '2,60p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,63p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -101,6 +106,7 @@ SPARSE_BIN="${SPARSE_READ_BIN:-$(dirname "${BINS[0]}")/../bench/sparse_read}"
 [[ -x "$SPARSE_BIN" ]] || { echo "no sparse_read at $SPARSE_BIN (set SPARSE_READ_BIN)" >&2; exit 2; }
 for b in "${BINS[@]}"; do [[ -x "$b" ]] || { echo "not an executable: $b" >&2; exit 2; }; done
 BARE_BIN="${BARE_FUSE_BIN:-$(dirname "${BINS[0]}")/../bench/bare_fuse}"
+if ((LIST && (BARE || BARE_WRITE))); then echo "--list: bare FUSE serves one file, not a directory" >&2; exit 2; fi
 if ((BARE || BARE_WRITE)); then
   [[ -x "$BARE_BIN" ]] || { echo "--bare: no bare_fuse at $BARE_BIN (set BARE_FUSE_BIN)" >&2; exit 2; }
 fi
@@ -128,6 +134,7 @@ trap cleanup EXIT
 chmod 755 "$WORK"  # xrootd runs as nobody
 mkdir -p "$WORK/srv/d" "$WORK/xrd" "$MNT"
 head -c "$((SIZE_MIB * 1048576))" /dev/urandom >"$WORK/srv/d/sparse"
+if ((LIST)); then mkdir "$WORK/srv/d/wide" && (cd "$WORK/srv/d/wide" && seq -f "f%07g.root" 1 "$LIST" | xargs touch); fi
 chown -R nobody "$WORK/srv" "$WORK/xrd"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT="$(free_port)"
@@ -147,6 +154,7 @@ URL="$ROOT_URL"
 DIRECT=xrdcl  # the direct client's name in the output
 if ((HTTP)); then URL="http://127.0.0.1:$HTTP_PORT/d"; DIRECT=libcurl; fi
 ((RAND_QD)) && DIRECT=local
+((LIST)) && DIRECT=xrdfs
 up=0
 for ((i = 0; i < 100 && up == 0; i++)); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
@@ -173,8 +181,16 @@ rand4k() {
   timed fio --name=rand4k --filename="$1" --readonly --rw=randread --bs=4k --direct=1 \
     --ioengine="$engine" --iodepth="$RAND_QD" --io_size=128m --randseed="$SEED" --numjobs=1
 }
+# The listing of --list: "entries=N seconds=S" of os.listdir (one process, getdents).
+list_dir() {
+  python3 -c 'import os, sys, time
+t = time.perf_counter()
+n = len(os.listdir(sys.argv[1]))
+print("entries=%d seconds=%.6f" % (n, time.perf_counter() - t))' "$1"
+}
 read_file() {
-  if ((RAND_QD)); then rand4k "$1"
+  if ((LIST)); then list_dir "$(dirname "$1")/wide"
+  elif ((RAND_QD)); then rand4k "$1"
   elif ((SEQUENTIAL)); then timed dd if="$1" of=/dev/null bs=1M
   else "$SPARSE_BIN" read "$1" "$SEED"; fi
 }
@@ -185,6 +201,7 @@ fill_file() {
 }
 read_direct() {
   if ((RAND_QD)); then rand4k "$WORK/srv/d/sparse"; return; fi
+  if ((LIST)); then timed xrdfs "root://127.0.0.1:$PORT" ls -l /d/wide; return; fi
   if ((HTTP)); then
     if ((SEQUENTIAL)); then timed curl -sf -o /dev/null "$1"; else
       "$SPARSE_BIN" http "$1" "$((SIZE_MIB * 1048576))" "$SEED"; fi
