@@ -180,9 +180,9 @@ class BlockCacheImpl final : public BlockCache {
 
  private:
   // --- reads (any thread) ---
-  // The index entries of `blocks` (counted as lookups).
-  std::vector<std::optional<BlockEntry>> LookUpEntries(const FileKey& file,
-                                                       std::span<const uint32_t> blocks);
+  // The index entries of `blocks` (one MultiGet; not counted).
+  std::vector<std::optional<BlockEntry>> EntriesOf(const FileKey& file,
+                                                   std::span<const uint32_t> blocks);
   // Reads and verifies each target into its dest (one batch); a fault drops the entry. Counts
   // no hits or misses.
   std::vector<bool> ReadTargets(const FileKey& file, std::span<const ReadTarget> targets);
@@ -419,9 +419,8 @@ BlockCacheImpl::~BlockCacheImpl() {
 // ---------------------------------------------------------------------------------------------
 // Reads (any thread)
 
-std::vector<std::optional<BlockEntry>> BlockCacheImpl::LookUpEntries(
-    const FileKey& file, std::span<const uint32_t> blocks) {
-  counters_.lookups.fetch_add(blocks.size(), std::memory_order_relaxed);
+std::vector<std::optional<BlockEntry>> BlockCacheImpl::EntriesOf(const FileKey& file,
+                                                                 std::span<const uint32_t> blocks) {
   std::vector<std::string> keys(blocks.size(), BlockKey(file, 0));
   for (size_t i = 0; i < blocks.size(); ++i) SetBlockIndex(&keys[i], blocks[i]);
   return index_->MultiGet(keys);
@@ -490,7 +489,8 @@ std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file
   const size_t n = blocks.size();
   std::vector<std::optional<CachedBlock>> out(n);
   if (n == 0) return out;
-  std::vector<std::optional<BlockEntry>> entries = LookUpEntries(file, blocks);
+  counters_.lookups.fetch_add(n, std::memory_order_relaxed);
+  std::vector<std::optional<BlockEntry>> entries = EntriesOf(file, blocks);
   // Each found block into a buffer of its own; small blocks get one of their own size (a
   // block-sized one per 4 KiB block would hold 256 times the bytes read).
   std::vector<ReadTarget> targets;
@@ -521,7 +521,8 @@ std::vector<std::optional<CachedBlock>> BlockCacheImpl::Read(const FileKey& file
 
 std::vector<std::optional<BlockEntry>> BlockCacheImpl::LookUp(const FileKey& file,
                                                               std::span<const uint32_t> blocks) {
-  std::vector<std::optional<BlockEntry>> entries = LookUpEntries(file, blocks);
+  counters_.lookups.fetch_add(blocks.size(), std::memory_order_relaxed);
+  std::vector<std::optional<BlockEntry>> entries = EntriesOf(file, blocks);
   size_t found = 0;
   for (const auto& e : entries) found += e.has_value() ? 1 : 0;
   counters_.misses.fetch_add(blocks.size() - found, std::memory_order_relaxed);
@@ -668,9 +669,7 @@ std::optional<CachedRange> BlockCacheImpl::ReadRange(const FileKey& file, uint32
 }
 
 std::vector<bool> BlockCacheImpl::Contains(const FileKey& file, std::span<const uint32_t> blocks) {
-  std::vector<std::string> keys(blocks.size(), BlockKey(file, 0));
-  for (size_t i = 0; i < blocks.size(); ++i) SetBlockIndex(&keys[i], blocks[i]);
-  std::vector<std::optional<BlockEntry>> entries = index_->MultiGet(keys);
+  std::vector<std::optional<BlockEntry>> entries = EntriesOf(file, blocks);
   std::vector<bool> out(blocks.size());
   for (size_t i = 0; i < blocks.size(); ++i) out[i] = entries[i].has_value();
   return out;
