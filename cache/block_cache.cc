@@ -343,6 +343,7 @@ Status BlockCacheImpl::Init() {
   io.block_size = o.block_size;
   io.block_cache_bytes = o.index_block_cache_bytes;
   io.write_buffer_bytes = o.index_write_buffer_bytes;
+  io.memo_keys = o.index_memo_keys;
   io.reset_if_corrupt = o.reset_if_corrupt;
   io.reset_if_incompatible = o.reset_if_incompatible;
   HOARDFS_ASSIGN_OR_RETURN(index_, BlockIndex::Open(io));
@@ -1590,6 +1591,8 @@ BlockCacheStats BlockCacheImpl::Stats() {
   s.evicted_bytes = counters_.evicted_bytes.load();
   s.index_disk_bytes = index_->DiskBytes();
   s.index_memory_bytes = index_->MemoryBytes();
+  s.index_memo_hits = index_->memo_hits();
+  s.index_memo_keys = index_->memo_keys();
   return s;
 }
 

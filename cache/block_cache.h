@@ -72,6 +72,7 @@ struct BlockCacheOptions {
   unsigned dataset_depth = 3;
   size_t index_block_cache_bytes = 64ull << 20;
   size_t index_write_buffer_bytes = 32ull << 20;
+  size_t index_memo_keys = 65536;  // block keys the index remembers in memory (0: none)
   size_t max_pending_insert_bytes = 64ull << 20;   // queued, not yet written blocks
   size_t max_insert_batch_bytes = 32ull << 20;     // one group commit
   // Block buffers of reads and copied inserts, kept for reuse in a slab backed by huge pages
@@ -163,6 +164,8 @@ struct BlockCacheStats {
   uint64_t write_errors = 0;
   uint64_t evictions = 0, evicted_bytes = 0;
   uint64_t index_disk_bytes = 0, index_memory_bytes = 0;
+  uint64_t index_memo_hits = 0;  // block keys looked up from the index's memo (no RocksDB read)
+  uint64_t index_memo_keys = 0;  // gauge: keys the memo holds
 };
 
 // What the open-time recovery found and did.

@@ -88,9 +88,11 @@ BlockIndex::Batch::~Batch() = default;
 
 void BlockIndex::Batch::PutBlock(std::string_view key, const BlockEntry& entry) {
   batch_->Put(index_->blocks_, ToSlice(key), entry.Encode());
+  if (index_->memo_->enabled()) block_changes_.emplace_back(key, entry);
 }
 void BlockIndex::Batch::DeleteBlock(std::string_view key) {
   batch_->Delete(index_->blocks_, ToSlice(key));
+  if (index_->memo_->enabled()) block_changes_.emplace_back(key, std::nullopt);
 }
 void BlockIndex::Batch::AddUsage(std::string_view usage_key, int64_t bytes, int64_t blocks) {
   batch_->Merge(index_->usage_, ToSlice(usage_key), EncodeUsage({bytes, blocks}));
@@ -184,6 +186,7 @@ Result<std::unique_ptr<BlockIndex>> BlockIndex::Open(const BlockIndexOptions& op
   if (options.dir.empty()) return Status::InvalidArgument("cache index directory is empty");
   std::unique_ptr<BlockIndex> index(new BlockIndex());
   index->block_cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
+  index->memo_ = std::make_unique<BlockEntryMemo>(options.memo_keys);
 
   auto reset = [&](const std::string& why) -> Status {
     log->error("cache index {} {}; deleting it and starting with an empty cache", options.dir, why);
@@ -262,7 +265,20 @@ Status BlockIndex::Commit(Batch* batch, bool sync) {
   // Batches are mostly runs of adjacent keys (a file's blocks, a directory's entries): the hint
   // makes each insert start where the previous one ended in the memtable's skip list.
   wo.memtable_insert_hint_per_batch = true;
-  return FromRocks(db_->Write(wo, batch->batch_.get()), "commit to cache index");
+  if (batch->block_changes_.empty()) {
+    return FromRocks(db_->Write(wo, batch->batch_.get()), "commit to cache index");
+  }
+  // Written and applied to the memo under one lock, so the memo sees changes in commit order.
+  std::lock_guard<std::mutex> lock(block_commit_mu_);
+  Status status = FromRocks(db_->Write(wo, batch->batch_.get()), "commit to cache index");
+  for (const auto& [key, entry] : batch->block_changes_) {
+    if (status.ok()) {
+      memo_->Apply(key, entry);
+    } else {
+      memo_->Forget(key);  // a failed write may have reached the memtable or not
+    }
+  }
+  return status;
 }
 
 std::vector<std::optional<BlockEntry>> BlockIndex::MultiGet(std::span<const std::string> keys) {
@@ -272,19 +288,39 @@ std::vector<std::optional<BlockEntry>> BlockIndex::MultiGet(std::span<const std:
 
 std::vector<std::optional<BlockEntry>> BlockIndex::MultiGet(
     std::span<const std::string_view> keys) {
-  const size_t n = keys.size();
-  std::vector<std::optional<BlockEntry>> out(n);
+  std::vector<std::optional<BlockEntry>> out(keys.size());
+  // The keys the memo does not know, with their tickets, taken before RocksDB is read.
+  std::vector<size_t> unknown;
+  std::vector<uint64_t> tickets;
+  unknown.reserve(keys.size());
+  tickets.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (memo_->Find(keys[i], &out[i])) continue;
+    unknown.push_back(i);
+    tickets.push_back(memo_->Ticket(keys[i]));
+  }
+  memo_hits_.fetch_add(keys.size() - unknown.size(), std::memory_order_relaxed);
+  const size_t n = unknown.size();
   if (n == 0) return out;
   std::vector<rocksdb::Slice> slices(n);
-  for (size_t i = 0; i < n; ++i) slices[i] = ToSlice(keys[i]);
+  for (size_t j = 0; j < n; ++j) slices[j] = ToSlice(keys[unknown[j]]);
   std::vector<rocksdb::PinnableSlice> values(n);
   std::vector<rocksdb::Status> statuses(n);
   db_->MultiGet(rocksdb::ReadOptions(), blocks_, n, slices.data(), values.data(), statuses.data(),
                 /*sorted_input=*/false);
-  for (size_t i = 0; i < n; ++i) {
-    if (!statuses[i].ok()) continue;  // NotFound, or an error: both a miss
-    out[i] = BlockEntry::Decode(ToView(values[i]));
-    if (!out[i].has_value()) decode_errors_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t j = 0; j < n; ++j) {
+    const size_t i = unknown[j];
+    if (statuses[j].IsNotFound()) {
+      memo_->Fill(keys[i], std::nullopt, tickets[j]);
+      continue;
+    }
+    if (!statuses[j].ok()) continue;  // an error: a miss, not remembered
+    out[i] = BlockEntry::Decode(ToView(values[j]));
+    if (out[i].has_value()) {
+      memo_->Fill(keys[i], out[i], tickets[j]);
+    } else {
+      decode_errors_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   return out;
 }

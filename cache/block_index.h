@@ -12,6 +12,9 @@
 // Memory is bounded: one LRU block cache (index, filter and data blocks are charged to it) and a
 // write-buffer manager capping all memtables, both sized from Options.
 //
+// Block lookups (MultiGet) first ask an in-memory memo of recent keys (cache/block_entry_memo.h),
+// which each commit of block keys updates after it is written; Get() and the scans read RocksDB.
+//
 // Durability: Commit(sync=false) survives a killed process (the WAL is in the page cache);
 // Commit(sync=true) also survives power loss. The cache decides which it needs (block_cache.cc).
 //
@@ -24,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,6 +35,7 @@
 #include <vector>
 
 #include "cache/block_entry.h"
+#include "cache/block_entry_memo.h"
 #include "common/result.h"
 
 namespace rocksdb {
@@ -47,6 +52,7 @@ struct BlockIndexOptions {
   uint32_t block_size = 1u << 20;            // recorded; a mismatch with an existing index fails
   size_t block_cache_bytes = 64ull << 20;    // RocksDB block cache (index/filter/data blocks)
   size_t write_buffer_bytes = 32ull << 20;   // all memtables together
+  size_t memo_keys = 65536;                  // block keys remembered in memory (0: no memo)
   // What to do when the existing index is corrupt or of another format/block size:
   // false: fail Open with a clear message; true: delete it, log it, start empty.
   bool reset_if_corrupt = true;
@@ -95,14 +101,17 @@ class BlockIndex {
     friend class BlockIndex;
     BlockIndex* index_;
     std::unique_ptr<rocksdb::WriteBatch> batch_;
+    // The block keys this batch changes, in order, with their new values (for the memo).
+    std::vector<std::pair<std::string, std::optional<BlockEntry>>> block_changes_;
   };
 
   Status Commit(Batch* batch, bool sync);
 
-  // Looks up many keys in one MultiGet. An entry that fails to decode is reported as nullopt and
-  // counted in decode_errors().
+  // Looks up many keys: those the memo knows from memory, the rest in one MultiGet. An entry that
+  // fails to decode is reported as nullopt and counted in decode_errors().
   std::vector<std::optional<BlockEntry>> MultiGet(std::span<const std::string_view> keys);
   std::vector<std::optional<BlockEntry>> MultiGet(std::span<const std::string> keys);
+  // One key, from RocksDB itself (not the memo).
   Result<std::optional<BlockEntry>> Get(std::string_view key);
 
   // Calls fn(key, entry) for each block key in [begin, end) (end empty: to the end) in key order;
@@ -127,6 +136,9 @@ class BlockIndex {
   // Approximate memory used by RocksDB (block cache + memtables + table readers).
   uint64_t MemoryBytes() const;
   uint64_t decode_errors() const { return decode_errors_.load(); }
+  // Block keys MultiGet() answered from the memo, and keys the memo holds.
+  uint64_t memo_hits() const { return memo_hits_.load(std::memory_order_relaxed); }
+  size_t memo_keys() const { return memo_ ? memo_->size() : 0; }
   // Flushes memtables to SST files (benchmarks; orderly shutdown).
   Status Flush();
 
@@ -142,6 +154,9 @@ class BlockIndex {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool was_reset_ = false;
   std::atomic<uint64_t> decode_errors_{0};
+  std::unique_ptr<BlockEntryMemo> memo_;
+  std::mutex block_commit_mu_;  // commits that change block keys: written and applied in order
+  std::atomic<uint64_t> memo_hits_{0};
 };
 
 // Usage counter values: two little-endian int64 (bytes, blocks).

@@ -65,6 +65,8 @@ nlohmann::json StatsJson(BlockCache& c) {
       {"evictions", s.evictions},
       {"index_disk_bytes", s.index_disk_bytes},
       {"index_memory_bytes", s.index_memory_bytes},
+      {"index_memo_hits", s.index_memo_hits},
+      {"index_memo_keys", s.index_memo_keys},
       {"recovery",
        {{"entries", r.entries},
         {"dropped_undecodable", r.dropped_undecodable},

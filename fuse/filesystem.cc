@@ -357,6 +357,7 @@ std::string Filesystem::StatsJson() {
                      ",\"partial_read_bytes\":" + std::to_string(s.partial_read_bytes) +
                      ",\"record_misses\":" + std::to_string(s.record_misses) +
                      ",\"record_memo_hits\":" + std::to_string(s.record_memo_hits) +
+                     ",\"index_memo_hits\":" + std::to_string(s.index_memo_hits) +
                      ",\"inserts_shared\":" + std::to_string(s.inserts_shared) +
                      ",\"inserts\":" + std::to_string(s.inserts) +
                      ",\"store_writes\":" + std::to_string(s.store_writes) +
