@@ -153,21 +153,27 @@ TEST(BlockEntryMemoTest, ConcurrentFillsNeverOutliveAChange) {
   EXPECT_GT(known, 0u);
 }
 
-// In front of RocksDB: every commit that changes a block key reaches the memo, so lookups answered
-// from memory agree with the index.
-TEST(BlockEntryMemoTest, IndexLookupsFollowCommits) {
-  testing::TestDir dir;
+BlockIndexOptions SmallIndex(const testing::TestDir& dir) {
   BlockIndexOptions io;
   io.dir = dir.Sub("index");
   io.block_cache_bytes = 4 << 20;
   io.write_buffer_bytes = 4 << 20;
+  return io;
+}
+
+// In front of RocksDB: every commit that changes a block key reaches the memo, so lookups answered
+// from memory agree with the index.
+TEST(BlockEntryMemoTest, IndexLookupsFollowCommits) {
+  testing::TestDir dir;
+  const BlockIndexOptions io = SmallIndex(dir);
   auto opened = BlockIndex::Open(io);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   BlockIndex& index = **opened;
   const std::vector<std::string> keys = {Key(0), Key(1)};
   auto slots = [&] {
     std::vector<int64_t> out;
-    for (const auto& e : index.MultiGet(keys)) out.push_back(e.has_value() ? int64_t{e->slot} : int64_t{-2});
+    for (const auto& e : index.MultiGet(keys))
+      out.push_back(e.has_value() ? int64_t{e->slot} : int64_t{-2});
     return out;
   };
 
@@ -201,10 +207,7 @@ TEST(BlockEntryMemoTest, IndexLookupsFollowCommits) {
 // An undecodable value is not remembered: each lookup reads it again, misses and counts it.
 TEST(BlockEntryMemoTest, UndecodableValuesAreNotRemembered) {
   testing::TestDir dir;
-  BlockIndexOptions io;
-  io.dir = dir.Sub("index");
-  io.block_cache_bytes = 4 << 20;
-  io.write_buffer_bytes = 4 << 20;
+  const BlockIndexOptions io = SmallIndex(dir);
   ASSERT_TRUE(BlockIndex::Open(io).ok());  // creates the database and its column families
   const std::string key = Key(0);
   {  // A value one byte short, written behind the index's back.
