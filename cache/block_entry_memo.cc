@@ -8,9 +8,10 @@ BlockEntryMemo::BlockEntryMemo(size_t capacity)
     : per_shard_((capacity + kShards - 1) / kShards), shards_(std::make_unique<Shard[]>(kShards)) {}
 
 BlockEntryMemo::Shard& BlockEntryMemo::ShardOf(std::string_view key) const {
-  // The high bits of a multiplicative mix: the map uses the low ones of the same hash.
-  const uint64_t h = std::hash<std::string_view>{}(key)*0x9e3779b97f4a7c15ULL;
-  return shards_[h >> 59];
+  // The top bits of the hash times a Fibonacci constant (Knuth's multiplicative hashing): the
+  // shard's map takes the same hash modulo its bucket count, so the two choices stay independent.
+  const uint64_t hash = std::hash<std::string_view>{}(key);
+  return shards_[(hash * 0x9e3779b97f4a7c15ULL) >> 59];
 }
 static_assert(32 == (1u << (64 - 59)), "ShardOf() picks one of kShards by the top 5 bits");
 
