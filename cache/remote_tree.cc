@@ -1,6 +1,7 @@
 #include "cache/remote_tree.h"
 
 #include <string_view>
+#include <system_error>
 #include <unordered_map>
 
 #include "common/hash.h"
@@ -25,6 +26,85 @@ RemoteTree::RemoteTree(MetadataCache* metadata, Fetcher* fetcher, BlockCache* ca
       remote_id_(remote_id),
       options_(options) {}
 
+TreeStats RemoteTree::Stats() const {
+  return {stats_.load(std::memory_order_relaxed), lists_.load(std::memory_order_relaxed),
+          name_lists_.load(std::memory_order_relaxed),
+          names_first_.load(std::memory_order_relaxed)};
+}
+
+RemoteTree::~RemoteTree() {
+  std::list<std::pair<std::thread, std::shared_ptr<PendingListing>>> listers;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    listers.swap(listers_);
+  }
+  for (auto& [thread, pending] : listers) thread.join();
+}
+
+void RemoteTree::PendingListing::WaitLanded() {
+  std::unique_lock<std::mutex> lock(mu);
+  landed.wait(lock, [this] { return done; });
+}
+
+bool RemoteTree::PendingListing::Landed() {
+  std::lock_guard<std::mutex> lock(mu);
+  return done;
+}
+
+Result<std::vector<ObjectInfo>> RemoteTree::PendingListing::Wait(
+    std::chrono::system_clock::time_point* when) {
+  std::unique_lock<std::mutex> lock(mu);
+  landed.wait(lock, [this] { return done; });
+  if (when != nullptr) *when = fetched_at;
+  return result;
+}
+
+std::shared_ptr<RemoteTree::PendingListing> RemoteTree::PendingFor(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  auto it = pending_.find(dir);
+  return it == pending_.end() ? nullptr : it->second;
+}
+
+std::pair<std::shared_ptr<RemoteTree::PendingListing>, bool> RemoteTree::StartRefresh(
+    const std::string& dir, CachedListing cached) {
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  // A landed listing's thread has nothing left to do but return: joining it is immediate.
+  for (auto it = listers_.begin(); it != listers_.end();) {
+    if (it->second->Landed()) {
+      it->first.join();
+      it = listers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (auto it = pending_.find(dir); it != pending_.end()) return {it->second, false};
+  auto pending = std::make_shared<PendingListing>();
+  auto lister = [this, dir, pending, cached = std::move(cached)]() mutable {
+    std::chrono::system_clock::time_point fetched_at;
+    Result<std::vector<ObjectInfo>> r = Refresh(dir, std::move(cached), &fetched_at);
+    {
+      // Out of the registry first: a Stat() that finds no pending listing finds it persisted.
+      std::lock_guard<std::mutex> registry(pending_mu_);
+      pending_.erase(dir);
+    }
+    std::lock_guard<std::mutex> landed(pending->mu);
+    pending->result = std::move(r);
+    pending->fetched_at = fetched_at;
+    pending->done = true;
+    pending->landed.notify_all();
+  };
+  try {
+    listers_.emplace_back(std::thread(std::move(lister)), pending);
+  } catch (const std::system_error& e) {
+    pending->result = Status::ResourceExhausted(std::string("list ") + dir +
+                                                ": no thread for the listing: " + e.what());
+    pending->done = true;
+    return {pending, false};
+  }
+  pending_.emplace(dir, pending);
+  return {pending, true};
+}
+
 RemoteFile RemoteTree::MakeFile(const std::string& path, const ObjectInfo& info) const {
   RemoteFile f;
   f.source = source_;
@@ -35,6 +115,7 @@ RemoteFile RemoteTree::MakeFile(const std::string& path, const ObjectInfo& info)
 
 Result<ObjectInfo> RemoteTree::Revalidate(const std::string& path,
                                           const std::optional<ObjectInfo>& previous) {
+  stats_.fetch_add(1, std::memory_order_relaxed);
   Result<ObjectInfo> fresh = source_->Stat(path);
   if (fresh.ok()) {
     fresh->name = path == "/" ? "" : path.substr(path.rfind('/') + 1);
@@ -56,6 +137,13 @@ Result<ObjectInfo> RemoteTree::Revalidate(const std::string& path,
 
 Result<ObjectInfo> RemoteTree::Stat(const std::string& path) {
   auto cached = metadata_->LookupAttr(remote_id_, path, options_.attr_ttl);
+  if ((!cached || !cached->fresh) && path != "/") {
+    // The parent's listing with attributes is on its way (names first): one request for all.
+    if (std::shared_ptr<PendingListing> pending = PendingFor(std::string(ParentPath(path)))) {
+      pending->WaitLanded();
+      cached = metadata_->LookupAttr(remote_id_, path, options_.attr_ttl);
+    }
+  }
   if (cached) {
     if (!cached->value) {  // negative entry: its own TTL
       const auto age = std::chrono::system_clock::now() - cached->fetched_at;
@@ -77,11 +165,50 @@ Result<ObjectInfo> RemoteTree::Stat(const std::string& path) {
 
 Result<std::vector<ObjectInfo>> RemoteTree::List(
     const std::string& dir, std::chrono::system_clock::time_point* fetched_at) {
-  auto cached = metadata_->LookupListing(remote_id_, dir, options_.dir_ttl);
+  CachedListing cached = metadata_->LookupListing(remote_id_, dir, options_.dir_ttl);
   if (cached && cached->fresh) {
     if (fetched_at != nullptr) *fetched_at = cached->fetched_at;
     return std::move(cached->value);
   }
+  if (std::shared_ptr<PendingListing> pending = PendingFor(dir)) return pending->Wait(fetched_at);
+  return Refresh(dir, std::move(cached), fetched_at);
+}
+
+Result<DirNames> RemoteTree::ListNamesFirst(const std::string& dir) {
+  DirNames out;
+  CachedListing cached = metadata_->LookupListing(remote_id_, dir, options_.dir_ttl);
+  if (cached && cached->fresh) {
+    out.entries = std::move(cached->value);
+    out.fetched_at = cached->fetched_at;
+    return out;
+  }
+  if (options_.names_first_entries == 0 || !source_->lists_names_cheaply()) {
+    HOARDFS_ASSIGN_OR_RETURN(out.entries, List(dir, &out.fetched_at));
+    return out;
+  }
+  auto [pending, started] = StartRefresh(dir, std::move(cached));
+  if (started) {
+    const auto asked = std::chrono::system_clock::now();
+    name_lists_.fetch_add(1, std::memory_order_relaxed);
+    Result<std::vector<std::string>> names = source_->ListNames(dir);
+    // Not ok (unreachable, say): the listing decides, stale or not.
+    if (names.ok() && names->size() >= options_.names_first_entries && !pending->Landed()) {
+      names_first_.fetch_add(1, std::memory_order_relaxed);
+      out.names_only = true;
+      out.fetched_at = asked;
+      out.entries.resize(names->size());
+      for (size_t i = 0; i < names->size(); ++i) out.entries[i].name = std::move((*names)[i]);
+      return out;
+    }
+  }
+  HOARDFS_ASSIGN_OR_RETURN(out.entries, pending->Wait(&out.fetched_at));
+  return out;
+}
+
+Result<std::vector<ObjectInfo>> RemoteTree::Refresh(
+    const std::string& dir, CachedListing cached,
+    std::chrono::system_clock::time_point* fetched_at) {
+  lists_.fetch_add(1, std::memory_order_relaxed);
   const auto started = std::chrono::system_clock::now();
   std::vector<ObjectInfo> all;
   std::string token;

@@ -91,6 +91,11 @@ int main(int argc, char** argv) {
       ->add_option("--remote-down-retry-max", m.remote_down_retry_max,
                    "cap in seconds of the doubling --remote-down-retry interval")
       ->capture_default_str();
+  mount
+      ->add_option("--names-first", m.names_first,
+                   "a cold directory of at least this many entries is listed with its names "
+                   "first and its attributes behind (root:// remotes; 0: never)")
+      ->capture_default_str();
   mount->add_option("--s3-endpoint", m.s3_endpoint,
                     "s3:// remotes: http(s)://host[:port] of the S3 service (default: AWS)");
   mount->add_option("--s3-region", m.s3_region, "s3:// remotes: signing region")

@@ -77,6 +77,7 @@ MountTable SingleRemoteTable(const MountArgs& a) {
   e.remote_attempts = a.remote_attempts;
   e.remote_down_retry = a.remote_down_retry;
   e.remote_down_retry_max = a.remote_down_retry_max;
+  e.names_first = a.names_first;
   e.s3_endpoint = a.s3_endpoint;
   e.s3_region = a.s3_region;
   e.s3_virtual_host = a.s3_virtual_host;
@@ -213,6 +214,7 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
     to.attr_ttl = std::chrono::seconds(e.attr_ttl);
     to.dir_ttl = std::chrono::seconds(e.dir_ttl);
     to.negative_ttl = std::chrono::seconds(e.negative_ttl);
+    to.names_first_entries = e.names_first;
     trees.push_back(std::make_unique<RemoteTree>(metadata->get(), &fetcher, cache->get(),
                                                  sources[i].get(), e.remote_id, to));
     mounted.push_back({e.path, trees.back().get()});
@@ -266,8 +268,8 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
 Result<MountTable> LoadMountTable(const MountArgs& a) {
   for (const char* flag :
        {"--attr-ttl", "--dir-ttl", "--negative-ttl", "--remote-timeout", "--remote-attempts",
-        "--remote-down-retry", "--remote-down-retry-max", "--s3-endpoint", "--s3-region",
-        "--s3-virtual-host", "--s3-credentials-file", "--bearer-token-file",
+        "--remote-down-retry", "--remote-down-retry-max", "--names-first", "--s3-endpoint",
+        "--s3-region", "--s3-virtual-host", "--s3-credentials-file", "--bearer-token-file",
         "--bearer-token-to-other-hosts", "--x509-proxy", "--ca-path", "--ca-file"}) {
     if (a.given_flags.count(flag) != 0) {
       return Status::InvalidArgument(std::string(flag) +

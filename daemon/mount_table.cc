@@ -150,6 +150,8 @@ const std::map<std::string, MountSetter, std::less<>>& MountKeys() {
                               &MountTableEntry::remote_attempts)},
       {"remote_down_retry", Set(ParseDuration, &MountTableEntry::remote_down_retry)},
       {"remote_down_retry_max", Set(ParseDuration, &MountTableEntry::remote_down_retry_max)},
+      {"names_first", Set([](std::string_view v) { return ParseUnsigned(v, 0, 1u << 30); },
+                          &MountTableEntry::names_first)},
       {"s3_endpoint", Set(NonEmpty, &MountTableEntry::s3_endpoint)},
       {"s3_region", Set(NonEmpty, &MountTableEntry::s3_region)},
       {"s3_virtual_host", Set(ParseBool, &MountTableEntry::s3_virtual_host)},

@@ -21,7 +21,7 @@
 //
 // Per-mount keys (defaults as the matching `hoardfs mount` flags): url (required), attr_ttl,
 // dir_ttl, negative_ttl, remote_timeout, remote_attempts, remote_down_retry,
-// remote_down_retry_max, s3_endpoint, s3_region, s3_virtual_host, s3_credentials_file,
+// remote_down_retry_max, names_first, s3_endpoint, s3_region, s3_virtual_host, s3_credentials_file,
 // bearer_token_file, bearer_token_to_other_hosts, x509_proxy, ca_path, ca_file.
 // Secrets are never written inline: only the paths of files holding them.
 //
@@ -58,6 +58,7 @@ struct MountTableEntry {
   unsigned remote_timeout = 30;                             // seconds per request
   unsigned remote_attempts = 3;
   unsigned remote_down_retry = 5, remote_down_retry_max = 60;  // seconds; 0: no breaker
+  unsigned names_first = 4096;  // entries; 0: never (RemoteTreeOptions::names_first_entries)
   std::string s3_endpoint;
   std::string s3_region = "us-east-1";
   bool s3_virtual_host = false;

@@ -149,7 +149,10 @@ Result<std::shared_ptr<const Filesystem::DirListing>> Filesystem::BuildListing(c
   const std::string& dir = node.path;
   RemoteTree* tree = node.remote->tree;
   auto out = std::make_shared<DirListing>();
-  HOARDFS_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listing, tree->List(dir, &out->fetched_at));
+  HOARDFS_ASSIGN_OR_RETURN(DirNames names, tree->ListNamesFirst(dir));
+  out->fetched_at = names.fetched_at;
+  out->names_only = names.names_only;
+  std::vector<ObjectInfo>& listing = names.entries;
   std::erase_if(listing, [](const ObjectInfo& e) {
     return e.name.empty() || e.name == "." || e.name == "..";
   });
@@ -167,10 +170,16 @@ Result<std::shared_ptr<const Filesystem::DirListing>> Filesystem::BuildListing(c
   }
   out->entries.push_back({"..", parent_ino, ToStat(parent_ino, dot)});
   for (size_t i = 0; i < listing.size(); ++i) {
-    out->entries.push_back({std::move(listing[i].name), inodes[i], ToStat(inodes[i], listing[i])});
+    struct stat st {};
+    if (out->names_only) {
+      st.st_ino = inodes[i];  // and no type: the kernel looks the name up when it needs more
+    } else {
+      st = ToStat(inodes[i], listing[i]);
+    }
+    out->entries.push_back({std::move(listing[i].name), inodes[i], st});
   }
   // What the kernel keeps of a listing: names, inode numbers, types.
-  uint64_t hash = Hash64(dir);
+  uint64_t hash = Hash64(dir) ^ (out->names_only ? 1 : 0);
   for (const DirEntry& e : out->entries) {
     hash =
         Mix64(hash ^ Hash64(e.name)) ^ Mix64(e.ino + (static_cast<uint64_t>(e.attr.st_mode) << 48));
@@ -207,7 +216,8 @@ Result<std::unique_ptr<Filesystem::OpenDir>> Filesystem::OpenDirectory(uint64_t 
     });
     if (listings_.size() >= kMaxListings) listings_.clear();
   }
-  if (fresh(*open->listing)) listings_[ino] = open->listing;
+  // Names alone are for this opendir: the next one finds the listing with attributes.
+  if (fresh(*open->listing) && !open->listing->names_only) listings_[ino] = open->listing;
   return open;
 }
 
@@ -324,10 +334,16 @@ std::string Filesystem::StatsJson() {
   // One Fetcher serves every remote of a mount: its counters are the mount's.
   const FetcherStats f = names_->remotes().front().tree->FetchStats();
   RemoteHealth sum;
+  TreeStats meta;
   uint64_t down = 0;
   std::string per_remote;
   for (const MountNamespace::Remote& r : names_->remotes()) {
     const RemoteHealth b = r.tree->Health();
+    const TreeStats t = r.tree->Stats();
+    meta.stats += t.stats;
+    meta.lists += t.lists;
+    meta.name_lists += t.name_lists;
+    meta.names_first += t.names_first;
     down += b.down ? 1 : 0;
     sum.down_seconds = std::max(sum.down_seconds, b.down_seconds);
     sum.trips += b.trips;
@@ -372,7 +388,11 @@ std::string Filesystem::StatsJson() {
                      ",\"remote_down\":" + std::to_string(down) +
                      ",\"remote_down_seconds\":" + std::to_string(sum.down_seconds) +
                      ",\"remote_trips\":" + std::to_string(sum.trips) +
-                     ",\"remote_fast_failures\":" + std::to_string(sum.fast_failures) + "," +
+                     ",\"remote_fast_failures\":" + std::to_string(sum.fast_failures) +
+                     ",\"remote_stats\":" + std::to_string(meta.stats) +
+                     ",\"remote_lists\":" + std::to_string(meta.lists) +
+                     ",\"remote_name_lists\":" + std::to_string(meta.name_lists) +
+                     ",\"names_first_listings\":" + std::to_string(meta.names_first) + "," +
                      read_sizes_.JsonMembers();
   if (names_->is_table()) json += ",\"remotes\":[" + per_remote + "]";
   return json + "}";

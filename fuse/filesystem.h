@@ -73,6 +73,9 @@ class Filesystem {
     std::vector<DirEntry> entries;  // ".", ".." first
     uint64_t hash = 0;              // of the names, inode numbers and types
     std::chrono::system_clock::time_point fetched_at;
+    // A large cold directory's names before its attributes (RemoteTree::ListNamesFirst): each
+    // entry has its inode number and no type or other attribute (attr.st_mode 0).
+    bool names_only = false;
   };
   // An open directory: a stable snapshot for the readdir offsets.
   struct OpenDir {

@@ -195,7 +195,10 @@ void ReadDir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi) {
       size_t need;
       if constexpr (kPlus) {
         fuse_entry_param p = EntryParam({e.ino, e.attr}, o);
-        if (e.name == "." || e.name == "..") p = fuse_entry_param{.ino = 0, .attr = e.attr};
+        // Node id 0: the name alone, the kernel makes no inode of it and looks it up when asked.
+        if (e.name == "." || e.name == ".." || e.attr.st_mode == 0) {
+          p = fuse_entry_param{.ino = 0, .attr = e.attr};
+        }
         need =
             fuse_add_direntry_plus(req, buf.data() + used, size - used, e.name.c_str(), &p, next);
       } else {

@@ -154,6 +154,13 @@ Result<ListPage> CircuitBreakerSource::List(const std::string& dir, const std::s
   return r;
 }
 
+Result<std::vector<std::string>> CircuitBreakerSource::ListNames(const std::string& dir) {
+  HOARDFS_ASSIGN_OR_RETURN(const Pass pass, Admit());
+  Result<std::vector<std::string>> r = inner_->ListNames(dir);
+  Done(pass, r.status());
+  return r;
+}
+
 Result<size_t> CircuitBreakerSource::Read(const ObjectRef& ref, uint64_t offset,
                                           std::span<std::byte> out) {
   HOARDFS_ASSIGN_OR_RETURN(const Pass pass, Admit());

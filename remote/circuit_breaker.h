@@ -99,6 +99,8 @@ class CircuitBreakerSource final : public ObjectSource {
 
   Result<ObjectInfo> Stat(const std::string& path) override;
   Result<ListPage> List(const std::string& dir, const std::string& page_token) override;
+  bool lists_names_cheaply() const override { return inner_->lists_names_cheaply(); }
+  Result<std::vector<std::string>> ListNames(const std::string& dir) override;
   Result<size_t> Read(const ObjectRef& ref, uint64_t offset, std::span<std::byte> out) override;
   Status ReadV(const ObjectRef& ref, std::span<ReadRange> ranges) override;
   // The inner source's description (the breaker is invisible in names and metrics labels).

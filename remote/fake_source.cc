@@ -151,6 +151,12 @@ void FakeSource::SetReadsPaused(bool paused) {
   if (!paused) unpaused_.notify_all();
 }
 
+void FakeSource::SetListsPaused(bool paused) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lists_paused_ = paused;
+  if (!paused) unpaused_.notify_all();
+}
+
 void FakeSource::SetHung(bool hung, std::chrono::milliseconds timeout) {
   std::lock_guard<std::mutex> lock(mu_);
   hung_ = hung;
@@ -184,6 +190,7 @@ void FakeSource::ClearFaults() {
   dropped_ = false;
   delay_ = std::chrono::milliseconds(0);
   paused_ = false;
+  lists_paused_ = false;
   unpaused_.notify_all();
   hung_ = false;
   unhung_.notify_all();
@@ -214,6 +221,7 @@ Status FakeSource::Admit(Op op) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (op == kReadOp || op == kReadVOp) unpaused_.wait(lock, [this] { return !paused_; });
+    if (op == kListOp) unpaused_.wait(lock, [this] { return !lists_paused_; });
     delay = delay_;
   }
   if (delay.count() > 0) std::this_thread::sleep_for(delay);
@@ -281,6 +289,31 @@ Result<ListPage> FakeSource::List(const std::string& dir, const std::string& pag
     page.entries.push_back(InfoLocked(child->first, child->second));
   }
   return page;
+}
+
+Result<std::vector<std::string>> FakeSource::ListNames(const std::string& dir) {
+  if (!options_.lists_names) return ObjectSource::ListNames(dir);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.name_lists;
+  }
+  HOARDFS_RETURN_IF_ERROR(ValidateObjectPath(dir));
+  HOARDFS_RETURN_IF_ERROR(Admit(kNamesOp));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(dir);
+  if (it == nodes_.end() || it->second.type != ObjectType::kDirectory) {
+    ++counters_.failures;
+    if (it == nodes_.end()) return Status::NotFound("fake: list " + dir + ": no such directory");
+    return Status::InvalidArgument("fake: list " + dir + ": not a directory");
+  }
+  const std::string prefix = dir == "/" ? "/" : dir + "/";
+  std::vector<std::string> names;
+  for (auto child = nodes_.lower_bound(prefix);
+       child != nodes_.end() && child->first.compare(0, prefix.size(), prefix) == 0; ++child) {
+    const std::string_view name = std::string_view(child->first).substr(prefix.size());
+    if (!name.empty() && name.find('/') == std::string_view::npos) names.emplace_back(name);
+  }
+  return names;
 }
 
 Result<std::shared_ptr<const std::string>> FakeSource::FileFor(const ObjectRef& ref,

@@ -11,6 +11,8 @@
 //   SetDropped(true)          every request fails kUnavailable (a server that went away).
 //   SetDelay(d)               every request first sleeps d (a slow server; outside any lock).
 //   SetReadsPaused(true)      Read/ReadV block until unpaused (to pile up concurrent misses).
+//   SetListsPaused(true)      List blocks until unpaused (a listing with attributes still in
+//                             flight; ListNames is not held).
 //   SetHung(true, timeout)    every request waits until SetHung(false) (then goes on as usual,
 //                             like a SIGCONT'd server) or `timeout` passes (then fails
 //                             kUnavailable "timed out"): a hung server behind a request timeout.
@@ -44,14 +46,23 @@ class FakeSource final : public ObjectSource {
   struct Options {
     unsigned list_page_size = 1000;  // entries per List page
     std::string description = "fake://";
+    bool lists_names = false;  // ListNames served (as XRootD does) instead of kNotSupported
   };
 
   // Request kinds, for FailNext.
-  enum Op : unsigned { kStatOp = 1, kListOp = 2, kReadOp = 4, kReadVOp = 8, kAllOps = 15 };
+  enum Op : unsigned {
+    kStatOp = 1,
+    kListOp = 2,
+    kReadOp = 4,
+    kReadVOp = 8,
+    kNamesOp = 16,
+    kAllOps = 31
+  };
 
   struct Counters {
     uint64_t stats = 0;
     uint64_t lists = 0;
+    uint64_t name_lists = 0;
     uint64_t reads = 0;
     uint64_t readvs = 0;
     uint64_t readv_ranges = 0;
@@ -81,6 +92,7 @@ class FakeSource final : public ObjectSource {
   void SetDropped(bool dropped);
   void SetDelay(std::chrono::milliseconds delay);
   void SetReadsPaused(bool paused);
+  void SetListsPaused(bool paused);
   void SetHung(bool hung, std::chrono::milliseconds timeout = std::chrono::milliseconds(100));
   void SetSizeLie(const std::string& path, int64_t delta);  // 0 clears
   void SetGarbage(const std::string& path, bool on);
@@ -94,6 +106,8 @@ class FakeSource final : public ObjectSource {
   // ---- ObjectSource ----
   Result<ObjectInfo> Stat(const std::string& path) override;
   Result<ListPage> List(const std::string& dir, const std::string& page_token) override;
+  bool lists_names_cheaply() const override { return options_.lists_names; }
+  Result<std::vector<std::string>> ListNames(const std::string& dir) override;
   Result<size_t> Read(const ObjectRef& ref, uint64_t offset, std::span<std::byte> out) override;
   Status ReadV(const ObjectRef& ref, std::span<ReadRange> ranges) override;
   std::string Describe() const override { return options_.description; }
@@ -131,6 +145,7 @@ class FakeSource final : public ObjectSource {
   Status fail_status_;
   bool dropped_ = false;
   bool paused_ = false;
+  bool lists_paused_ = false;
   bool hung_ = false;
   std::chrono::milliseconds hang_timeout_{0};
   std::chrono::milliseconds delay_{0};

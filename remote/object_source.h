@@ -137,6 +137,16 @@ class ObjectSource {
   // one stat per entry). `page_token` is "" for the first page, then the previous next_token.
   virtual Result<ListPage> List(const std::string& dir, const std::string& page_token) = 0;
 
+  // The names of a directory's entries without their attributes, in one round trip, where the
+  // protocol makes that much cheaper than List (XRootD: a dirlist without kXR_dstat, so the
+  // server stats nothing). The names may include entries List would skip (one the server cannot
+  // stat). Only where lists_names_cheaply(); elsewhere (S3, WebDAV, file://: names cost as much
+  // as List) kNotSupported.
+  virtual bool lists_names_cheaply() const { return false; }
+  virtual Result<std::vector<std::string>> ListNames(const std::string& dir) {
+    return Status::NotSupported("list names of " + dir + ": not cheaper than a listing here");
+  }
+
   // Reads up to out.size() bytes at `offset` of `ref`. Returns the count read: short only at the
   // end of the file (ref.size). kFailedPrecondition if the object changed since `ref` was taken.
   virtual Result<size_t> Read(const ObjectRef& ref, uint64_t offset, std::span<std::byte> out) = 0;

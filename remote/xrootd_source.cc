@@ -355,6 +355,13 @@ class XRootDSourceImpl final : public ObjectSource {
     return RetryTransient(retry_, "list " + dir, [&] { return ListOnce(dir); });
   }
 
+  bool lists_names_cheaply() const override { return true; }
+
+  Result<std::vector<std::string>> ListNames(const std::string& dir) override {
+    HOARDFS_RETURN_IF_ERROR(ValidateObjectPath(dir));
+    return RetryTransient(retry_, "list names " + dir, [&] { return ListNamesOnce(dir); });
+  }
+
   Result<size_t> Read(const ObjectRef& ref, uint64_t offset, std::span<std::byte> out) override {
     HOARDFS_RETURN_IF_ERROR(ValidateObjectPath(ref.path));
     if (offset >= ref.size || out.empty()) return size_t{0};
@@ -401,31 +408,51 @@ class XRootDSourceImpl final : public ObjectSource {
     return std::move(*out);
   }
 
-  Result<ListPage> ListOnce(const std::string& dir) {
+  // One dirlist; `flags` Stat asks for every entry's attributes too. An empty answer is OK with
+  // no list.
+  Result<std::unique_ptr<XrdCl::DirectoryList>> DirListOnce(const std::string& dir,
+                                                            XrdCl::DirListFlags::Flags flags) {
     XrdCl::DirectoryList* raw = nullptr;
-    const XrdCl::XRootDStatus st =
-        fs_.DirList(FsPath(dir), XrdCl::DirListFlags::Stat, raw, timeout_s_);
+    const XrdCl::XRootDStatus st = fs_.DirList(FsPath(dir), flags, raw, timeout_s_);
     std::unique_ptr<XrdCl::DirectoryList> list(raw);
-    if (!st.IsOK()) {
-      Status status = ToStatus(st, "list " + dir);
-      if (status.code() == StatusCode::kNotFound) {
-        // Listing a file: say so, as the file:// backend does.
-        Result<ObjectInfo> info = StatOnce(dir);
-        if (info.ok() && info->type != ObjectType::kDirectory) {
-          return Status::InvalidArgument("list " + dir + ": not a directory");
-        }
+    if (st.IsOK()) return list;
+    Status status = ToStatus(st, "list " + dir);
+    if (status.code() == StatusCode::kNotFound) {
+      // Listing a file: say so, as the file:// backend does.
+      Result<ObjectInfo> info = StatOnce(dir);
+      if (info.ok() && info->type != ObjectType::kDirectory) {
+        return Status::InvalidArgument("list " + dir + ": not a directory");
       }
-      return status;
     }
+    return status;
+  }
+
+  static bool ListableName(const std::string& name) {
+    return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+  }
+
+  Result<std::vector<std::string>> ListNamesOnce(const std::string& dir) {
+    HOARDFS_ASSIGN_OR_RETURN(std::unique_ptr<XrdCl::DirectoryList> list,
+                             DirListOnce(dir, XrdCl::DirListFlags::None));
+    std::vector<std::string> names;
+    if (!list) return names;
+    names.reserve(list->GetSize());
+    for (auto it = list->Begin(); it != list->End(); ++it) {
+      if (ListableName((*it)->GetName())) names.push_back((*it)->GetName());
+    }
+    return names;
+  }
+
+  Result<ListPage> ListOnce(const std::string& dir) {
+    HOARDFS_ASSIGN_OR_RETURN(std::unique_ptr<XrdCl::DirectoryList> list,
+                             DirListOnce(dir, XrdCl::DirListFlags::Stat));
     ListPage page;
     if (!list) return page;
     page.entries.reserve(list->GetSize());
     for (auto it = list->Begin(); it != list->End(); ++it) {
       const XrdCl::DirectoryList::ListEntry* entry = *it;
       const std::string& name = entry->GetName();
-      if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
-        continue;
-      }
+      if (!ListableName(name)) continue;
       if (entry->GetStatInfo() == nullptr) {
         // The server could not stat this entry (removed meanwhile, or a dangling symlink).
         Logger("remote")->debug("xrootd: list {}: no attributes for '{}', skipped", dir, name);

@@ -5,7 +5,8 @@
 // - Stat: FileSystem::Stat. List: FileSystem::DirList with DirListFlags::Stat (kXR_dstat: names
 //   and attributes in one round trip per directory, however large); one page, next_token "".
 //   XRootD stats through symlinks on the server side, so no entry is ever kSymlink; entries that
-//   are neither file nor directory are skipped. Directories report size 0.
+//   are neither file nor directory are skipped. Directories report size 0. ListNames: DirList
+//   without flags (names only: the server stats nothing, ~7 × faster for a large directory).
 // - Read: XrdCl::File::Read on a handle kept open in an LRU of RemoteOptions::max_open_files
 //   handles keyed by path + version, so repeated reads of one file do not reopen it. Handles are
 //   closed on the source's own thread ("xrd-closer"), never on a reading thread (a close to a

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -70,7 +71,9 @@ std::vector<std::string> Names(const std::vector<ObjectInfo>& entries) {
 
 class RemoteTreeTest : public ::testing::Test {
  protected:
-  void Start(const RemoteTreeOptions& options, uint64_t max_memory_bytes = 64ull << 20) {
+  // `source`: the remote (default: fake_, which lists names cheaply, as XRootD does).
+  void Start(const RemoteTreeOptions& options, uint64_t max_memory_bytes = 64ull << 20,
+             ObjectSource* source = nullptr) {
     tree_.reset();
     fetcher_.reset();
     metadata_.reset();
@@ -90,8 +93,8 @@ class RemoteTreeTest : public ::testing::Test {
     fo.max_memory_bytes = max_memory_bytes;
     fo.threads = 2;
     fetcher_ = std::make_unique<Fetcher>(cache_.get(), fo);
-    tree_ = std::make_unique<RemoteTree>(metadata_.get(), fetcher_.get(), cache_.get(), &fake_,
-                                         kRemoteId, options);
+    tree_ = std::make_unique<RemoteTree>(metadata_.get(), fetcher_.get(), cache_.get(),
+                                         source != nullptr ? source : &fake_, kRemoteId, options);
   }
 
   Result<std::string> Read(const RemoteFile& file, uint64_t offset, size_t len) {
@@ -112,11 +115,12 @@ class RemoteTreeTest : public ::testing::Test {
 
   uint64_t Stats() const { return fake_.counters().stats; }
   uint64_t Lists() const { return fake_.counters().lists; }
+  uint64_t NameLists() const { return fake_.counters().name_lists; }
   uint64_t Reads() const { return fake_.counters().reads + fake_.counters().readvs; }
 
   // Destroyed in reverse order: tree, fetcher, metadata, cache; the fake after all of them.
   TestDir dir_;
-  FakeSource fake_;
+  FakeSource fake_{FakeSource::Options{.lists_names = true}};
   std::unique_ptr<BlockCache> cache_;
   std::unique_ptr<MetadataCache> metadata_;
   std::unique_ptr<Fetcher> fetcher_;
@@ -440,6 +444,165 @@ TEST_F(RemoteTreeTest, ZeroTtlsRevalidateEveryCall) {
   // And a change is seen at once.
   fake_.AddFile("/d/a", "alpha 2");
   EXPECT_EQ(tree_->Stat("/d/a")->size, 7u);
+}
+
+// ---- names first ----
+
+RemoteTreeOptions NamesFirst(size_t entries) {
+  RemoteTreeOptions o = Ttls(60, 60, 10);
+  o.names_first_entries = entries;
+  return o;
+}
+
+std::vector<std::string> AddFiles(FakeSource& fake, const std::string& dir, int n) {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) {
+    names.push_back("f" + std::to_string(i));
+    fake.AddFile(dir + "/" + names.back(), std::string(static_cast<size_t>(i) + 1, 'x'));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_F(RemoteTreeTest, LargeColdDirectoryIsAnsweredWithItsNamesWhileItsAttributesAreFetched) {
+  std::vector<std::string> names = AddFiles(fake_, "/big", 5);
+  fake_.AddDirectory("/big/sub");
+  names.push_back("sub");
+  Start(NamesFirst(3));
+  fake_.ResetCounters();
+  fake_.SetListsPaused(true);  // the listing with attributes is asked for, and held
+
+  Result<DirNames> first = tree_->ListNamesFirst("/big");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(first->names_only);
+  EXPECT_EQ(Names(first->entries), names);
+  EXPECT_EQ(NameLists(), 1u);
+  EXPECT_EQ(tree_->Stats().names_first, 1u);
+
+  // A stat of an entry waits for that listing rather than asking the remote itself; so does a
+  // second reader of the directory.
+  std::atomic<bool> stat_done{false}, list_done{false};
+  Result<ObjectInfo> f3 = Status::Internal("not run");
+  Result<DirNames> second = Status::Internal("not run");
+  std::thread stat_thread([&] {
+    f3 = tree_->Stat("/big/f3");
+    stat_done = true;
+  });
+  std::thread list_thread([&] {
+    second = tree_->ListNamesFirst("/big");
+    list_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(stat_done) << "the stat did not wait for the listing in flight";
+  EXPECT_FALSE(list_done) << "the second reader did not wait for the listing in flight";
+  fake_.SetListsPaused(false);
+  stat_thread.join();
+  list_thread.join();
+  ASSERT_TRUE(f3.ok()) << f3.status().ToString();
+  ExpectSameInfo(*f3, *fake_.Peek("/big/f3"));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_FALSE(second->names_only);
+  EXPECT_EQ(Names(second->entries), names);
+  for (const ObjectInfo& e : second->entries) ExpectSameInfo(e, *fake_.Peek("/big/" + e.name));
+
+  // Every entry's attributes came with that one listing.
+  for (const std::string& name : names) ASSERT_TRUE(tree_->Stat("/big/" + name).ok()) << name;
+  EXPECT_EQ(Stats(), 0u);
+  EXPECT_EQ(Lists(), 1u);
+  EXPECT_EQ(NameLists(), 1u);
+  Result<DirNames> warm = tree_->ListNamesFirst("/big");
+  ASSERT_TRUE(warm.ok());
+  EXPECT_FALSE(warm->names_only);
+  EXPECT_EQ(Lists(), 1u);
+  EXPECT_EQ(NameLists(), 1u);
+}
+
+TEST_F(RemoteTreeTest, SmallColdDirectoryWaitsForItsAttributes) {
+  const std::vector<std::string> names = AddFiles(fake_, "/small", 3);
+  Start(NamesFirst(4));
+  fake_.ResetCounters();
+  Result<DirNames> got = tree_->ListNamesFirst("/small");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_FALSE(got->names_only);
+  EXPECT_EQ(Names(got->entries), names);
+  for (const ObjectInfo& e : got->entries) ExpectSameInfo(e, *fake_.Peek("/small/" + e.name));
+  EXPECT_EQ(NameLists(), 1u);
+  EXPECT_EQ(Lists(), 1u);
+  EXPECT_EQ(tree_->Stats().names_first, 0u);
+}
+
+TEST_F(RemoteTreeTest, NamesFirstOffOrWithoutCheapNamesIsOneListing) {
+  const std::vector<std::string> names = AddFiles(fake_, "/d", 5);
+  FakeSource plain;  // names cost a listing there (S3, WebDAV)
+  AddFiles(plain, "/d", 5);
+  for (auto [threshold, source] : {std::pair<size_t, FakeSource*>{0, &fake_}, {1, &plain}}) {
+    Start(NamesFirst(threshold), 64ull << 20, source);
+    ASSERT_TRUE(metadata_->Forget(kRemoteId, "/d").ok());
+    source->ResetCounters();
+    Result<DirNames> got = tree_->ListNamesFirst("/d");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_FALSE(got->names_only);
+    EXPECT_EQ(Names(got->entries), names);
+    EXPECT_EQ(source->counters().name_lists, 0u);
+    EXPECT_EQ(source->counters().lists, 1u);
+  }
+  tree_.reset();  // before `plain`
+}
+
+TEST_F(RemoteTreeTest, FailedNamesFallBackToTheListingWithAttributes) {
+  const std::vector<std::string> names = AddFiles(fake_, "/d", 5);
+  Start(NamesFirst(1));
+  fake_.FailNext(1, Status::Unavailable("fake: names dropped"), FakeSource::kNamesOp);
+  Result<DirNames> got = tree_->ListNamesFirst("/d");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_FALSE(got->names_only);
+  EXPECT_EQ(Names(got->entries), names);
+}
+
+TEST_F(RemoteTreeTest, FailedListingBehindTheNamesLetsEachStatAskItself) {
+  const std::vector<std::string> names = AddFiles(fake_, "/d", 5);
+  Start(NamesFirst(1));
+  fake_.ResetCounters();
+  fake_.SetListsPaused(true);
+  fake_.FailNext(1, Status::Unavailable("fake: listing dropped"), FakeSource::kListOp);
+  Result<DirNames> got = tree_->ListNamesFirst("/d");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(got->names_only);
+  fake_.SetListsPaused(false);
+  Result<ObjectInfo> f0 = tree_->Stat("/d/f0");
+  ASSERT_TRUE(f0.ok()) << f0.status().ToString();
+  ExpectSameInfo(*f0, *fake_.Peek("/d/f0"));
+  EXPECT_EQ(Stats(), 1u);
+  EXPECT_EQ(Lists(), 1u);
+  // The directory was not cached: the next reader lists it again, and it lands.
+  Result<DirNames> again = tree_->ListNamesFirst("/d");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  Result<std::vector<ObjectInfo>> listed = tree_->List("/d");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(Names(*listed), names);
+  EXPECT_EQ(Lists(), 2u);
+}
+
+TEST_F(RemoteTreeTest, ListingInFlightIsPersistedBeforeTheTreeIsDestroyed) {
+  const std::vector<std::string> names = AddFiles(fake_, "/d", 5);
+  Start(NamesFirst(1));
+  fake_.SetListsPaused(true);
+  Result<DirNames> got = tree_->ListNamesFirst("/d");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_TRUE(got->names_only);
+  std::thread unpause([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fake_.SetListsPaused(false);
+  });
+  tree_.reset();  // waits for the listing
+  unpause.join();
+  fake_.ResetCounters();
+  tree_ = std::make_unique<RemoteTree>(metadata_.get(), fetcher_.get(), cache_.get(), &fake_,
+                                       kRemoteId, NamesFirst(1));
+  Result<std::vector<ObjectInfo>> listed = tree_->List("/d");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(Names(*listed), names);
+  EXPECT_EQ(Lists(), 0u) << "the listing in flight at destruction was not persisted";
 }
 
 }  // namespace

@@ -481,6 +481,86 @@ TEST_F(MountTest, AddedAndRemovedRemoteNamesAppearInListingsAfterTheTtl) {
   EXPECT_EQ(names(), after);
 }
 
+// A large cold directory over root:// is answered with its names first (readdir: each name with
+// its inode number, no type), its attributes fetched behind in one listing: a stat of every entry
+// then costs no remote request, and agrees with the source and with readdir's inode numbers. The
+// next opendir gets the listing with attributes (the types).
+TEST_F(MountTest, LargeDirectoryListsNamesFirstAndStatsFromOneListing) {
+  constexpr int kFiles = 300;
+  const std::string name = "names-first-" + std::to_string(::getpid());
+  const std::string src = server_->data_dir() + "/" + name;
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0) << ErrnoName(errno);
+  struct RemoveSrc {
+    std::string path;
+    ~RemoveSrc() { (void)RemoveTree(path); }
+  } remove_src{src};
+  for (int i = 0; i < kFiles; ++i) {
+    ASSERT_TRUE(WriteWhole(src + "/f" + std::to_string(i), std::string(i, 'x')));
+  }
+  ASSERT_EQ(::mkdir((src + "/sub").c_str(), 0755), 0);
+
+  const std::string mnt = NewDir("mnt");
+  std::vector<std::string> options = MountOptions(scratch_->Sub("cache"));
+  for (size_t i = 0; i + 1 < options.size(); ++i) {
+    if (options[i] == "--attr-ttl" || options[i] == "--dir-ttl") options[i + 1] = "120";
+  }
+  options.insert(options.end(), {"--names-first", "100"});
+  ASSERT_TRUE(StartMount(server_->RootUrl() + "//" + name, mnt, options));
+  auto stats = [&]() { return GetXattr(mnt, "user.hoardfs.stats").value_or(""); };
+  auto list = [&](std::map<std::string, std::pair<ino_t, unsigned char>>* out) {
+    out->clear();
+    DIR* d = ::opendir(mnt.c_str());
+    if (d == nullptr) return errno;
+    errno = 0;
+    while (dirent* e = ::readdir(d)) {
+      const std::string n = e->d_name;
+      if (n != "." && n != "..") (*out)[n] = {e->d_ino, e->d_type};
+    }
+    const int err = errno;
+    ::closedir(d);
+    return err;
+  };
+
+  std::map<std::string, std::pair<ino_t, unsigned char>> first;
+  ASSERT_EQ(list(&first), 0);
+  ASSERT_EQ(first.size(), static_cast<size_t>(kFiles) + 1);
+  const std::string after_readdir = stats();
+  EXPECT_EQ(JsonNumber(after_readdir, "names_first_listings"), std::optional<uint64_t>(1))
+      << after_readdir;
+  for (const auto& [n, e] : first) {
+    EXPECT_EQ(e.second, DT_UNKNOWN) << n << ": a type before the attributes came";
+    EXPECT_NE(e.first, 0u) << n;
+  }
+
+  const uint64_t stats_before = JsonNumber(after_readdir, "remote_stats").value_or(0);
+  for (const auto& [n, e] : first) {
+    struct stat st {};
+    ASSERT_EQ(::lstat((mnt + "/" + n).c_str(), &st), 0) << n << ": " << ErrnoName(errno);
+    EXPECT_EQ(st.st_ino, e.first) << n << ": stat and readdir disagree on the inode number";
+    if (n == "sub") {
+      EXPECT_TRUE(S_ISDIR(st.st_mode)) << n;
+    } else {
+      EXPECT_TRUE(S_ISREG(st.st_mode)) << n;
+      EXPECT_EQ(st.st_size, std::stoi(n.substr(1))) << n;
+    }
+  }
+  const std::string after_stats = stats();
+  EXPECT_EQ(JsonNumber(after_stats, "remote_stats"), std::optional<uint64_t>(stats_before))
+      << "a stat per entry reached the remote: " << after_stats;
+  EXPECT_EQ(JsonNumber(after_stats, "remote_lists"), std::optional<uint64_t>(1)) << after_stats;
+
+  std::map<std::string, std::pair<ino_t, unsigned char>> second;
+  ASSERT_EQ(list(&second), 0);
+  ASSERT_EQ(second.size(), first.size());
+  for (const auto& [n, e] : second) {
+    EXPECT_EQ(e.first, first[n].first) << n;
+    EXPECT_EQ(e.second, n == "sub" ? DT_DIR : DT_REG) << n;
+  }
+  const std::string last = stats();
+  EXPECT_EQ(JsonNumber(last, "remote_lists"), std::optional<uint64_t>(1)) << last;
+  EXPECT_EQ(JsonNumber(last, "remote_name_lists"), std::optional<uint64_t>(1)) << last;
+}
+
 // With the server stopped: cached files stay readable; reads of uncached files fail with EIO in
 // bounded time (never hang); after a restart the same reads succeed. With `hung`, then the same
 // with the server SIGSTOPped, where only timeouts end remote calls: the remote's circuit breaker

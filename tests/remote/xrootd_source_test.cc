@@ -277,6 +277,29 @@ TEST_P(ConformanceTest, ListEveryDirectoryMatchesTheDataset) {
   EXPECT_TRUE(empty->next_token.empty());
 }
 
+TEST_P(ConformanceTest, ListNamesMatchesTheListingWhereNamesAreCheap) {
+  if (GetParam() == Backend::kFile) {
+    EXPECT_FALSE(source_->lists_names_cheaply());
+    EXPECT_EQ(source_->ListNames("/small").status().code(), StatusCode::kNotSupported);
+    return;
+  }
+  ASSERT_TRUE(source_->lists_names_cheaply());
+  for (const std::string& dir : ds().Directories()) {
+    Result<std::vector<std::string>> names = source_->ListNames(dir);
+    ASSERT_TRUE(names.ok()) << dir << ": " << names.status().ToString();
+    std::vector<std::string> expected;
+    for (const testing::DatasetEntry* e : ds().Children(dir)) {
+      expected.push_back(e->path.substr(e->path.rfind('/') + 1));
+    }
+    std::erase(*names, std::string(kScratch));
+    std::sort(names->begin(), names->end());
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(*names, expected) << dir;
+  }
+  EXPECT_EQ(source_->ListNames("/missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(source_->ListNames(Dataset::kLargeFile).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_P(ConformanceTest, ListTheBigDirectoryQuickly) {
   const auto start = Clock::now();
   int pages = 0;
