@@ -7,7 +7,7 @@
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
 #                      [--http] [--warm] [--bare] [--bare-write] [--ramdisk-too] [--threads]
-#                      [--rand4k QD] [--list N] [--perf DIR] HOARDFS_BIN...
+#                      [--rand4k QD] [--list N [--list-stat]] [--perf DIR] HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, in the order given, then
 #                  the direct client. A binary may be named twice: `A B B A` balances the order
@@ -32,6 +32,8 @@
 #   --list N       a listing instead: the names of a directory of N empty files (os.listdir in one
 #                  process, as `ls -f` asks: getdents), cold on a fresh mount; the direct client is
 #                  `xrdfs ls -l` of it (names with attributes, as hoardfs lists). Not with --bare
+#   --list-stat    with --list: also lstat() every entry after the listing (as `ls -l` does), in
+#                  the same timed pass: the cost of names first to a reader that wants attributes
 #   --http         mount over xrootd's HTTP door (http://) instead of root://; the direct
 #                  client is then libcurl (sparse_read http; curl for --sequential)
 #   --warm         measure a fresh daemon's first *warm* read instead: each pass reads the file
@@ -72,6 +74,7 @@ WITH_XROOTDFS=0
 SEQUENTIAL=0
 RAND_QD=0
 LIST=0
+LIST_STAT=0
 HTTP=0
 PERF_DIR=""
 THREADS=0
@@ -89,6 +92,7 @@ while (($#)); do
     --sequential) SEQUENTIAL=1; shift ;;
     --rand4k) RAND_QD="$2"; WARM=1; shift 2 ;;
     --list) LIST="$2"; shift 2 ;;
+    --list-stat) LIST_STAT=1; shift ;;
     --http) HTTP=1; shift ;;
     --perf) PERF_DIR="$(realpath "$2")"; shift 2 ;;
     --threads) THREADS=1; shift ;;
@@ -185,8 +189,10 @@ rand4k() {
 list_dir() {
   python3 -c 'import os, sys, time
 t = time.perf_counter()
-n = len(os.listdir(sys.argv[1]))
-print("entries=%d seconds=%.6f" % (n, time.perf_counter() - t))' "$1"
+names = os.listdir(sys.argv[1])
+if sys.argv[2] == "1":
+    for n in names: os.lstat(os.path.join(sys.argv[1], n))
+print("entries=%d seconds=%.6f" % (len(names), time.perf_counter() - t))' "$1" "$LIST_STAT"
 }
 read_file() {
   if ((LIST)); then list_dir "$(dirname "$1")/wide"
@@ -298,7 +304,7 @@ pass() {  # pass BIN ROUND [CACHE_PARENT LABEL CACHE_SIZE]
   counters="$(timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
     python3 -c 'import json, sys
 d = json.load(sys.stdin)
-print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "store_reads", "partial_reads", "partial_read_bytes", "record_misses", "index_memo_hits", "insert_waits", "insert_wait_seconds")))' 2>/dev/null || true)"
+print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "store_reads", "partial_reads", "partial_read_bytes", "record_misses", "index_memo_hits", "insert_waits", "insert_wait_seconds", "remote_stats", "remote_lists", "names_first_listings")))' 2>/dev/null || true)"
   # A warm pass: the remote requests of the measured read only (the cold one's are subtracted).
   ((WARM)) && counters="warm_remote_requests=$(($(remote_requests) - remote_before)) $counters"
   printf '%s round %s: seconds=%s %s %s\n' "$label" "$r" "$s" \

@@ -403,6 +403,14 @@ Result<std::vector<std::pair<std::string, std::string>>> BlockIndex::Scan(Table 
   return out;
 }
 
+Result<bool> BlockIndex::HasPrefix(Table table, std::string_view prefix) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(table)));
+  it->Seek(ToSlice(prefix));
+  const bool found = it->Valid() && it->key().starts_with(ToSlice(prefix));
+  HOARDFS_RETURN_IF_ERROR(FromRocks(it->status(), "seek cache metadata"));
+  return found;
+}
+
 uint64_t BlockIndex::DiskBytes() const {
   uint64_t sst = 0;
   for (auto* h : handles_) {

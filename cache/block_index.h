@@ -127,6 +127,8 @@ class BlockIndex {
   Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(std::string_view prefix);
 
   Result<std::optional<std::string>> Get(Table table, std::string_view key);
+  // Whether any key of `table` starts with `prefix` (one seek).
+  Result<bool> HasPrefix(Table table, std::string_view prefix);
   // All entries of `table` whose key starts with `prefix`, in key order.
   Result<std::vector<std::pair<std::string, std::string>>> Scan(Table table,
                                                                 std::string_view prefix);

@@ -1,5 +1,7 @@
 #include "cache/metadata_cache.h"
 
+#include <algorithm>
+
 #include "cache/block_key.h"
 #include "common/log.h"
 
@@ -115,82 +117,122 @@ Result<std::unique_ptr<MetadataCache>> MetadataCache::Open(BlockIndex* index) {
                            index->Get(BlockIndex::Table::kFiles, "N"));
   m->next_ino_ = kFirstIno;
   if (next.has_value() && next->size() == 8) m->next_ino_ = ReadBigEndian64(next->data());
+  m->stored_next_ino_ = m->next_ino_;
   return m;
 }
 
-MetadataCache::~MetadataCache() = default;
+MetadataCache::~MetadataCache() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = FlushLocked();
+  if (!s.ok()) Logger("cache")->warn("inode numbers not stored: {}", s.ToString());
+}
 
 Result<uint64_t> MetadataCache::InodeOf(uint32_t remote_id, const std::string& path) {
-  const std::string pkey = RemotePathKey('P', remote_id, path);
+  std::string pkey = RemotePathKey('P', remote_id, path);
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = by_path_.find(pkey); it != by_path_.end()) return it->second;
-  HOARDFS_ASSIGN_OR_RETURN(std::optional<std::string> stored,
-                           index_->Get(BlockIndex::Table::kFiles, pkey));
   uint64_t ino = 0;
-  if (stored.has_value() && stored->size() == 8) {
-    ino = ReadBigEndian64(stored->data());
+  if (auto it = by_path_.find(pkey); it != by_path_.end()) {
+    ino = it->second;
   } else {
-    ino = next_ino_++;
-    BlockIndex::Batch b(index_);
-    std::string ino_value, next_value, path_value;
-    AppendBigEndian64(&ino_value, ino);
-    AppendBigEndian64(&next_value, next_ino_);
-    AppendBigEndian32(&path_value, remote_id);
-    path_value += path;
-    b.Put(BlockIndex::Table::kFiles, pkey, ino_value);
-    b.Put(BlockIndex::Table::kFiles, InoKey(ino), path_value);
-    b.Put(BlockIndex::Table::kFiles, "N", next_value);
-    HOARDFS_RETURN_IF_ERROR(index_->Commit(&b, /*sync=*/false));
+    HOARDFS_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                             index_->Get(BlockIndex::Table::kFiles, pkey));
+    if (stored.has_value() && stored->size() == 8) {
+      ino = ReadBigEndian64(stored->data());
+      by_path_.emplace(std::move(pkey), ino);
+      by_ino_.emplace(ino, InodePath{remote_id, path});
+    } else {
+      ino = AssignLocked(std::move(pkey), remote_id, path);
+    }
   }
-  by_path_.emplace(pkey, ino);
+  // The kernel may hold this number as a node id: it must be stored first.
+  if (ino >= stored_next_ino_) HOARDFS_RETURN_IF_ERROR(FlushLocked());
+  return ino;
+}
+
+uint64_t MetadataCache::AssignLocked(std::string pkey, uint32_t remote_id,
+                                     const std::string& path) {
+  const uint64_t ino = next_ino_++;
+  std::string ino_value, path_value;
+  AppendBigEndian64(&ino_value, ino);
+  AppendBigEndian32(&path_value, remote_id);
+  path_value += path;
+  unstored_.emplace_back(pkey, std::move(ino_value));
+  unstored_.emplace_back(InoKey(ino), std::move(path_value));
+  by_path_.emplace(std::move(pkey), ino);
   by_ino_.emplace(ino, InodePath{remote_id, path});
   return ino;
 }
 
-Result<std::vector<uint64_t>> MetadataCache::InodesOf(uint32_t remote_id,
-                                                      std::span<const std::string> paths) {
-  std::vector<uint64_t> out(paths.size(), 0);
+Status MetadataCache::FlushLocked() {
+  if (unstored_.empty()) return Status::Ok();
+  // Sorted keys go into the memtable as neighbours.
+  std::sort(unstored_.begin(), unstored_.end());
+  BlockIndex::Batch b(index_);
+  for (const auto& [key, value] : unstored_) b.Put(BlockIndex::Table::kFiles, key, value);
+  std::string next_value;
+  AppendBigEndian64(&next_value, next_ino_);
+  b.Put(BlockIndex::Table::kFiles, "N", next_value);
+  // A failed write keeps the numbers in memory only, to be written by the next flush; they are
+  // never reused (next_ino_ moved on), and a restart before that assigns them again.
+  HOARDFS_RETURN_IF_ERROR(index_->Commit(&b, /*sync=*/false));
+  unstored_.clear();
+  stored_next_ino_ = next_ino_;
+  return Status::Ok();
+}
+
+Status MetadataCache::FlushInodes() {
   std::lock_guard<std::mutex> lock(mu_);
-  // New keys go into the batch sorted (adjacent memtable inserts); inode keys come out ascending.
-  std::vector<std::pair<std::string, std::string>> new_paths, new_inodes;
-  std::string pkey, ino_value, path_value;
+  return FlushLocked();
+}
+
+bool MetadataCache::NoneStored(uint32_t remote_id, std::span<const std::string> paths) {
+  const size_t slash = paths[0].rfind('/');
+  if (slash == std::string::npos) return false;
+  const std::string_view dir(paths[0].data(), slash + 1);  // "/a/b/"
+  for (const std::string& p : paths) {
+    if (p.size() <= dir.size() || p.compare(0, dir.size(), dir) != 0 ||
+        p.find('/', dir.size()) != std::string::npos) {
+      return false;
+    }
+  }
+  Result<bool> any =
+      index_->HasPrefix(BlockIndex::Table::kFiles, RemotePathKey('P', remote_id, dir));
+  return any.ok() && !*any;
+}
+
+Result<std::vector<uint64_t>> MetadataCache::InodesOf(uint32_t remote_id,
+                                                      std::span<const std::string> paths,
+                                                      bool durable) {
+  std::vector<uint64_t> out(paths.size(), 0);
+  if (paths.empty()) return out;
+  std::lock_guard<std::mutex> lock(mu_);
+  // A directory never seen before (the common cold listing) costs one seek, not a lookup per
+  // entry. Numbers assigned in memory only are in by_path_, looked up first either way.
+  const bool none_stored = paths.size() >= 8 && NoneStored(remote_id, paths);
+  uint64_t max_ino = 0;
+  std::string pkey;
   for (size_t i = 0; i < paths.size(); ++i) {
     pkey = RemotePathKey('P', remote_id, paths[i]);
-    if (auto it = by_path_.find(pkey); it != by_path_.end()) {
-      out[i] = it->second;
-      continue;
-    }
-    HOARDFS_ASSIGN_OR_RETURN(std::optional<std::string> stored,
-                             index_->Get(BlockIndex::Table::kFiles, pkey));
     uint64_t ino = 0;
-    if (stored.has_value() && stored->size() == 8) {
-      ino = ReadBigEndian64(stored->data());
+    if (auto it = by_path_.find(pkey); it != by_path_.end()) {
+      ino = it->second;
     } else {
-      ino = next_ino_++;
-      ino_value.clear();
-      path_value.clear();
-      AppendBigEndian64(&ino_value, ino);
-      AppendBigEndian32(&path_value, remote_id);
-      path_value += paths[i];
-      new_paths.emplace_back(pkey, ino_value);
-      new_inodes.emplace_back(InoKey(ino), path_value);
+      std::optional<std::string> stored;
+      if (!none_stored) {
+        HOARDFS_ASSIGN_OR_RETURN(stored, index_->Get(BlockIndex::Table::kFiles, pkey));
+      }
+      if (stored.has_value() && stored->size() == 8) {
+        ino = ReadBigEndian64(stored->data());
+        by_path_.emplace(pkey, ino);
+        by_ino_.emplace(ino, InodePath{remote_id, paths[i]});
+      } else {
+        ino = AssignLocked(pkey, remote_id, paths[i]);
+      }
     }
     out[i] = ino;
-    by_path_.emplace(pkey, ino);
-    by_ino_.emplace(ino, InodePath{remote_id, paths[i]});
+    max_ino = std::max(max_ino, ino);
   }
-  if (!new_paths.empty()) {
-    std::sort(new_paths.begin(), new_paths.end());
-    BlockIndex::Batch b(index_);
-    for (const auto& [key, value] : new_paths) b.Put(BlockIndex::Table::kFiles, key, value);
-    for (const auto& [key, value] : new_inodes) b.Put(BlockIndex::Table::kFiles, key, value);
-    std::string next_value;
-    AppendBigEndian64(&next_value, next_ino_);
-    b.Put(BlockIndex::Table::kFiles, "N", next_value);
-    // A failed commit leaves numbers assigned in memory only: they are never reused (next_ino_
-    // moved on) and are assigned again, durably, after a restart.
-    HOARDFS_RETURN_IF_ERROR(index_->Commit(&b, /*sync=*/false));
-  }
+  if (durable && max_ino >= stored_next_ino_) HOARDFS_RETURN_IF_ERROR(FlushLocked());
   return out;
 }
 

@@ -3,7 +3,10 @@
 // stat a large tree without the remote.
 //
 //  - Inode numbers: one per (remote, path), assigned once, never reused, persisted; the root of
-//    remote r is path "/" (the filesystem maps FUSE's root inode onto it).
+//    remote r is path "/" (the filesystem maps FUSE's root inode onto it). A number is persisted
+//    before it is returned for the kernel to hold (InodeOf, InodesOf): only numbers the kernel
+//    sees as readdir's d_ino alone may be written later (InodesOf with durable false), so a
+//    crash before that write loses nothing anyone holds.
 //  - Attributes, directory listings and negative lookups, each with the wall-clock time it was
 //    fetched. Freshness is decided by the caller's TTLs (Lookup* take `max_age`); a stale entry is
 //    still returned (flagged) so the caller can serve it when the remote is down.
@@ -55,8 +58,13 @@ class MetadataCache {
   // The inode of (remote, path), assigned and persisted on first use.
   Result<uint64_t> InodeOf(uint32_t remote_id, const std::string& path);
   // The inodes of many paths of one remote (a directory's entries), assigning the missing ones in
-  // one index batch.
-  Result<std::vector<uint64_t>> InodesOf(uint32_t remote_id, std::span<const std::string> paths);
+  // one index batch. With `durable` false the new numbers are only assigned in memory and written
+  // by the next FlushInodes(), InodeOf() or durable InodesOf() (whichever comes first): for a
+  // listing whose entries the kernel gets without node ids (names first).
+  Result<std::vector<uint64_t>> InodesOf(uint32_t remote_id, std::span<const std::string> paths,
+                                         bool durable = true);
+  // Writes the numbers assigned in memory only.
+  Status FlushInodes();
   // nullopt for an inode never assigned.
   std::optional<InodePath> PathOf(uint64_t ino);
 
@@ -79,9 +87,19 @@ class MetadataCache {
 
  private:
   explicit MetadataCache(BlockIndex* index) : index_(index) {}
+  // Whether none of `paths` (paths of one remote) can have a stored number: they are all entries
+  // of one directory, and no stored path key lies under it. Saves a lookup per path.
+  bool NoneStored(uint32_t remote_id, std::span<const std::string> paths);
+  // Assigns the next number to `pkey` (remote | path) in memory; written by FlushLocked().
+  uint64_t AssignLocked(std::string pkey, uint32_t remote_id, const std::string& path);
+  Status FlushLocked();
+
   BlockIndex* index_;
   std::mutex mu_;  // guards the maps and inode assignment
   uint64_t next_ino_ = 0;
+  uint64_t stored_next_ino_ = 0;  // numbers below it are stored; above, in memory only
+  // Keys and values of the numbers assigned in memory only.
+  std::vector<std::pair<std::string, std::string>> unstored_;
   std::unordered_map<uint64_t, InodePath> by_ino_;
   std::unordered_map<std::string, uint64_t> by_path_;  // remote | path -> ino
 };

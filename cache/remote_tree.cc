@@ -82,6 +82,11 @@ std::pair<std::shared_ptr<RemoteTree::PendingListing>, bool> RemoteTree::StartRe
   auto lister = [this, dir, pending, cached = std::move(cached)]() mutable {
     std::chrono::system_clock::time_point fetched_at;
     Result<std::vector<ObjectInfo>> r = Refresh(dir, std::move(cached), &fetched_at);
+    // The numbers of a names-first answer, if assigned by now (else their next lookup stores them).
+    if (Status s = metadata_->FlushInodes(); !s.ok()) {
+      Logger("cache")->warn("{}{}: inode numbers not stored yet: {}", source_->Describe(), dir,
+                            s.ToString());
+    }
     {
       // Out of the registry first: a Stat() that finds no pending listing finds it persisted.
       std::lock_guard<std::mutex> registry(pending_mu_);

@@ -97,8 +97,8 @@ class RemoteTree {
   // attributes (started at the same time, see above) has not landed; else that listing, as List().
   Result<DirNames> ListNamesFirst(const std::string& dir);
   std::chrono::seconds dir_ttl() const { return options_.dir_ttl; }
-  Result<std::vector<uint64_t>> InodesOf(std::span<const std::string> paths) {
-    return metadata_->InodesOf(remote_id_, paths);
+  Result<std::vector<uint64_t>> InodesOf(std::span<const std::string> paths, bool durable = true) {
+    return metadata_->InodesOf(remote_id_, paths, durable);
   }
 
   // Fixes the version of a file for reading.

@@ -159,7 +159,9 @@ Result<std::shared_ptr<const Filesystem::DirListing>> Filesystem::BuildListing(c
   std::vector<std::string> paths;
   paths.reserve(listing.size());
   for (const ObjectInfo& e : listing) paths.push_back(JoinPath(dir, e.name));
-  HOARDFS_ASSIGN_OR_RETURN(std::vector<uint64_t> inodes, tree->InodesOf(paths));
+  // Names alone give the kernel no node ids: their numbers may be stored later.
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<uint64_t> inodes,
+                           tree->InodesOf(paths, /*durable=*/!out->names_only));
   out->entries.reserve(listing.size() + 2);
   ObjectInfo dot;
   dot.type = ObjectType::kDirectory;

@@ -98,6 +98,93 @@ TEST(MetadataCacheTest, InodesOfManyPathsAgreeWithInodeOfAndPersist) {
   EXPECT_GT(next, *std::max_element(first.begin(), first.end()));
 }
 
+std::vector<std::string> Children(const std::string& dir, int n) {
+  std::vector<std::string> paths;
+  for (int i = 0; i < n; ++i) paths.push_back(dir + "/f" + std::to_string(i));
+  return paths;
+}
+
+// The stored path key of (remote 0, path), as MetadataCache writes it.
+bool Stored(BlockIndex* index, const std::string& path) {
+  std::string key(1, 'P');
+  key.append(4, '\0');
+  key += path;
+  auto v = index->Get(BlockIndex::Table::kFiles, key);
+  return v.ok() && v->has_value();
+}
+
+// A directory none of whose entries has a stored number skips the lookups; one with a stored
+// entry (or a stored entry deeper down) still finds it, also after a restart.
+TEST(MetadataCacheTest, InodesOfANewDirectoryAndOfOneWithStoredEntries) {
+  testing::TestDir dir;
+  const std::vector<std::string> fresh = Children("/fresh", 50);
+  const std::vector<std::string> known = Children("/known", 50);
+  const std::vector<std::string> deep = Children("/deep", 50);
+  uint64_t known7 = 0, deep_sub = 0;
+  std::vector<uint64_t> fresh_inodes;
+  {
+    auto cache = BlockCache::Open(Options(dir.path()));
+    ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+    auto m = std::move(MetadataCache::Open((*cache)->index())).value();
+    ASSERT_TRUE(m->InodeOf(0, "/freshly/x").ok());  // a sibling sharing the name's start
+    known7 = *m->InodeOf(0, known[7]);
+    deep_sub = *m->InodeOf(0, "/deep/f3/inner");
+    fresh_inodes = *m->InodesOf(0, fresh);
+    EXPECT_EQ(std::set<uint64_t>(fresh_inodes.begin(), fresh_inodes.end()).size(), fresh.size());
+  }
+  auto cache = BlockCache::Open(Options(dir.path()));
+  ASSERT_TRUE(cache.ok());
+  auto m = std::move(MetadataCache::Open((*cache)->index())).value();
+  EXPECT_EQ(*m->InodesOf(0, fresh), fresh_inodes);
+  const std::vector<uint64_t> k = *m->InodesOf(0, known);
+  EXPECT_EQ(k[7], known7);
+  const std::vector<uint64_t> d = *m->InodesOf(0, deep);
+  EXPECT_EQ(std::set<uint64_t>(d.begin(), d.end()).size(), deep.size());
+  EXPECT_EQ(m->PathOf(deep_sub)->path, "/deep/f3/inner");
+  EXPECT_EQ(*m->InodeOf(0, "/deep/f3/inner"), deep_sub);
+}
+
+// Numbers only readdir shows (names first) are assigned in memory and stored by the next flush,
+// by the first InodeOf that returns one of them (the kernel may hold that as a node id), or when
+// the cache closes; never reused either way.
+TEST(MetadataCacheTest, NumbersAssignedInMemoryAreStoredBeforeTheKernelCanHoldThem) {
+  testing::TestDir dir;
+  const std::vector<std::string> a = Children("/a", 20);
+  const std::vector<std::string> b = Children("/b", 20);
+  std::vector<uint64_t> a_inodes, b_inodes;
+  {
+    auto cache = BlockCache::Open(Options(dir.path()));
+    ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+    BlockIndex* index = (*cache)->index();
+    auto m = std::move(MetadataCache::Open(index)).value();
+    a_inodes = *m->InodesOf(0, a, /*durable=*/false);
+    EXPECT_FALSE(Stored(index, a[0]));
+    EXPECT_EQ(m->PathOf(a_inodes[5])->path, a[5]);
+    EXPECT_EQ(*m->InodesOf(0, a, /*durable=*/false), a_inodes);
+    EXPECT_EQ(*m->InodeOf(0, a[5]), a_inodes[5]);
+    for (const std::string& p : a) EXPECT_TRUE(Stored(index, p)) << p;
+
+    b_inodes = *m->InodesOf(0, b, /*durable=*/false);
+    EXPECT_FALSE(Stored(index, b[3]));
+    ASSERT_TRUE(m->FlushInodes().ok());
+    EXPECT_TRUE(Stored(index, b[3]));
+
+    const std::vector<std::string> c = Children("/c", 20);
+    ASSERT_TRUE(m->InodesOf(0, c, /*durable=*/false).ok());
+    EXPECT_FALSE(Stored(index, c[0]));
+    ASSERT_TRUE(m->InodesOf(0, Children("/d", 20)).ok());  // durable: stores /c's too
+    EXPECT_TRUE(Stored(index, c[0]));
+    ASSERT_TRUE(m->InodesOf(0, Children("/e", 20), /*durable=*/false).ok());
+  }  // closing stores /e's
+  auto cache = BlockCache::Open(Options(dir.path()));
+  ASSERT_TRUE(cache.ok());
+  auto m = std::move(MetadataCache::Open((*cache)->index())).value();
+  EXPECT_TRUE(Stored((*cache)->index(), "/e/f19"));
+  EXPECT_EQ(*m->InodesOf(0, a), a_inodes);
+  EXPECT_EQ(*m->InodesOf(0, b), b_inodes);
+  EXPECT_GT(*m->InodeOf(0, "/new"), *std::max_element(b_inodes.begin(), b_inodes.end()));
+}
+
 TEST(MetadataCacheTest, AttributesNegativesAndFreshness) {
   testing::TestDir dir;
   auto cache = BlockCache::Open(Options(dir.path()));

@@ -21,6 +21,7 @@ negative_ttl = 0
 remote_timeout = 10
 remote_attempts = 2
 remote_down_retry = 0
+names_first = 0
 
 ; nested, with a leading '/'
 [mount /lake/raw/]
@@ -58,6 +59,7 @@ TEST(MountTableTest, ParsesEveryKey) {
   EXPECT_EQ(cms.remote_attempts, 2u);
   EXPECT_EQ(cms.remote_down_retry, 0u);
   EXPECT_EQ(cms.remote_down_retry_max, 60u);  // default
+  EXPECT_EQ(cms.names_first, 0u);
   EXPECT_EQ(cms.s3_region, "us-east-1");      // default
   const MountTableEntry& lake = t->mounts[1];
   EXPECT_EQ(lake.path, "lake/raw");
@@ -66,6 +68,7 @@ TEST(MountTableTest, ParsesEveryKey) {
   EXPECT_TRUE(lake.s3_virtual_host);
   EXPECT_EQ(lake.s3_credentials_file, "/etc/hoardfs/lake.credentials");
   EXPECT_EQ(lake.attr_ttl, 60u);
+  EXPECT_EQ(lake.names_first, 4096u);  // default
   const MountTableEntry& dav = t->mounts[2];
   EXPECT_EQ(dav.bearer_token_file, "/run/token");
   EXPECT_TRUE(dav.token_to_other_hosts);
@@ -123,6 +126,7 @@ TEST(MountTableTest, ErrorsNameFileLineKeyAndProblem) {
       {"[mount a]\nurl = file:///x\nattr_ttl = 99999999999\n", {":3:", "bad duration"}},
       {"[mount a]\nurl = file:///x\nremote_timeout = 0\n", {":3:", "remote_timeout"}},
       {"[mount a]\nurl = file:///x\nremote_attempts = 0\n", {":3:", "remote_attempts"}},
+      {"[mount a]\nurl = file:///x\nnames_first = many\n", {":3:", "names_first"}},
       {"[mount a]\nurl = file:///x\ns3_virtual_host = maybe\n", {":3:", "bad boolean"}},
       {"[mount a]\nattr_ttl = 5\n[mount b]\nurl = file:///y\n", {":1:", "[mount a] has no url"}},
       {"[mount a]\nattr_ttl = 5\n", {":1:", "[mount a] has no url"}},
