@@ -156,26 +156,28 @@ uint64_t MetadataCache::AssignLocked(std::string pkey, uint32_t remote_id,
   AppendBigEndian64(&ino_value, ino);
   AppendBigEndian32(&path_value, remote_id);
   path_value += path;
-  unstored_.emplace_back(pkey, std::move(ino_value));
-  unstored_.emplace_back(InoKey(ino), std::move(path_value));
+  unstored_paths_.emplace_back(pkey, std::move(ino_value));
+  unstored_inodes_.emplace_back(InoKey(ino), std::move(path_value));
   by_path_.emplace(std::move(pkey), ino);
   by_ino_.emplace(ino, InodePath{remote_id, path});
   return ino;
 }
 
 Status MetadataCache::FlushLocked() {
-  if (unstored_.empty()) return Status::Ok();
+  if (unstored_paths_.empty()) return Status::Ok();
   // Sorted keys go into the memtable as neighbours.
-  std::sort(unstored_.begin(), unstored_.end());
+  std::sort(unstored_paths_.begin(), unstored_paths_.end());
   BlockIndex::Batch b(index_);
-  for (const auto& [key, value] : unstored_) b.Put(BlockIndex::Table::kFiles, key, value);
+  for (const auto& [key, value] : unstored_paths_) b.Put(BlockIndex::Table::kFiles, key, value);
+  for (const auto& [key, value] : unstored_inodes_) b.Put(BlockIndex::Table::kFiles, key, value);
   std::string next_value;
   AppendBigEndian64(&next_value, next_ino_);
   b.Put(BlockIndex::Table::kFiles, "N", next_value);
   // A failed write keeps the numbers in memory only, to be written by the next flush; they are
   // never reused (next_ino_ moved on), and a restart before that assigns them again.
   HOARDFS_RETURN_IF_ERROR(index_->Commit(&b, /*sync=*/false));
-  unstored_.clear();
+  unstored_paths_.clear();
+  unstored_inodes_.clear();
   stored_next_ino_ = next_ino_;
   return Status::Ok();
 }

@@ -98,8 +98,9 @@ class MetadataCache {
   std::mutex mu_;  // guards the maps and inode assignment
   uint64_t next_ino_ = 0;
   uint64_t stored_next_ino_ = 0;  // numbers below it are stored; above, in memory only
-  // Keys and values of the numbers assigned in memory only.
-  std::vector<std::pair<std::string, std::string>> unstored_;
+  // Keys and values of the numbers assigned in memory only: path keys, and inode keys (ascending,
+  // as numbers are assigned).
+  std::vector<std::pair<std::string, std::string>> unstored_paths_, unstored_inodes_;
   std::unordered_map<uint64_t, InodePath> by_ino_;
   std::unordered_map<std::string, uint64_t> by_path_;  // remote | path -> ino
 };

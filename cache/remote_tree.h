@@ -8,12 +8,13 @@
 // version an open file reads is at most attr_ttl old; when it differs from the version seen
 // before, the old version's blocks are evicted.
 //
-// Names first: on a remote whose names alone are cheap (ObjectSource::lists_names_cheaply, i.e.
-// XRootD, where a listing with attributes costs the server a stat per entry), ListNamesFirst()
-// asks for a cold directory's names and, at the same time on a thread of its own, for its listing
-// with attributes. A large directory is answered with its names as soon as they come; the
-// listing with attributes is persisted when it lands, and a Stat() or List() that needs it in the
-// meantime waits for that one request instead of asking the remote again.
+// Names first (names_first_entries, off by default): on a remote whose names alone are cheap
+// (ObjectSource::lists_names_cheaply, i.e. XRootD, where a listing with attributes costs the
+// server a stat per entry), ListNamesFirst() asks for a cold directory's names and, at the same
+// time on a thread of its own, for its listing with attributes. A large directory is answered
+// with its names as soon as they come; the listing with attributes is persisted when it lands,
+// and a Stat() or List() that needs it in the meantime waits for that one request instead of
+// asking the remote again.
 //
 // Thread-safety: all methods may be called concurrently. The destructor waits for the listings
 // still in flight (each bounded by the remote's timeout).
@@ -46,9 +47,12 @@ struct RemoteTreeOptions {
   std::chrono::seconds negative_ttl{10};
   // ListNamesFirst() answers a cold directory with its names alone when it has at least this many
   // entries and its listing with attributes has not landed yet; a smaller one waits for that
-  // listing (at ~11 µs per entry, ≤ ~50 ms here) and spares the kernel a lookup per entry.
-  // 0: never names alone.
-  size_t names_first_entries = 4096;
+  // listing. 0 (the default): never names alone. Names alone are a bet that the reader wants no
+  // attributes: `ls -f` of 20,000 entries over a local xrootd drops from ~0.55 s to ~0.09 s, but
+  // `ls -l` (and an open of each file) then costs the kernel a FUSE lookup per entry instead of
+  // none, which on a VM (~100-400 µs per round trip) took 2-8 s instead of ~0.75 s
+  // (docs/benchmarks.md, "Names first").
+  size_t names_first_entries = 0;
 };
 
 // Metadata requests a tree made of its remote, for the stats.

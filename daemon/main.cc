@@ -93,8 +93,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   mount
       ->add_option("--names-first", m.names_first,
-                   "a cold directory of at least this many entries is listed with its names "
-                   "first and its attributes behind (root:// remotes; 0: never)")
+                   "root:// remotes: a cold directory of at least this many entries is answered "
+                   "with its names first, its attributes fetched behind (fast for `ls -f`, slow "
+                   "for `ls -l`: a lookup per entry; 0: never)")
       ->capture_default_str();
   mount->add_option("--s3-endpoint", m.s3_endpoint,
                     "s3:// remotes: http(s)://host[:port] of the S3 service (default: AWS)");

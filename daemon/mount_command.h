@@ -44,7 +44,7 @@ struct MountArgs {
   unsigned remote_down_retry_max = 60;
   // RemoteTreeOptions::names_first_entries: a cold directory of at least this many entries is
   // answered with its names first where the remote lists names cheaply (root://); 0: never.
-  unsigned names_first = 4096;
+  unsigned names_first = 0;
   // s3:// remotes (remote/object_source.h S3Options). Secrets never come from flags: a file, or
   // the AWS_* environment variables.
   std::string s3_endpoint;

@@ -58,7 +58,7 @@ struct MountTableEntry {
   unsigned remote_timeout = 30;                             // seconds per request
   unsigned remote_attempts = 3;
   unsigned remote_down_retry = 5, remote_down_retry_max = 60;  // seconds; 0: no breaker
-  unsigned names_first = 4096;  // entries; 0: never (RemoteTreeOptions::names_first_entries)
+  unsigned names_first = 0;  // entries; 0: never (RemoteTreeOptions::names_first_entries)
   std::string s3_endpoint;
   std::string s3_region = "us-east-1";
   bool s3_virtual_host = false;

@@ -21,7 +21,7 @@ negative_ttl = 0
 remote_timeout = 10
 remote_attempts = 2
 remote_down_retry = 0
-names_first = 0
+names_first = 4096
 
 ; nested, with a leading '/'
 [mount /lake/raw/]
@@ -59,7 +59,7 @@ TEST(MountTableTest, ParsesEveryKey) {
   EXPECT_EQ(cms.remote_attempts, 2u);
   EXPECT_EQ(cms.remote_down_retry, 0u);
   EXPECT_EQ(cms.remote_down_retry_max, 60u);  // default
-  EXPECT_EQ(cms.names_first, 0u);
+  EXPECT_EQ(cms.names_first, 4096u);
   EXPECT_EQ(cms.s3_region, "us-east-1");      // default
   const MountTableEntry& lake = t->mounts[1];
   EXPECT_EQ(lake.path, "lake/raw");
@@ -68,7 +68,7 @@ TEST(MountTableTest, ParsesEveryKey) {
   EXPECT_TRUE(lake.s3_virtual_host);
   EXPECT_EQ(lake.s3_credentials_file, "/etc/hoardfs/lake.credentials");
   EXPECT_EQ(lake.attr_ttl, 60u);
-  EXPECT_EQ(lake.names_first, 4096u);  // default
+  EXPECT_EQ(lake.names_first, 0u);  // default
   const MountTableEntry& dav = t->mounts[2];
   EXPECT_EQ(dav.bearer_token_file, "/run/token");
   EXPECT_TRUE(dav.token_to_other_hosts);
