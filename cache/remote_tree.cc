@@ -101,10 +101,9 @@ std::pair<std::shared_ptr<RemoteTree::PendingListing>, bool> RemoteTree::StartRe
   try {
     listers_.emplace_back(std::thread(std::move(lister)), pending);
   } catch (const std::system_error& e) {
-    pending->result = Status::ResourceExhausted(std::string("list ") + dir +
-                                                ": no thread for the listing: " + e.what());
-    pending->done = true;
-    return {pending, false};
+    Logger("cache")->warn("{}{}: no thread for the listing ({}): listed without names first",
+                          source_->Describe(), dir, e.what());
+    return {nullptr, false};
   }
   pending_.emplace(dir, pending);
   return {pending, true};
@@ -192,6 +191,10 @@ Result<DirNames> RemoteTree::ListNamesFirst(const std::string& dir) {
     return out;
   }
   auto [pending, started] = StartRefresh(dir, std::move(cached));
+  if (pending == nullptr) {
+    HOARDFS_ASSIGN_OR_RETURN(out.entries, List(dir, &out.fetched_at));
+    return out;
+  }
   if (started) {
     const auto asked = std::chrono::system_clock::now();
     name_lists_.fetch_add(1, std::memory_order_relaxed);

@@ -140,7 +140,7 @@ class RemoteTree {
                                           std::chrono::system_clock::time_point* fetched_at);
   std::shared_ptr<PendingListing> PendingFor(const std::string& dir);
   // Starts Refresh(dir) on a thread of its own, unless one is in flight: returns it and whether
-  // it was started here.
+  // it was started here (nullptr if no thread could be started).
   std::pair<std::shared_ptr<PendingListing>, bool> StartRefresh(const std::string& dir,
                                                                 CachedListing cached);
   Result<ObjectInfo> Revalidate(const std::string& path, const std::optional<ObjectInfo>& previous);
