@@ -258,6 +258,29 @@ Result<ObjectInfo> FakeSource::Stat(const std::string& path) {
   return InfoLocked(path, it->second);
 }
 
+Status FakeSource::ListableLocked(const std::string& dir) {
+  auto it = nodes_.find(dir);
+  if (it != nodes_.end() && it->second.type == ObjectType::kDirectory) return Status::Ok();
+  ++counters_.failures;
+  if (it == nodes_.end()) return Status::NotFound("fake: list " + dir + ": no such directory");
+  return Status::InvalidArgument("fake: list " + dir + ": not a directory");
+}
+
+void FakeSource::ForEachChildLocked(
+    const std::string& dir, const std::string& after,
+    const std::function<bool(std::string_view, const std::string&, const Node&)>& fn) const {
+  // Children are the keys under "dir/" without a further '/'; in key order they come in name
+  // order (a deeper key may sit between two children and is skipped).
+  const std::string prefix = dir == "/" ? "/" : dir + "/";
+  for (auto child = nodes_.lower_bound(prefix + after);
+       child != nodes_.end() && child->first.compare(0, prefix.size(), prefix) == 0; ++child) {
+    const std::string_view name = std::string_view(child->first).substr(prefix.size());
+    if (name.empty() || name.find('/') != std::string_view::npos) continue;
+    if (!after.empty() && name <= after) continue;
+    if (!fn(name, child->first, child->second)) break;
+  }
+}
+
 Result<ListPage> FakeSource::List(const std::string& dir, const std::string& page_token) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -266,28 +289,17 @@ Result<ListPage> FakeSource::List(const std::string& dir, const std::string& pag
   HOARDFS_RETURN_IF_ERROR(ValidateObjectPath(dir));
   HOARDFS_RETURN_IF_ERROR(Admit(kListOp));
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = nodes_.find(dir);
-  if (it == nodes_.end() || it->second.type != ObjectType::kDirectory) {
-    ++counters_.failures;
-    if (it == nodes_.end()) return Status::NotFound("fake: list " + dir + ": no such directory");
-    return Status::InvalidArgument("fake: list " + dir + ": not a directory");
-  }
-  // Children are the keys under "dir/" without a further '/'; in key order they come in name
-  // order (a deeper key may sit between two children and is skipped).
-  const std::string prefix = dir == "/" ? "/" : dir + "/";
+  HOARDFS_RETURN_IF_ERROR(ListableLocked(dir));
   ListPage page;
   const size_t page_size = std::max(1u, options_.list_page_size);
-  for (auto child = nodes_.lower_bound(prefix + page_token);
-       child != nodes_.end() && child->first.compare(0, prefix.size(), prefix) == 0; ++child) {
-    const std::string_view name = std::string_view(child->first).substr(prefix.size());
-    if (name.empty() || name.find('/') != std::string_view::npos) continue;
-    if (!page_token.empty() && name <= page_token) continue;
+  ForEachChildLocked(dir, page_token, [&](std::string_view, const std::string& key, const Node& n) {
     if (page.entries.size() == page_size) {
       page.next_token = page.entries.back().name;
-      break;
+      return false;
     }
-    page.entries.push_back(InfoLocked(child->first, child->second));
-  }
+    page.entries.push_back(InfoLocked(key, n));
+    return true;
+  });
   return page;
 }
 
@@ -300,19 +312,12 @@ Result<std::vector<std::string>> FakeSource::ListNames(const std::string& dir) {
   HOARDFS_RETURN_IF_ERROR(ValidateObjectPath(dir));
   HOARDFS_RETURN_IF_ERROR(Admit(kNamesOp));
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = nodes_.find(dir);
-  if (it == nodes_.end() || it->second.type != ObjectType::kDirectory) {
-    ++counters_.failures;
-    if (it == nodes_.end()) return Status::NotFound("fake: list " + dir + ": no such directory");
-    return Status::InvalidArgument("fake: list " + dir + ": not a directory");
-  }
-  const std::string prefix = dir == "/" ? "/" : dir + "/";
+  HOARDFS_RETURN_IF_ERROR(ListableLocked(dir));
   std::vector<std::string> names;
-  for (auto child = nodes_.lower_bound(prefix);
-       child != nodes_.end() && child->first.compare(0, prefix.size(), prefix) == 0; ++child) {
-    const std::string_view name = std::string_view(child->first).substr(prefix.size());
-    if (!name.empty() && name.find('/') == std::string_view::npos) names.emplace_back(name);
-  }
+  ForEachChildLocked(dir, "", [&](std::string_view name, const std::string&, const Node&) {
+    names.emplace_back(name);
+    return true;
+  });
   return names;
 }
 

@@ -32,10 +32,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "remote/object_source.h"
 
@@ -127,6 +129,13 @@ class FakeSource final : public ObjectSource {
   void MakeParentsLocked(const std::string& path);
   void RemoveLocked(const std::string& path);
   ObjectInfo InfoLocked(const std::string& path, const Node& node) const;
+  // OK if `dir` is a directory, else the listing's error (counted as a failure).
+  Status ListableLocked(const std::string& dir);
+  // fn(name, key, node) for each child of `dir` named after `after` ("": from the first), in
+  // name order, until fn returns false.
+  void ForEachChildLocked(
+      const std::string& dir, const std::string& after,
+      const std::function<bool(std::string_view, const std::string&, const Node&)>& fn) const;
   // One range of one file; `data` is the file's bytes, `garbage` whether to corrupt them.
   static Result<size_t> Copy(const ObjectRef& ref, const std::string& data, bool garbage,
                              uint64_t offset, std::span<std::byte> out);

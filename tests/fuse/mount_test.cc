@@ -207,6 +207,22 @@ class MountTest : public MountFixture {
   static inline ExpectedTree* expected_ = nullptr;
   static inline XRootDServer* server_ = nullptr;
 
+  // A directory of its own in the served tree (so the shared dataset stays as generated), removed
+  // with the test.
+  struct ServedDir {
+    explicit ServedDir(const std::string& prefix)
+        : name(prefix + "-" + std::to_string(::getpid())), path(server_->data_dir() + "/" + name) {
+      made = ::mkdir(path.c_str(), 0755) == 0;
+      err = made ? 0 : errno;
+    }
+    ~ServedDir() {
+      if (made) (void)RemoveTree(path);
+    }
+    std::string name, path;
+    bool made = false;
+    int err = 0;
+  };
+
   // The outage scenario: server stopped, then (with `hung`) server hung by SIGSTOP.
   void OutageScenario(bool hung);
 };
@@ -335,14 +351,10 @@ TEST_F(MountTest, SecondPassAfterRemountReadsNothingFromTheRemote) {
 // the new version while we held an old handle), and an old descriptor read the new version's pages
 // from the kernel page cache (a new open refilled it under the same inode).
 TEST_F(MountTest, ReplacedRemoteFileIsReadWholeAfterTheTtlNeverMixed) {
-  // A directory of its own in the served tree, so the shared dataset stays as generated.
-  const std::string name = "changing-" + std::to_string(::getpid());
-  const std::string src = server_->data_dir() + "/" + name;
-  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0) << ErrnoName(errno);
-  struct RemoveSrc {
-    std::string path;
-    ~RemoveSrc() { (void)RemoveTree(path); }
-  } remove_src{src};
+  const ServedDir served("changing");
+  ASSERT_TRUE(served.made) << served.path << ": " << ErrnoName(served.err);
+  const std::string& name = served.name;
+  const std::string& src = served.path;
 
   struct Case {
     std::string file;
@@ -436,13 +448,10 @@ TEST_F(MountTest, ReplacedRemoteFileIsReadWholeAfterTheTtlNeverMixed) {
 // Listings are cached by the kernel too (cache_readdir): a name added or removed on the remote
 // shows in readdir after the TTL, and an unchanged listing stays cached.
 TEST_F(MountTest, AddedAndRemovedRemoteNamesAppearInListingsAfterTheTtl) {
-  const std::string name = "listing-" + std::to_string(::getpid());
-  const std::string src = server_->data_dir() + "/" + name;
-  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0) << ErrnoName(errno);
-  struct RemoveSrc {
-    std::string path;
-    ~RemoveSrc() { (void)RemoveTree(path); }
-  } remove_src{src};
+  const ServedDir served("listing");
+  ASSERT_TRUE(served.made) << served.path << ": " << ErrnoName(served.err);
+  const std::string& name = served.name;
+  const std::string& src = served.path;
   ASSERT_TRUE(WriteWhole(src + "/a", "a"));
   ASSERT_TRUE(WriteWhole(src + "/b", "b"));
 
@@ -487,13 +496,10 @@ TEST_F(MountTest, AddedAndRemovedRemoteNamesAppearInListingsAfterTheTtl) {
 // next opendir gets the listing with attributes (the types).
 TEST_F(MountTest, LargeDirectoryListsNamesFirstAndStatsFromOneListing) {
   constexpr int kFiles = 300;
-  const std::string name = "names-first-" + std::to_string(::getpid());
-  const std::string src = server_->data_dir() + "/" + name;
-  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0) << ErrnoName(errno);
-  struct RemoveSrc {
-    std::string path;
-    ~RemoveSrc() { (void)RemoveTree(path); }
-  } remove_src{src};
+  const ServedDir served("names-first");
+  ASSERT_TRUE(served.made) << served.path << ": " << ErrnoName(served.err);
+  const std::string& name = served.name;
+  const std::string& src = served.path;
   for (int i = 0; i < kFiles; ++i) {
     ASSERT_TRUE(WriteWhole(src + "/f" + std::to_string(i), std::string(i, 'x')));
   }
