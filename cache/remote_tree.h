@@ -48,7 +48,7 @@ struct RemoteTreeOptions {
   // ListNamesFirst() answers a cold directory with its names alone when it has at least this many
   // entries and its listing with attributes has not landed yet; a smaller one waits for that
   // listing. 0 (the default): never names alone. Names alone are a bet that the reader wants no
-  // attributes: `ls -f` of 20,000 entries over a local xrootd drops from ~0.55 s to ~0.09 s, but
+  // attributes: `ls -f` of 20,000 entries over a local xrootd drops from ~0.59 s to ~0.10 s, but
   // `ls -l` (and an open of each file) then costs the kernel a FUSE lookup per entry instead of
   // none, which on a VM (~100-400 µs per round trip) took 2-8 s instead of ~0.75 s
   // (docs/benchmarks.md, "Names first").
