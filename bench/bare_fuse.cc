@@ -8,7 +8,7 @@
 //   bare_fuse FILE MOUNTPOINT     the source is a local file, read by pread() with O_DIRECT (the
 //                                 cache disk, as hoardfs reads it): the warm and hot ceiling
 //   bare_fuse root://HOST:PORT//PATH MOUNTPOINT [--write-to LOCAL]
-//   bare_fuse http://HOST:PORT/PATH MOUNTPOINT [--write-to LOCAL]
+//   bare_fuse http://HOST:PORT/PATH MOUNTPOINT [--write-to LOCAL] [--s3-credentials FILE]
 //                                 the source is one remote file, read by XrdCl::File::Read or by
 //                                 one libcurl range GET (one easy handle per worker, its
 //                                 connection kept): the direct client's own call, one per FUSE
@@ -17,7 +17,10 @@
 //                                 range is also written to LOCAL at its offset by one buffered
 //                                 pwrite(): the cheapest possible cache write (no index, no
 //                                 checksum, no durability; the page cache takes it and the disk
-//                                 gets it later)
+//                                 gets it later). With --s3-credentials (an AWS INI file:
+//                                 aws_access_key_id, aws_secret_access_key), the http:// source
+//                                 is an S3 object (http://ENDPOINT/BUCKET/KEY), each request
+//                                 signed by libcurl (SigV4, region us-east-1), as curl signs it
 //
 // Runs in the foreground until unmounted (fusermount3 -u) or SIGINT/SIGTERM; the mount shows the
 // source's base name in its root. Exit status 0 after a clean unmount, 1 on any set-up error (one
@@ -49,6 +52,7 @@ struct BareFile {
   int fd = -1;                          // the local source (O_DIRECT), or -1
   std::unique_ptr<XrdCl::File> remote;  // the root:// source, or null
   std::string http_url;                 // the http:// source, or empty
+  std::string s3_userpwd;               // "key:secret" to sign the http:// requests, or empty
   int write_fd = -1;                    // --write-to, or -1
   std::string name;
   struct stat attr {};
@@ -137,8 +141,20 @@ size_t AppendBody(char* chunk, size_t one, size_t n, void* user) {
   return len;
 }
 
+// The request options common to every request of `f`: its URL, and its signature over S3.
+void SetRequest(CURL* h, const BareFile& f) {
+  static curl_slist* const kUnsignedPayload =
+      curl_slist_append(nullptr, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+  curl_easy_setopt(h, CURLOPT_URL, f.http_url.c_str());
+  if (!f.s3_userpwd.empty()) {
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
+    curl_easy_setopt(h, CURLOPT_USERPWD, f.s3_userpwd.c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, kUnsignedPayload);
+  }
+}
+
 // One range GET of `size` bytes at `off` into `out`: the bytes received, or -1.
-ssize_t HttpGet(const std::string& url, char* out, size_t size, off_t off) {
+ssize_t HttpGet(const BareFile& f, char* out, size_t size, off_t off) {
   thread_local std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(),
                                                                           &curl_easy_cleanup);
   CURL* h = handle.get();
@@ -146,7 +162,7 @@ ssize_t HttpGet(const std::string& url, char* out, size_t size, off_t off) {
   Body body{out, size};
   const std::string range =
       std::to_string(off) + "-" + std::to_string(off + static_cast<off_t>(size) - 1);
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  SetRequest(h, f);
   curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, AppendBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
@@ -175,7 +191,7 @@ void ReadRemote(fuse_req_t req, const BareFile& f, size_t size, off_t off) {
     }
     got = n;
   } else {
-    const ssize_t n = HttpGet(f.http_url, buffer.data(), size, off);
+    const ssize_t n = HttpGet(f, buffer.data(), size, off);
     if (n < 0) {
       fuse_reply_err(req, EIO);
       return;
@@ -242,6 +258,38 @@ int Fail(const std::string& what) {
   return 1;
 }
 
+// "key:secret" from an AWS INI credentials file (its first aws_access_key_id and
+// aws_secret_access_key), or empty with the reason in `error`.
+std::string ReadS3Credentials(const std::string& path, std::string& error) {
+  FILE* in = std::fopen(path.c_str(), "re");
+  if (in == nullptr) {
+    error = path + ": " + std::strerror(errno);
+    return "";
+  }
+  std::string key, secret;
+  char line[1024];
+  while (std::fgets(line, sizeof line, in) != nullptr) {
+    std::string l(line);
+    const size_t eq = l.find('=');
+    if (eq == std::string::npos) continue;
+    auto trim = [](std::string t) {
+      const size_t b = t.find_first_not_of(" \t\r\n");
+      const size_t e = t.find_last_not_of(" \t\r\n");
+      return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
+    };
+    const std::string name = trim(l.substr(0, eq));
+    const std::string value = trim(l.substr(eq + 1));
+    if (name == "aws_access_key_id" && key.empty()) key = value;
+    if (name == "aws_secret_access_key" && secret.empty()) secret = value;
+  }
+  std::fclose(in);
+  if (key.empty() || secret.empty()) {
+    error = path + ": no aws_access_key_id and aws_secret_access_key";
+    return "";
+  }
+  return key + ":" + secret;
+}
+
 // Opens SOURCE (a local path, a root:// or an http:// URL) into `file`; empty on success, else
 // the reason.
 std::string OpenSource(const std::string& source, BareFile& file) {
@@ -252,7 +300,7 @@ std::string OpenSource(const std::string& source, BareFile& file) {
     const std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(),
                                                                 &curl_easy_cleanup);
     if (h == nullptr) return "curl_easy_init failed";
-    curl_easy_setopt(h.get(), CURLOPT_URL, source.c_str());
+    SetRequest(h.get(), file);
     curl_easy_setopt(h.get(), CURLOPT_NOBODY, 1L);
     curl_easy_setopt(h.get(), CURLOPT_TIMEOUT, 30L);
     const CURLcode rc = curl_easy_perform(h.get());
@@ -291,18 +339,35 @@ std::string OpenSource(const std::string& source, BareFile& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool write_to = argc == 5 && std::string(argv[3]) == "--write-to";
-  if (argc != 3 && !write_to) {
-    return Fail(
-        "usage: bare_fuse FILE|root://HOST//PATH|http://HOST/PATH MOUNTPOINT"
-        " [--write-to LOCAL]");
+  const char* const usage =
+      "usage: bare_fuse FILE|root://HOST//PATH|http://HOST/PATH MOUNTPOINT"
+      " [--write-to LOCAL] [--s3-credentials FILE]";
+  if (argc < 3 || argc % 2 == 0) return Fail(usage);
+  std::string write_to, s3_credentials;
+  for (int i = 3; i + 1 < argc; i += 2) {
+    const std::string option = argv[i];
+    if (option == "--write-to") {
+      write_to = argv[i + 1];
+    } else if (option == "--s3-credentials") {
+      s3_credentials = argv[i + 1];
+    } else {
+      return Fail(usage);
+    }
   }
   BareFile file;
+  if (!s3_credentials.empty()) {
+    if (!std::string(argv[1]).starts_with("http://")) {
+      return Fail("--s3-credentials needs an http:// source");
+    }
+    std::string error;
+    file.s3_userpwd = ReadS3Credentials(s3_credentials, error);
+    if (file.s3_userpwd.empty()) return Fail(error);
+  }
   if (const std::string error = OpenSource(argv[1], file); !error.empty()) return Fail(error);
-  if (write_to) {
+  if (!write_to.empty()) {
     if (file.fd >= 0) return Fail("--write-to needs a remote source");
-    file.write_fd = ::open(argv[4], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (file.write_fd < 0) return Fail(std::string(argv[4]) + ": " + std::strerror(errno));
+    file.write_fd = ::open(write_to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (file.write_fd < 0) return Fail(write_to + ": " + std::strerror(errno));
   }
 
   std::vector<std::string> args_s = {"bare_fuse", "-o", "ro,fsname=bare_fuse,allow_other", "-o",
