@@ -59,7 +59,8 @@
 # Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F switches=W server_cpu_s=X":
 # the daemon's CPU time, minor page faults and context switches of all its threads, the xrootd
 # server's CPU time; then the daemon's remote_requests, inserts, store_writes and insert_waits /
-# insert_wait_seconds (fetches held back by a full insert queue); the same for
+# insert_wait_seconds (fetches held back by a full insert queue), fetch_buffer_maps / _reuses
+# (remote read buffers freshly mapped / reused), and other counters; the same for
 # xrootdfs and bare FUSE, the server's CPU time for the direct client) and a summary (min-max).
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Cleans up on exit: unmounts, stops the
 # xrootd it started, removes its directory.
@@ -304,7 +305,7 @@ pass() {  # pass BIN ROUND [CACHE_PARENT LABEL CACHE_SIZE]
   counters="$(timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
     python3 -c 'import json, sys
 d = json.load(sys.stdin)
-print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "store_reads", "partial_reads", "partial_read_bytes", "record_misses", "index_memo_hits", "insert_waits", "insert_wait_seconds", "remote_stats", "remote_lists", "names_first_listings")))' 2>/dev/null || true)"
+print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "store_reads", "partial_reads", "partial_read_bytes", "record_misses", "index_memo_hits", "insert_waits", "insert_wait_seconds", "remote_stats", "remote_lists", "names_first_listings", "fetch_buffer_maps", "fetch_buffer_reuses")))' 2>/dev/null || true)"
   # A warm pass: the remote requests of the measured read only (the cold one's are subtracted).
   ((WARM)) && counters="warm_remote_requests=$(($(remote_requests) - remote_before)) $counters"
   printf '%s round %s: seconds=%s %s %s\n' "$label" "$r" "$s" \
