@@ -212,15 +212,17 @@ mount_hoardfs() {
   wait_mounted "$m" || { fail_note "hoardfs: $m not mounted"; return 1; }
 }
 
-# mount_bare_fuse MNT SOURCE: the FUSE ceiling (bench/bare_fuse: a local FILE served by pread +
-# reply, or a root:// file by XrdCl read + reply, no cache logic), with the bdi read-ahead hoardfs
-# sets for itself (1 MiB).
+# mount_bare_fuse MNT SOURCE [OPTION...]: the FUSE ceiling (bench/bare_fuse: a local FILE served
+# by pread + reply, or a root:// or http:// file by XrdCl read or libcurl range GET + reply, no
+# cache logic; OPTIONs are bare_fuse's, e.g. --s3-credentials FILE), with the bdi read-ahead
+# hoardfs sets for itself (1 MiB).
 mount_bare_fuse() {
   phase "mount_bare_fuse"
   local m="$1" file="$2"
+  shift 2
   MOUNT_PID=""
   MOUNTS+=("$m")
-  "$BARE_FUSE_BIN" "$file" "$m" >>"$LOG_DIR/bare_fuse.log" 2>&1 </dev/null &
+  "$BARE_FUSE_BIN" "$file" "$m" "$@" >>"$LOG_DIR/bare_fuse.log" 2>&1 </dev/null &
   MOUNT_PID=$!
   STARTED_PIDS+=("$MOUNT_PID:$m")
   wait_mounted "$m" || { fail_note "bare_fuse: $m not mounted"; return 1; }

@@ -250,6 +250,11 @@ if res[("xrdcp", "seq_cold")] or res[("curl", "seq_cold")]:
       + ", curl over HTTP " + cell(res[("curl", "seq_cold")].values())
       + (", curl SigV4 from the RGW " + cell(res[("curl-s3", "seq_cold")].values())
          if res[("curl-s3", "seq_cold")] else "")
+      + ("; in range GETs (below: the ranged-read bound) over HTTP "
+         + cell(res[("curl-ranges", "seq_cold")].values())
+         + (", SigV4 " + cell(res[("curl-s3-ranges", "seq_cold")].values())
+            if res[("curl-s3-ranges", "seq_cold")] else "")
+         if res[("curl-ranges", "seq_cold")] else "")
       + " (xrdcp's wall time includes its start, ~0.1–0.5 s here; curl's time_total does not).")
     P("")
 if res[("ranges", "sparse_cold")]:
@@ -304,21 +309,25 @@ if CEILING_CASES:
         ceiling_json[case] = cj
         P("| " + " | ".join(row) + " |")
     P("")
-# Bare FUSE over xrootd's HTTP door (bench/run_mount_bench.sh: bare_cold), against libcurl.
-for case, what, direct_sys in (("seq_cold", "Cold seq", "curl"),
-                               ("sparse_cold", "Sparse cold", "ranges-http")):
-    bare_http = res[("fuse-bare-http", case)]
+# Bare FUSE over xrootd's HTTP door and over the RGW (bench/run_mount_bench.sh: bare_cold), against
+# libcurl.
+for case, what, scheme, direct_sys in (("seq_cold", "Cold seq", "http", "curl"),
+                                       ("sparse_cold", "Sparse cold", "http", "ranges-http"),
+                                       ("seq_cold", "Cold seq", "s3", "curl-s3")):
+    bare_http = res[(f"fuse-bare-{scheme}", case)]
     if not bare_http:
         continue
     lower, unit = CASE_LOWER[case], units.get(case, "")
-    h_http, curl_v = res[("hoardfs-http", case)], res[(direct_sys, case)]
-    P(f"{what} through bare FUSE over http:// (one libcurl range GET per FUSE read, nothing "
-      f"cached, in the limits' round): {cell(bare_http.values())} {unit}, ÷ "
-      f"{'curl' if case == 'seq_cold' else 'the same ranges by libcurl'} "
+    h_http, curl_v = res[(f"hoardfs-{scheme}", case)], res[(direct_sys, case)]
+    signed = " (SigV4)" if scheme == "s3" else ""
+    P(f"{what} through bare FUSE over {scheme}:// (one libcurl range GET{signed} per FUSE read, "
+      f"nothing cached, in the limits' round): {cell(bare_http.values())} {unit}, ÷ "
+      f"{('curl' + signed) if case == 'seq_cold' else 'the same ranges by libcurl'} "
       f"{rcell(ratios(bare_http, curl_v, lower))}"
-      + (f"; hoardfs http:// ÷ it {rcell(ratios(h_http, bare_http, lower))}" if h_http else "") + ".")
+      + (f"; hoardfs {scheme}:// ÷ it {rcell(ratios(h_http, bare_http, lower))}" if h_http else "")
+      + ".")
     P("")
-    ceiling_json[f"{case}_bare_http"] = {
+    ceiling_json[f"{case}_bare_{scheme}"] = {
         "value": summary(bare_http.values()), "unit": unit,
         "vs_libcurl": summary(ratios(bare_http, curl_v, lower)),
         "hoardfs_http_vs_it": summary(ratios(h_http, bare_http, lower))}
@@ -446,6 +455,83 @@ if res[("local", "seq_write")] and any(res[(h, "seq_cold")] for h in hoardfs):
                          "vs_bound": summary(rb),
                          "insert_wait_seconds": summary(waited) if waited else None}
     write_json["disk_write_mb_s"] = summary(wr.values())
+    P("")
+
+# The ranged-read bound (limits' round): hoardfs reads a file sequentially in range requests (at
+# most 8 MiB each, a 32 MiB readahead window: cache/fetcher.h), several in flight; one GET of the
+# whole file streams on one connection. The same range requests by a direct client show what the
+# server gives a reader that reads that way. Over root://, xrdcp reads so already (XrdCl's copy:
+# 8 MiB chunks, 4 in flight, its defaults).
+RANGED = {"root": ("xrdcp", "xrdcp (XrdCl's copy: 8 MiB chunks, 4 in flight)", "curl",
+                   "curl over HTTP"),
+          "http": ("curl-ranges", "curl range GETs", "curl", "curl over HTTP"),
+          "s3": ("curl-s3-ranges", "curl SigV4 range GETs", "curl-s3", "curl SigV4")}
+ranged_json = {}
+if any(res[(RANGED[BACKEND[h]][0], "seq_cold")] for h in hoardfs if BACKEND[h] != "root"):
+    rmib, rpar = E.get("MB_RANGE_MIB", "8"), E.get("MB_RANGE_PARALLEL", "4")
+    P("## The ranged-read bound (cold seq)")
+    P("")
+    P("hoardfs reads a file sequentially in range requests (8 MiB at most, a readahead window of "
+      "32 MiB: several in flight), where one GET of the whole file streams on one connection. The "
+      f"same range GETs by a direct client ({rmib} MiB, {rpar} at a time, by one curl process with "
+      "`--parallel`, every range checked for its 206 and its length) show what the server gives a "
+      "reader that reads that way; over root://, xrdcp reads so already. All three in the limits' "
+      "round (the direct clients of the cold seq case), page cache dropped before each.")
+    P("")
+    P("| system | cold seq (MB/s) | ranged client | ranged (MB/s) | one GET (MB/s) "
+      "| ranged ÷ one GET | hoardfs ÷ ranged |")
+    P("|---|---:|---|---:|---:|---:|---:|")
+    for h in hoardfs:
+        rc, rlabel, whole, wlabel = RANGED[BACKEND[h]]
+        if not res[(h, "seq_cold")] or not res[(rc, "seq_cold")]:
+            continue
+        rr = ratios(res[(rc, "seq_cold")], res[(whole, "seq_cold")], False)
+        rh = ratios(res[(h, "seq_cold")], res[(rc, "seq_cold")], False)
+        P(f"| {TITLE[h]} | {cell(res[(h, 'seq_cold')].values())} | {rlabel} | "
+          f"{cell(res[(rc, 'seq_cold')].values())} | {wlabel} {cell(res[(whole, 'seq_cold')].values())} | "
+          f"{rcell(rr)} | {rcell(rh)} |")
+        ranged_json[h] = {"ranged_client": rc, "ranged_mb_s": summary(res[(rc, "seq_cold")].values()),
+                          "ranged_vs_one_get": summary(rr), "vs_ranged": summary(rh)}
+    P("")
+
+# The cores (same run): every cold sequential pass's busy CPU time, the whole machine's (client,
+# daemon, kernel copies and the local server together; run_mount_bench.sh: measure). Where a
+# cold read keeps the cores as busy as the direct client does, it is bound by this machine's CPU,
+# which the local server shares; on a compute node the server's share is elsewhere.
+cores = int(E.get("MB_CORES", "0") or 0)
+CPU_ORDER = ["xrdcp", "curl", "curl-ranges", "curl-s3", "curl-s3-ranges", "fuse-bare", "fuse-bare-http",
+             "fuse-bare-s3"] + systems
+CPU_TITLE = dict(TITLE, **{
+    "xrdcp": "xrdcp", "curl": "curl over HTTP", "curl-ranges": "curl range GETs over HTTP",
+    "curl-s3": "curl SigV4", "curl-s3-ranges": "curl SigV4 range GETs",
+    "fuse-bare": "bare FUSE over root://", "fuse-bare-http": "bare FUSE over http://",
+    "fuse-bare-s3": "bare FUSE over s3://"})
+busy_json = {}
+if cores and any(res[(c, "seq_cold_busy")] for c in CPU_ORDER):
+    gib = float(big) / 1024
+    P("## The machine's cores during the cold sequential reads")
+    P("")
+    P(f"Busy CPU time of the whole machine ({cores} cores; user, system, interrupts, steal: not idle "
+      "or I/O wait) during each cold read of the large file, every process together: the client "
+      "or the FUSE daemon, the kernel's copies, the cache's writes and the local server, which "
+      "shares these cores (on a compute node it is elsewhere). A system that keeps the cores as "
+      "busy as the direct client does is bound by this machine's CPU: to be faster it must spend "
+      "less per byte.")
+    P("")
+    P("| system | cold seq (MB/s) | busy CPU (s) | cores busy | busy CPU per GiB (s) |")
+    P("|---|---:|---:|---:|---:|")
+    for c in CPU_ORDER:
+        busy, mbs = res[(c, "seq_cold_busy")], res[(c, "seq_cold")]
+        rounds = [r for r in busy if mbs.get(r)]
+        if not rounds:
+            continue
+        wall = {r: float(big) * 1048576 / 1e6 / mbs[r] for r in rounds}
+        frac = [busy[r] / (wall[r] * cores) for r in rounds]
+        per_gib = [busy[r] / gib for r in rounds]
+        P(f"| {CPU_TITLE.get(c, c)} | {cell(mbs[r] for r in rounds)} | {cell(busy[r] for r in rounds)} | "
+          f"{cell(100 * f for f in frac)} % | {cell(per_gib)} |")
+        busy_json[c] = {"busy_cpu_s": summary(busy[r] for r in rounds),
+                        "cores_busy_fraction": summary(frac), "busy_cpu_s_per_gib": summary(per_gib)}
     P("")
 
 ratio_json = {}
@@ -595,6 +681,8 @@ doc = {
     "fuse_ceiling": ceiling_json,
     "listing_bound": listing_json,
     "cache_write_bound": write_json,
+    "ranged_read_bound": ranged_json,
+    "cold_seq_cores": busy_json,
     "paired_limits": paired_json,
 }
 for (s, case), vals in sorted(res.items()):

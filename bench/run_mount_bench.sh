@@ -335,13 +335,21 @@ for sys in "${SYSTEMS[@]}"; do mkdir -p "$MNT/$sys"; done
 # measure ROUND SYSTEM CASE UNIT CONVERTER CMD...: runs CMD (which prints a raw figure), converts it
 # and records it; a failed step is noted and the run goes on. LAST_OUT keeps CMD's raw output.
 LAST_OUT=""
+# Busy CPU time of the whole machine so far, in clock ticks (/proc/stat: user, nice, system, irq,
+# softirq, steal; not idle or iowait).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 measure() {
-  local r="$1" sys="$2" case="$3" unit="$4" conv="$5"
+  local r="$1" sys="$2" case="$3" unit="$4" conv="$5" b0
   shift 5
   phase "$r $sys $case"
   LAST_OUT=""
+  b0="$(busy_ticks)"
   if LAST_OUT="$("$@")" && [[ -n "$LAST_OUT" ]]; then
     rec "$r" "$sys" "$case" "$("$conv" "$LAST_OUT")" "$unit"
+    # A cold sequential read: what the machine's cores spent on it, all processes together
+    # (the client, the daemon, the kernel's copies and the local server alike).
+    [[ $case == seq_cold ]] && rec "$r" "$sys" seq_cold_busy \
+      "$(awk -v t="$(($(busy_ticks) - b0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }')" s
   else
     LAST_OUT=""
     fail_note "$sys $case ($*)"
@@ -389,6 +397,33 @@ curl_s3_ttfb() {
   timeout 30 curl -K "$WORK/curl-s3.cfg" -sf -o /dev/null -w '%{time_starttransfer}' \
     "$RGW_ENDPOINT/$RGW_BUCKET/$DATA_NAME/ttfb/curl-s3-$1"
 }
+# The ranged-read bound: the large file as hoardfs fetches a sequential read, in range GETs of
+# RANGE_MIB MiB, RANGE_PARALLEL at a time (its largest request and its readahead window ÷ that),
+# by one curl process (--parallel: one connection per transfer in flight), each range verified;
+# prints the seconds. curl_ranges CFG URL, CFG the credentials' curl -K file or "" (the HTTP
+# door). The per-range config lives in $WORK (mode 600: it carries CFG's keys).
+RANGE_MIB=8
+RANGE_PARALLEL=4
+curl_ranges() {
+  local cfg="$1" url="$2" list="$WORK/ranges.cfg" chunk=$((RANGE_MIB << 20)) off end t0 got
+  (
+    umask 077
+    for ((off = 0; off < BIG_BYTES; off += chunk)); do
+      end=$((off + chunk < BIG_BYTES ? off + chunk - 1 : BIG_BYTES - 1))
+      ((off == 0)) || echo next
+      [[ -z "$cfg" ]] || cat "$cfg"
+      printf 'url = "%s"\nrange = "%d-%d"\noutput = "/dev/null"\nfail\n' "$url" "$off" "$end"
+      printf 'write-out = "%%{http_code} %%{size_download} %d\\n"\n' "$((end - off + 1))"
+    done >"$list"
+  )
+  t0=$EPOCHREALTIME
+  got="$(timeout "$SEQ_TIMEOUT" curl --no-progress-meter --parallel --parallel-max "$RANGE_PARALLEL" -K "$list")" || return 1
+  # every range answered 206 with exactly its length
+  awk -v n=$(((BIG_BYTES + chunk - 1) / chunk)) '$1 != 206 || $2 != $3 { bad = 1 } END { exit bad || NR != n }' \
+    <<<"$got" || return 1
+  elapsed_since "$t0"
+}
+
 # sparse_read output "bytes=B seconds=S requests=N" -> S; scaling: -> MB/s.
 conv_sparse() { sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$1"; }
 conv_scale() { awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
@@ -410,6 +445,10 @@ direct_cold() {
         timed "$SEQ_TIMEOUT" xrdcp -f -s "root://127.0.0.1:$XRD_PORT//$DATA_NAME/big" /dev/null ;;
       curl) measure "$r" "$c$sfx" seq_cold MB/s conv_seq curl_big ;;
       curl-s3) measure "$r" "$c$sfx" seq_cold MB/s conv_seq curl_s3_big ;;
+      curl-ranges) measure "$r" "$c$sfx" seq_cold MB/s conv_seq curl_ranges "" \
+        "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/big" ;;
+      curl-s3-ranges) measure "$r" "$c$sfx" seq_cold MB/s conv_seq curl_ranges "$WORK/curl-s3.cfg" \
+        "$RGW_ENDPOINT/$RGW_BUCKET/$DATA_NAME/big" ;;
       ranges-http) measure "$r" "$c$sfx" sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" http \
         "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/sparse" "$SPARSE_BYTES" "$SPARSE_SEED" ;;
       ranges-xroot) measure "$r" "$c$sfx" sparse_cold s conv_sparse timeout 300 "$SPARSE_BIN" xroot \
@@ -484,11 +523,11 @@ limits_round() {
   # The cache disk's write speed (the file from the page cache into the caches' directory): a
   # cold read through a cache writes every byte it fetches.
   measure "$r" local seq_write MB/s conv_seq dd_write "$DATA/big" "$CACHES" "$BIG_BYTES"
-  direct_cold "$r" "" xrdcp curl
+  direct_cold "$r" "" xrdcp curl curl-ranges
   drop_caches
   measure "$r" curl ttfb ms conv_ms curl_ttfb "$r"
   if [[ $HAVE_S3 == 1 ]]; then
-    direct_cold "$r" "" curl-s3
+    direct_cold "$r" "" curl-s3 curl-s3-ranges
     measure "$r" curl-s3 ttfb ms conv_ms curl_s3_ttfb "$r"
   fi
   if [[ $WANT_SPARSE == 1 ]]; then
@@ -520,13 +559,15 @@ listing_limits_round() {
   measure "$r" list-attrs ls_cold entries/s conv_dirlist timeout 60 "$DIR_LIST_BIN" "$url" --stat
 }
 
-# bare_cold ROUND NAME URL CASE: bench/bare_fuse over a remote file (one XrdCl read, or one libcurl
-# range GET, of exactly each FUSE read's range, nothing cached), server page cache dropped, read
+# bare_cold ROUND NAME URL CASE [OPTION...]: bench/bare_fuse over a remote file (one XrdCl read, or
+# one libcurl range GET, signed for S3 with --s3-credentials, of exactly each FUSE read's range,
+# nothing cached), server page cache dropped, read
 # cold as CASE (seq_cold: the large file by dd; sparse_cold: the sparse read) reads it: the cold
 # ceiling of a FUSE filesystem before it caches anything.
 bare_cold() {
   local r="$1" name="$2" url="$3" case="$4" m="$MNT/fuse-bare"
-  mount_bare_fuse "$m" "$url" || { unmount_fs "$name" "$m"; return 0; }
+  shift 4
+  mount_bare_fuse "$m" "$url" "$@" || { unmount_fs "$name" "$m"; return 0; }
   drop_caches
   if [[ $case == seq_cold ]]; then
     measure "$r" "$name" seq_cold MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
@@ -538,7 +579,7 @@ bare_cold() {
 
 # The FUSE ceiling: the large file through bench/bare_fuse (pread O_DIRECT + reply per request, no
 # cache logic), mounted as hoardfs mounts: warm seq, hot seq, both fio jobs; then cold over
-# root:// and http:// (bare_cold). Then the local sparse file through it (the sparse warm
+# root://, http:// and s3:// (bare_cold). Then the local sparse file through it (the sparse warm
 # ceiling), and the sparse file cold over root:// and http://.
 fuse_ceiling_round() {
   local r="$1" m="$MNT/fuse-bare"
@@ -551,6 +592,8 @@ fuse_ceiling_round() {
   unmount_fs fuse-bare "$m"
   bare_cold "$r" fuse-bare "root://127.0.0.1:$XRD_PORT//$DATA_NAME/big" seq_cold
   [[ $WANT_HTTP == 1 ]] && bare_cold "$r" fuse-bare-http "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/big" seq_cold
+  [[ $HAVE_S3 == 1 ]] && bare_cold "$r" fuse-bare-s3 "$RGW_ENDPOINT/$RGW_BUCKET/$DATA_NAME/big" seq_cold \
+    --s3-credentials "$WORK/s3.creds"
   [[ $WANT_SPARSE == 1 ]] || return 0
   # The sparse read warm: the local sparse file through it (O_DIRECT preads, as hoardfs reads
   # its cache disk), page cache dropped.
@@ -801,13 +844,15 @@ versions="xrootd $(xrootd -v 2>&1 | head -1), $(fio --version 2>/dev/null), fuse
 [[ $HAVE_S3FS == 1 ]] && versions+=", s3fs $(s3fs --version 2>/dev/null | sed -n 's/.*File System V\([0-9.]*\).*/\1/p' | head -1)"
 [[ $HAVE_S3 == 1 ]] && versions+=", radosgw $(radosgw --version 2>/dev/null | awk '{print $3}' | head -1)"
 
-cpu_desc="$cpu, $(nproc) cores"
+cores="$(nproc)"
+cpu_desc="$cpu, $cores cores"
 kernel="$(uname -sr)"
 JSON="${OUT%.md}.json"
 PLOT_PREFIX="${OUT%.md}"
 export MB_RESULTS="$RESULTS" MB_DIAG="$DIAG" MB_RSS="$WORK/rss.tsv" MB_BIG_MIB="$BIG_MIB" \
   MB_SMALL="$SMALL" MB_WIDE="$WIDE" MB_FIO_RUNTIME="$FIO_RUNTIME" MB_SPARSE_MIB="$SPARSE_MIB" \
   MB_SCALE_N="$SCALE_N" MB_SCALE_MIB="$SCALE_MIB" MB_JSON="$JSON.tmp" MB_S3_SMALL="$S3_SMALL" \
+  MB_RANGE_MIB="$RANGE_MIB" MB_RANGE_PARALLEL="$RANGE_PARALLEL" MB_CORES="$cores" \
   MB_META_DATE="$start_date" MB_META_MODE="$MODE" MB_META_ROUNDS="$ROUNDS" \
   MB_META_SOURCE="hoardfs $rev$dirty" MB_META_CPU="$cpu_desc" MB_META_MEMORY="$mem" \
   MB_META_DISK="$dev ($fstype) ${disk:-?}, rotational $rota" MB_META_KERNEL="$kernel" \
