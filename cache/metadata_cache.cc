@@ -330,6 +330,13 @@ Status MetadataCache::PutListing(uint32_t remote_id, const std::string& dir,
   return index_->Commit(&b, /*sync=*/false);
 }
 
+bool MetadataCache::MayHaveAttrsBelow(uint32_t remote_id, const std::string& dir) {
+  const std::string below = dir.ends_with('/') ? dir : dir + "/";
+  Result<bool> any =
+      index_->HasPrefix(BlockIndex::Table::kFiles, RemotePathKey('A', remote_id, below));
+  return !any.ok() || *any;  // a failed seek may hide one
+}
+
 Status MetadataCache::Forget(uint32_t remote_id, const std::string& path) {
   BlockIndex::Batch b(index_);
   b.Delete(BlockIndex::Table::kFiles, RemotePathKey('A', remote_id, path));

@@ -82,6 +82,11 @@ class MetadataCache {
   Status PutListing(uint32_t remote_id, const std::string& dir,
                     const std::vector<ObjectInfo>& entries);
 
+  // Whether attributes (or a negative entry) of any path below directory `dir` may be stored: one
+  // seek. False only when none is, as for a directory never listed whose entries were never
+  // looked up: then no entry has a version to compare a listing with.
+  bool MayHaveAttrsBelow(uint32_t remote_id, const std::string& dir);
+
   // Drops cached attributes and listing of one path (e.g. after a failed open).
   Status Forget(uint32_t remote_id, const std::string& path);
 

@@ -253,7 +253,9 @@ Result<std::vector<ObjectInfo>> RemoteTree::Refresh(
 void RemoteTree::EvictChangedVersions(const std::string& dir,
                                       const std::vector<ObjectInfo>* previous,
                                       const std::vector<ObjectInfo>& listing) {
-  // What each file's version was: the previous listing, else each file's cached attributes.
+  // What each file's version was: the previous listing, else each file's cached attributes (one
+  // seek first: a directory whose entries were never looked up has none to look up one by one).
+  if (previous == nullptr && !metadata_->MayHaveAttrsBelow(remote_id_, dir)) return;
   std::unordered_map<std::string_view, std::string_view> before;
   if (previous != nullptr) {
     for (const ObjectInfo& e : *previous) {

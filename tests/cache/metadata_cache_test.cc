@@ -232,6 +232,27 @@ TEST(MetadataCacheTest, ListingStoresEntryAttributes) {
   EXPECT_FALSE(m->LookupListing(1, "/big", seconds(60)).has_value());
 }
 
+TEST(MetadataCacheTest, MayHaveAttrsBelowADirectory) {
+  testing::TestDir dir;
+  auto cache = BlockCache::Open(Options(dir.path()));
+  ASSERT_TRUE(cache.ok());
+  auto m = std::move(MetadataCache::Open((*cache)->index())).value();
+  EXPECT_FALSE(m->MayHaveAttrsBelow(0, "/"));
+  ASSERT_TRUE(m->PutAttr(0, "/d/sub/f", File("f", 1, "v")).ok());
+  for (const char* d : {"/", "/d", "/d/", "/d/sub"}) EXPECT_TRUE(m->MayHaveAttrsBelow(0, d)) << d;
+  // A sibling whose name the directory's is a prefix of; another remote; the file itself.
+  for (const char* d : {"/dd", "/d/su", "/d/sub/f", "/e"}) {
+    EXPECT_FALSE(m->MayHaveAttrsBelow(0, d)) << d;
+  }
+  EXPECT_FALSE(m->MayHaveAttrsBelow(1, "/d"));
+  ASSERT_TRUE(m->PutNegative(0, "/n/gone").ok());
+  EXPECT_TRUE(m->MayHaveAttrsBelow(0, "/n"));
+  ASSERT_TRUE(m->PutListing(0, "/l", {File("x", 1, "v")}).ok());
+  EXPECT_TRUE(m->MayHaveAttrsBelow(0, "/l"));
+  ASSERT_TRUE(m->Forget(0, "/d/sub/f").ok());
+  EXPECT_FALSE(m->MayHaveAttrsBelow(0, "/d"));
+}
+
 TEST(MetadataCacheTest, EncodingRejectsTruncatedInput) {
   std::string enc;
   EncodeObjectInfo(File("name", 1ull << 40, "etag-123"), &enc);

@@ -405,6 +405,31 @@ TEST_F(RemoteTreeTest, NewVersionSeenThroughAListingAlsoEvictsTheOldBlocks) {
       << "the old version's blocks stay cached when the change was seen by List()";
 }
 
+// The first listing of a directory whose file was opened (stat'ed, never listed) has no previous
+// listing to compare with: the file's own attributes are the version seen before.
+TEST_F(RemoteTreeTest, FirstListingEvictsTheOldBlocksOfAFileOnlyOpenedBefore) {
+  const std::string v1 = Contents(23, 3ull * kBlock);
+  const std::string v2 = Contents(24, 3ull * kBlock);
+  fake_.AddFile("/d/f", v1);
+  fake_.AddFile("/e/g", v1);  // a file below another directory, never looked up
+  Start(Ttls(1, 1, 1));
+  Result<RemoteFile> old = tree_->Open("/d/f");
+  ASSERT_TRUE(old.ok());
+  ExpectFile(*old, v1);
+  ASSERT_TRUE(cache_->Flush().ok());
+  ASSERT_EQ(tree_->CachedBytes(*old), v1.size());
+
+  fake_.AddFile("/d/f", v2);
+  std::this_thread::sleep_for(kPastOneSecond);
+  ASSERT_TRUE(tree_->List("/d").ok());
+  EXPECT_EQ(tree_->CachedBytes(*old), 0u)
+      << "the first listing kept the blocks of the version seen by the open";
+  ASSERT_TRUE(tree_->List("/e").ok());  // nothing below /e was looked up: nothing to compare
+  Result<RemoteFile> fresh = tree_->Open("/d/f");
+  ASSERT_TRUE(fresh.ok());
+  ExpectFile(*fresh, v2);
+}
+
 TEST_F(RemoteTreeTest, OpenOfADirectoryIsAnError) {
   fake_.AddFile("/d/sub/f", "x");
   Start(Ttls(60, 60, 10));
