@@ -60,7 +60,7 @@ void ConfigureXrdCl(int timeout_s) {
   XrdCl::Env* env = XrdCl::DefaultEnv::GetEnv();
   const std::pair<const char*, int> settings[] = {
       {"TimeoutResolution", 1},      {"ConnectionWindow", timeout_s}, {"ConnectionRetry", 1},
-      {"RequestTimeout", timeout_s}, {"StreamErrorWindow", 0},
+      {"RequestTimeout", timeout_s}, {"StreamErrorWindow", 0},        {"SubStreamsPerChannel", 4},
   };
   for (const auto& [key, value] : settings) {
     if (!env->PutInt(key, value)) {

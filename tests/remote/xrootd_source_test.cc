@@ -25,6 +25,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -579,6 +580,64 @@ RemoteOptions ShortTimeouts() {
   options.initial_backoff = std::chrono::milliseconds(100);
   options.down_retry = std::chrono::milliseconds(0);
   return options;
+}
+
+// Established TCP connections of this network namespace to `port` on any address (the client's
+// side: /proc/net/tcp and tcp6, remote address ending in ":PORT" in hex, state 01). XrdCl
+// connects over IPv6 sockets where it can (::ffff:127.0.0.1), so both tables count.
+int EstablishedConnectionsTo(uint16_t port) {
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, ":%04X", port);
+  int n = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      if (remote.ends_with(suffix) && state == "01") ++n;
+    }
+  }
+  return n;
+}
+
+// XrdCl is set to 4 streams per server (xrootd_source.h): the reads' data comes back over more
+// than one connection, and every byte is right.
+TEST(XRootDStreamsTest, ReadsUseSeveralConnectionsToTheServer) {
+  REQUIRE_XROOTD_SERVER();
+  if (std::getenv("XRD_SUBSTREAMSPERCHANNEL") != nullptr) {
+    GTEST_SKIP() << "XRD_SUBSTREAMSPERCHANNEL is set: the environment decides the streams";
+  }
+  XRootDServer& server = *TheWorld().server;
+  const Dataset& ds = *TheWorld().dataset;
+  auto opened = OpenObjectSource(server.RootUrl() + "//", RemoteOptions{});
+  ASSERT_TRUE(opened.ok());
+  std::unique_ptr<ObjectSource> src = std::move(opened).value();
+  Result<ObjectInfo> info = src->Stat(Dataset::kLargeFile);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  const ObjectRef ref{Dataset::kLargeFile, info->version, info->size};
+  const std::string expected = ds.Bytes(Dataset::kLargeFile, 0, info->size);
+  ASSERT_EQ(expected.size(), info->size);
+  // Four readers at once, 1 MiB each, over the whole file.
+  constexpr size_t kChunk = 1 << 20;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&, t] {
+      std::string buf(kChunk, '\0');
+      for (uint64_t off = t * kChunk; off < info->size; off += 4 * kChunk) {
+        Result<size_t> n = src->Read(ref, off, Bytes(buf));
+        const size_t want = std::min<uint64_t>(kChunk, info->size - off);
+        if (!n.ok() || *n != want || buf.compare(0, want, expected, off, want) != 0) ++wrong;
+      }
+    });
+  }
+  for (std::thread& r : readers) r.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(EstablishedConnectionsTo(server.port()), 1)
+      << "the reads came over one connection: substreams were not bound";
 }
 
 TEST(XRootDOutageTest, ServerDownIsUnavailableQuicklyAndRecovers) {
