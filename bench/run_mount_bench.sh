@@ -417,7 +417,10 @@ curl_ranges() {
     done >"$list"
   )
   t0=$EPOCHREALTIME
-  got="$(timeout "$SEQ_TIMEOUT" curl --no-progress-meter --parallel --parallel-max "$RANGE_PARALLEL" -K "$list")" || return 1
+  got="$(timeout "$SEQ_TIMEOUT" curl --no-progress-meter --parallel --parallel-max "$RANGE_PARALLEL" -K "$list")"
+  local rc=$?
+  rm -f "$list"
+  ((rc == 0)) || return 1
   # every range answered 206 with exactly its length
   awk -v n=$(((BIG_BYTES + chunk - 1) / chunk)) '$1 != 206 || $2 != $3 { bad = 1 } END { exit bad || NR != n }' \
     <<<"$got" || return 1
@@ -561,9 +564,9 @@ listing_limits_round() {
 
 # bare_cold ROUND NAME URL CASE [OPTION...]: bench/bare_fuse over a remote file (one XrdCl read, or
 # one libcurl range GET, signed for S3 with --s3-credentials, of exactly each FUSE read's range,
-# nothing cached), server page cache dropped, read
-# cold as CASE (seq_cold: the large file by dd; sparse_cold: the sparse read) reads it: the cold
-# ceiling of a FUSE filesystem before it caches anything.
+# nothing cached), server page cache dropped, read cold as CASE (seq_cold: the large file by dd;
+# sparse_cold: the sparse read) reads it: the cold ceiling of a FUSE filesystem before it caches
+# anything. OPTIONs go to bare_fuse.
 bare_cold() {
   local r="$1" name="$2" url="$3" case="$4" m="$MNT/fuse-bare"
   shift 4
@@ -903,7 +906,10 @@ mkdir -p "$(dirname "$OUT")"
   echo "  \`dd bs=1M\` of it again once in the page cache; then, from the page cache, \`dd oflag=direct bs=1M"
   echo "  conv=fdatasync\` of it into the caches' directory (the cache disk's write speed); \`xrdcp -f root://…/big /dev/null\` and \`curl -o /dev/null"
   echo "  http://…/big\` after dropping the page cache (the faster is the cold limit over root://, curl alone over"
-  echo "  http://); \`curl --aws-sigv4\` of the same object from the RGW (the cold limit over s3://); fio on the local file."
+  echo "  http://); \`curl --aws-sigv4\` of the same object from the RGW (the cold limit over s3://); the same file in"
+  echo "  range GETs of $RANGE_MIB MiB, $RANGE_PARALLEL at a time, by one \`curl --parallel\` over HTTP and signed from the RGW (the"
+  echo "  ranged-read bound); fio on the local file. Every cold sequential read also records the whole machine's busy"
+  echo "  CPU time (/proc/stat) while it runs."
   echo "- Sparse (ROOT-like, \`bench/sparse_read\`): the file in 4 MiB clusters of 50 branches (baskets 8–160 KiB), 5"
   echo "  branches read in every cluster (~10 % of the file), one pread per basket, the same ranges from the same seed"
   echo "  everywhere. Cold = page cache dropped, never read on a fresh mount (mount A, right after TTFB); warm = page"
@@ -926,7 +932,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "  1 MiB, keep_cache, 16 threads kept alive, read_ahead_kb 1024); warm seq, hot seq and both fio jobs as above."
   echo "  Then it mounts the local sparse file (sparse warm), and the sparse file over root://, serving each FUSE read with one XrdCl read of exactly that range"
   echo "  (over http:// too: one libcurl range GET each) and a reply (nothing cached): the sparse read, server page cache dropped, is the cold ceiling of a FUSE"
-  echo "  filesystem before it caches anything."
+  echo "  filesystem before it caches anything. The large file likewise, cold, over root://, http:// and s3:// (signed range GETs)."
   echo "- Listing limits (in the limits' round): \`bench/dir_list\` lists the wide directory over root:// with XrdCl in"
   echo "  one process, server page cache dropped: names only (kXR_dirlist, as xrootdfs lists) and with every entry's"
   echo "  attributes in the answer (kXR_dstat, as hoardfs lists, so that readdirplus and stat need no request per file)."
