@@ -113,6 +113,23 @@ class RemoteTreeTest : public ::testing::Test {
     EXPECT_TRUE(*got == contents) << "wrong bytes for " << file.ref.path;
   }
 
+  // Opens `path`, reads it whole (it must hold `contents`) and lets the cache store its blocks.
+  RemoteFile OpenCached(const std::string& path, const std::string& contents) {
+    Result<RemoteFile> file = tree_->Open(path);
+    EXPECT_TRUE(file.ok()) << path << ": " << file.status().ToString();
+    if (!file.ok()) return {};
+    ExpectFile(*file, contents);
+    EXPECT_TRUE(cache_->Flush().ok());
+    EXPECT_EQ(tree_->CachedBytes(*file), contents.size()) << path;
+    return *file;
+  }
+
+  // Replaces `path` on the remote and waits past the 1 s TTLs, so the next look sees the change.
+  void ReplaceAfterTtl(const std::string& path, const std::string& contents) {
+    fake_.AddFile(path, contents);
+    std::this_thread::sleep_for(kPastOneSecond);
+  }
+
   uint64_t Stats() const { return fake_.counters().stats; }
   uint64_t Lists() const { return fake_.counters().lists; }
   uint64_t NameLists() const { return fake_.counters().name_lists; }
@@ -385,14 +402,10 @@ TEST_F(RemoteTreeTest, NewVersionSeenThroughAListingAlsoEvictsTheOldBlocks) {
   fake_.AddFile("/d/f", v1);
   Start(Ttls(1, 1, 1));
   ASSERT_TRUE(tree_->List("/d").ok());
-  Result<RemoteFile> old = tree_->Open("/d/f");
-  ASSERT_TRUE(old.ok());
-  ExpectFile(*old, v1);
-  ASSERT_TRUE(cache_->Flush().ok());
-  ASSERT_EQ(tree_->CachedBytes(*old), v1.size());
+  const RemoteFile old = OpenCached("/d/f", v1);
+  ASSERT_FALSE(HasFailure());
 
-  fake_.AddFile("/d/f", v2);
-  std::this_thread::sleep_for(kPastOneSecond);
+  ReplaceAfterTtl("/d/f", v2);
   Result<std::vector<ObjectInfo>> list = tree_->List("/d");
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 1u);
@@ -401,7 +414,7 @@ TEST_F(RemoteTreeTest, NewVersionSeenThroughAListingAlsoEvictsTheOldBlocks) {
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(fresh->ref.version, fake_.Peek("/d/f")->version);
   ExpectFile(*fresh, v2);
-  EXPECT_EQ(tree_->CachedBytes(*old), 0u)
+  EXPECT_EQ(tree_->CachedBytes(old), 0u)
       << "the old version's blocks stay cached when the change was seen by List()";
 }
 
@@ -413,16 +426,12 @@ TEST_F(RemoteTreeTest, FirstListingEvictsTheOldBlocksOfAFileOnlyOpenedBefore) {
   fake_.AddFile("/d/f", v1);
   fake_.AddFile("/e/g", v1);  // a file below another directory, never looked up
   Start(Ttls(1, 1, 1));
-  Result<RemoteFile> old = tree_->Open("/d/f");
-  ASSERT_TRUE(old.ok());
-  ExpectFile(*old, v1);
-  ASSERT_TRUE(cache_->Flush().ok());
-  ASSERT_EQ(tree_->CachedBytes(*old), v1.size());
+  const RemoteFile old = OpenCached("/d/f", v1);
+  ASSERT_FALSE(HasFailure());
 
-  fake_.AddFile("/d/f", v2);
-  std::this_thread::sleep_for(kPastOneSecond);
+  ReplaceAfterTtl("/d/f", v2);
   ASSERT_TRUE(tree_->List("/d").ok());
-  EXPECT_EQ(tree_->CachedBytes(*old), 0u)
+  EXPECT_EQ(tree_->CachedBytes(old), 0u)
       << "the first listing kept the blocks of the version seen by the open";
   ASSERT_TRUE(tree_->List("/e").ok());  // nothing below /e was looked up: nothing to compare
   Result<RemoteFile> fresh = tree_->Open("/d/f");
