@@ -189,8 +189,17 @@ Status RgwServer::Bootstrap() {
   HOARDFS_ASSIGN_OR_RETURN(mon_pid_,
                            Spawn({"ceph-mon", "-c", conf_, "-i", "a", "-f"}, d + "/log/mon.out"));
   const std::string osd_uuid = NewUuid();
-  HOARDFS_RETURN_IF_ERROR(RunCommand(
-      {"ceph", "-c", conf_, "--connect-timeout", "30", "osd", "new", osd_uuid}, short_cmd));
+  // The monitor may refuse commands for a moment after it starts, before it has formed its
+  // quorum of one (seen in CI: "Error EPERM: problem getting command descriptions from mon"), so
+  // the first command is retried. `osd new` with the same uuid is idempotent.
+  Status osd_new;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    osd_new = RunCommand({"ceph", "-c", conf_, "--connect-timeout", "30", "osd", "new", osd_uuid},
+                         short_cmd);
+    if (osd_new.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  HOARDFS_RETURN_IF_ERROR(osd_new);
   HOARDFS_RETURN_IF_ERROR(RunCommand(
       {"ceph", "-c", conf_, "osd", "crush", "add", "osd.0", "1.0", "root=default"}, short_cmd));
   HOARDFS_RETURN_IF_ERROR(RunCommand(
