@@ -17,10 +17,11 @@
 //                                 range is also written to LOCAL at its offset by one buffered
 //                                 pwrite(): the cheapest possible cache write (no index, no
 //                                 checksum, no durability; the page cache takes it and the disk
-//                                 gets it later). With --s3-credentials (an AWS INI file:
-//                                 aws_access_key_id, aws_secret_access_key), the http:// source
-//                                 is an S3 object (http://ENDPOINT/BUCKET/KEY), each request
-//                                 signed by libcurl (SigV4, region us-east-1), as curl signs it
+//                                 gets it later). With --s3-credentials (an AWS credentials
+//                                 file, read as hoardfs reads it: remote/s3/s3_credentials.h),
+//                                 the http:// source is an S3 object (http://ENDPOINT/BUCKET/KEY),
+//                                 each request signed by libcurl (SigV4, region us-east-1), as
+//                                 curl signs it
 //
 // Runs in the foreground until unmounted (fusermount3 -u) or SIGINT/SIGTERM; the mount shows the
 // source's base name in its root. Exit status 0 after a clean unmount, 1 on any set-up error (one
@@ -41,6 +42,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "remote/s3/s3_credentials.h"
 
 namespace {
 
@@ -258,38 +261,6 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-// "key:secret" from an AWS INI credentials file (its first aws_access_key_id and
-// aws_secret_access_key), or empty with the reason in `error`.
-std::string ReadS3Credentials(const std::string& path, std::string& error) {
-  FILE* in = std::fopen(path.c_str(), "re");
-  if (in == nullptr) {
-    error = path + ": " + std::strerror(errno);
-    return "";
-  }
-  std::string key, secret;
-  char line[1024];
-  while (std::fgets(line, sizeof line, in) != nullptr) {
-    std::string l(line);
-    const size_t eq = l.find('=');
-    if (eq == std::string::npos) continue;
-    auto trim = [](std::string t) {
-      const size_t b = t.find_first_not_of(" \t\r\n");
-      const size_t e = t.find_last_not_of(" \t\r\n");
-      return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
-    };
-    const std::string name = trim(l.substr(0, eq));
-    const std::string value = trim(l.substr(eq + 1));
-    if (name == "aws_access_key_id" && key.empty()) key = value;
-    if (name == "aws_secret_access_key" && secret.empty()) secret = value;
-  }
-  std::fclose(in);
-  if (key.empty() || secret.empty()) {
-    error = path + ": no aws_access_key_id and aws_secret_access_key";
-    return "";
-  }
-  return key + ":" + secret;
-}
-
 // Opens SOURCE (a local path, a root:// or an http:// URL) into `file`; empty on success, else
 // the reason.
 std::string OpenSource(const std::string& source, BareFile& file) {
@@ -359,9 +330,11 @@ int main(int argc, char** argv) {
     if (!std::string(argv[1]).starts_with("http://")) {
       return Fail("--s3-credentials needs an http:// source");
     }
-    std::string error;
-    file.s3_userpwd = ReadS3Credentials(s3_credentials, error);
-    if (file.s3_userpwd.empty()) return Fail(error);
+    const hoardfs::Result<hoardfs::s3::SigV4Credentials> keys =
+        hoardfs::s3::LoadS3CredentialsFile(s3_credentials);
+    if (!keys.ok()) return Fail(keys.status().ToString());
+    if (!keys->session_token.empty()) return Fail("--s3-credentials: no session tokens here");
+    file.s3_userpwd = keys->access_key_id + ":" + keys->secret_access_key;
   }
   if (const std::string error = OpenSource(argv[1], file); !error.empty()) return Fail(error);
   if (!write_to.empty()) {
