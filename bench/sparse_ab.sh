@@ -7,7 +7,8 @@
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
 #                      [--http] [--warm] [--bare] [--bare-write] [--ramdisk-too] [--threads]
-#                      [--rand4k QD] [--list N [--list-stat]] [--perf DIR] HOARDFS_BIN...
+#                      [--rand4k QD] [--list N [--list-stat]] [--perf DIR]
+#                      [--rtt-ms MS [--window-kib K]] HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, in the order given, then
 #                  the direct client. A binary may be named twice: `A B B A` balances the order
@@ -47,11 +48,17 @@
 #                  through the disk they share with the local server's reads
 #   --threads      also print, after each pass (hoardfs and xrootdfs), each thread's CPU time,
 #                  minor faults and voluntary/involuntary context switches in the pass
+#   --rtt-ms MS    put a wide-area link between every client and the server: bench/delay_proxy in
+#                  front of each of xrootd's ports, holding every byte MS / 2 ms each way. Every
+#                  system and the direct client reach the server through it
+#   --window-kib K with --rtt-ms: bytes in flight per direction and connection (default 0:
+#                  unbounded), so one connection carries at most K KiB per round trip, as one
+#                  TCP connection over such a link
 #   --perf DIR     record each hoardfs pass with `perf record -g -p PID` (linux-perf) into
 #                  DIR/<binary name>-<round>.data: the profile of exactly one cold pass
 #
-# Environment: SPARSE_READ_BIN, BARE_FUSE_BIN (default: bench/sparse_read, bench/bare_fuse of the
-# first binary's build tree);
+# Environment: SPARSE_READ_BIN, BARE_FUSE_BIN, DELAY_PROXY_BIN (default: bench/sparse_read,
+# bench/bare_fuse, bench/delay_proxy of the first binary's build tree);
 # PERF_CALL_GRAPH (default fp): perf's --call-graph for --perf, e.g. dwarf where leaf functions
 # (memset, memcpy) must be attributed to their real caller; PERF_EVENT (default: cpu cycles
 # at 1999 Hz): record every such event instead, e.g. page-faults or context-switches.
@@ -63,7 +70,7 @@
 # (remote read buffers freshly mapped / reused), and other counters; the same for
 # xrootdfs and bare FUSE, the server's CPU time for the direct client) and a summary (min-max).
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Cleans up on exit: unmounts, stops the
-# xrootd it started, removes its directory.
+# xrootd and the delay proxies it started, removes its directory.
 set -euo pipefail
 # shellcheck source=bench/ramdisk.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ramdisk.sh"
@@ -83,6 +90,8 @@ WARM=0
 BARE=0
 BARE_WRITE=0
 RAMDISK_TOO=0
+RTT_MS=""
+WINDOW_KIB=0
 BINS=()
 while (($#)); do
   case "$1" in
@@ -101,7 +110,9 @@ while (($#)); do
     --bare) BARE=1; shift ;;
     --bare-write) BARE_WRITE=1; shift ;;
     --ramdisk-too) RAMDISK_TOO=1; shift ;;
-    -h | --help) sed -n '2,63p' "$0"; exit 0 ;;
+    --rtt-ms) RTT_MS="$2"; shift 2 ;;
+    --window-kib) WINDOW_KIB="$2"; shift 2 ;;
+    -h | --help) sed -n '2,73p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -115,6 +126,10 @@ if ((LIST && (BARE || BARE_WRITE))); then echo "--list: bare FUSE serves one fil
 if ((BARE || BARE_WRITE)); then
   [[ -x "$BARE_BIN" ]] || { echo "--bare: no bare_fuse at $BARE_BIN (set BARE_FUSE_BIN)" >&2; exit 2; }
 fi
+PROXY_BIN="${DELAY_PROXY_BIN:-$(dirname "${BINS[0]}")/../bench/delay_proxy}"
+if [[ -n "$RTT_MS" ]]; then
+  [[ -x "$PROXY_BIN" ]] || { echo "--rtt-ms: no delay_proxy at $PROXY_BIN (set DELAY_PROXY_BIN)" >&2; exit 2; }
+fi
 if [[ -n "$PERF_DIR" ]]; then
   command -v perf >/dev/null || { echo "--perf: no perf (apt-get install linux-perf)" >&2; exit 2; }
   mkdir -p "$PERF_DIR"
@@ -127,10 +142,13 @@ fi
 WORK="$(mktemp -d /var/tmp/hoardfs-sparse-ab.XXXXXX)"
 MNT="$WORK/mnt"
 XRD_PID=""
+PROXY_PIDS=()
 cleanup() {
   if mountpoint -q "$MNT" 2>/dev/null; then fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" || true; fi
   if ((RAMDISK_TOO)); then sleep 1; fi  # the daemon lets go of its cache on the RAM disk
   ramdisk_down "$WORK/ramdisk"
+  local p
+  for p in "${PROXY_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   [[ -n "$XRD_PID" ]] && kill "$XRD_PID" 2>/dev/null && wait "$XRD_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -154,21 +172,47 @@ EOF
 ((HTTP)) && echo "xrd.protocol XrdHttp:$HTTP_PORT libXrdHttp.so" >>"$WORK/xrd/xrootd.cfg"
 (cd "$WORK/xrd" && exec xrootd -R nobody -c xrootd.cfg -l xrootd.log -n sparseab </dev/null >/dev/null 2>&1) &
 XRD_PID=$!
-ROOT_URL="root://127.0.0.1:$PORT//d"
-URL="$ROOT_URL"
-DIRECT=xrdcl  # the direct client's name in the output
-if ((HTTP)); then URL="http://127.0.0.1:$HTTP_PORT/d"; DIRECT=libcurl; fi
-((RAND_QD)) && DIRECT=local
-((LIST)) && DIRECT=xrdfs
 up=0
 for ((i = 0; i < 100 && up == 0; i++)); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     timeout 5 xrdfs "root://127.0.0.1:$PORT" stat /d/sparse >/dev/null 2>&1 && up=1
-    ((up && HTTP)) && { timeout 5 curl -sf -o /dev/null -r 0-0 "$URL/sparse" || up=0; }
+    ((up && HTTP)) && { timeout 5 curl -sf -o /dev/null -r 0-0 "http://127.0.0.1:$HTTP_PORT/d/sparse" || up=0; }
   fi
   ((up)) || sleep 0.1
 done
 ((up)) || { echo "xrootd did not come up on port $PORT:" >&2; tail -5 "$WORK/xrd/xrootd.log" >&2; exit 1; }
+# start_proxy PORT: a delay_proxy in front of 127.0.0.1:PORT; sets PROXY_PORT to its own port.
+start_proxy() {
+  local out="$WORK/proxy-$1.out" i
+  : >"$out"
+  "$PROXY_BIN" --to "127.0.0.1:$1" --delay-ms "$(awk -v r="$RTT_MS" 'BEGIN { print r / 2 }')" \
+    --window-kib "$WINDOW_KIB" >"$out" 2>>"$WORK/proxy.err" &
+  PROXY_PIDS+=("$!")
+  PROXY_PORT=""
+  for ((i = 0; i < 50; i++)); do
+    PROXY_PORT="$(sed -n 's/^port=//p' "$out")"
+    [[ -n "$PROXY_PORT" ]] && return 0
+    sleep 0.1
+  done
+  echo "delay_proxy did not start:" >&2
+  cat "$WORK/proxy.err" >&2
+  exit 1
+}
+# Where the clients reach the server: xrootd's ports, or the delay proxies in front of them.
+CLIENT_PORT="$PORT"
+CLIENT_HTTP_PORT="$HTTP_PORT"
+if [[ -n "$RTT_MS" ]]; then
+  start_proxy "$PORT"
+  CLIENT_PORT="$PROXY_PORT"
+  if ((HTTP)); then start_proxy "$HTTP_PORT"; CLIENT_HTTP_PORT="$PROXY_PORT"; fi
+  echo "a ${RTT_MS} ms round trip between the clients and xrootd (delay_proxy, window ${WINDOW_KIB} KiB; 0: unbounded)"
+fi
+ROOT_URL="root://127.0.0.1:$CLIENT_PORT//d"
+URL="$ROOT_URL"
+DIRECT=xrdcl  # the direct client's name in the output
+if ((HTTP)); then URL="http://127.0.0.1:$CLIENT_HTTP_PORT/d"; DIRECT=libcurl; fi
+((RAND_QD)) && DIRECT=local
+((LIST)) && DIRECT=xrdfs
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 # Prints "seconds=S" for one read of the file through a mount (read_file PATH) or by the direct
@@ -208,7 +252,7 @@ fill_file() {
 }
 read_direct() {
   if ((RAND_QD)); then rand4k "$WORK/srv/d/sparse"; return; fi
-  if ((LIST)); then timed xrdfs "root://127.0.0.1:$PORT" ls -l /d/wide; return; fi
+  if ((LIST)); then timed xrdfs "root://127.0.0.1:$CLIENT_PORT" ls -l /d/wide; return; fi
   if ((HTTP)); then
     if ((SEQUENTIAL)); then timed curl -sf -o /dev/null "$1"; else
       "$SPARSE_BIN" http "$1" "$((SIZE_MIB * 1048576))" "$SEED"; fi
