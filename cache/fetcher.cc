@@ -764,6 +764,8 @@ FetcherStats Fetcher::Stats() const {
   s.sparse_fetches = stats_.sparse_fetches.load();
   s.prefetch_requests = stats_.prefetch_requests.load();
   s.prefetch_dropped = stats_.prefetch_dropped.load();
+  s.readahead_max_bytes = options_.readahead_max;
+  s.max_memory_bytes = options_.max_memory_bytes;
   for (const auto* pool : {&buffers_, &small_buffers_, &piece_buffers_}) {
     const BufferPoolStats b = (*pool)->Stats();
     s.buffer_in_use_bytes += b.in_use_bytes;

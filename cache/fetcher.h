@@ -122,6 +122,8 @@ struct FetcherStats {
   // The remote read buffers (every pool together): memory on top of the fetcher's budget.
   uint64_t buffer_in_use_bytes = 0, buffer_idle_bytes = 0;  // mapped, handed out / kept idle
   uint64_t buffer_maps = 0, buffer_reuses = 0;              // fresh mappings / reused buffers
+  // The configuration: a stream's largest readahead window, and the budget of blocks in memory.
+  uint64_t readahead_max_bytes = 0, max_memory_bytes = 0;
 };
 
 class Fetcher {

@@ -71,6 +71,11 @@ int main(int argc, char** argv) {
   mount->add_option("--cache-dir", m.cache_dir, "cache directory")->capture_default_str();
   mount->add_option("--cache-size", m.cache_size, "cache limit, e.g. 500G")->capture_default_str();
   mount->add_option("--block-size", m.block_size, "cache block size")->capture_default_str();
+  mount
+      ->add_option("--readahead", m.readahead,
+                   "largest readahead window of a sequential reader, 4M to 512M: 64M or more on "
+                   "links with a round trip of 20 ms or more (memory: twice this, at least 64M)")
+      ->capture_default_str();
   mount->add_flag("-f,--foreground", m.foreground, "stay in the foreground");
   mount->add_option("-o", m.fuse_options, "mount options (allow_other, ...)")->delimiter(',');
   mount->add_option("--attr-ttl", m.attr_ttl, "seconds attributes are trusted")

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -119,6 +120,19 @@ RemoteOptions RemoteOptionsOf(const MountTableEntry& e) {
   return ro;
 }
 
+// The --readahead flag, else the table's [cache] readahead, else the default, in range.
+Result<uint64_t> ReadaheadOf(const MountArgs& a, const MountTable& table) {
+  const bool from_table = a.given_flags.count("--readahead") == 0 && table.readahead;
+  const std::string text = from_table ? *table.readahead : a.readahead;
+  const std::string what = from_table ? "[cache] readahead " : "--readahead ";
+  Result<uint64_t> bytes = ParseByteSize(text);
+  if (!bytes.ok()) return bytes.status().WithContext(what + text);
+  if (*bytes < kMinReadaheadBytes || *bytes > kMaxReadaheadBytes) {
+    return Status::InvalidArgument(what + text + ": must be between 4M and 512M");
+  }
+  return bytes;
+}
+
 // Checks that the root of `source` is a readable directory.
 Status CheckRoot(ObjectSource& source) {
   Result<ObjectInfo> root = source.Stat("/");
@@ -147,6 +161,9 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
     return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
   };
   const bool single = a.config_file.empty();
+  // Checked before any remote is contacted: a bad value fails at once.
+  auto readahead = ReadaheadOf(a, table);
+  if (!readahead.ok()) return fail(readahead.status());
 
   std::vector<std::unique_ptr<ObjectSource>> sources;
   for (const MountTableEntry& e : table.mounts) {
@@ -188,20 +205,29 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
   co.dataset_depth = a.given_flags.count("--dataset-depth") != 0 || !table.dataset_depth
                          ? a.dataset_depth
                          : *table.dataset_depth;
-  // Memory budget of the daemon (target: peak RSS <= 256 MiB on any workload): blocks queued for
-  // the cache disk and one group commit, the fetcher's blocks in flight and recent (below), the
-  // index's block cache and write buffers.
+  // Memory budget of the daemon (target: peak RSS <= 256 MiB on any workload with the default
+  // readahead): blocks queued for the cache disk and one group commit, the fetcher's blocks in
+  // flight and recent (below), the index's block cache and write buffers.
   co.max_pending_insert_bytes = 32ull << 20;
   co.max_insert_batch_bytes = 16ull << 20;
-  constexpr uint64_t kFetcherMemoryBytes = 64ull << 20;
+  // Twice the window: the blocks a stream has fetched ahead and not yet read count against the
+  // budget, and a window as large as the budget drops them for the next step (measured: a 64 MiB
+  // window in a 64 MiB budget read 850 of 1,024 blocks back from the cache disk).
+  const uint64_t fetcher_memory_bytes = std::max<uint64_t>(64ull << 20, 2 * *readahead);
   // Warm reads hold up to the fetcher's budget of cache-read blocks, and a few in replies.
-  co.read_buffer_bytes = kFetcherMemoryBytes + kFetcherMemoryBytes / 4;
+  co.read_buffer_bytes = fetcher_memory_bytes + fetcher_memory_bytes / 4;
   auto cache = BlockCache::Open(co);
   if (!cache.ok()) return fail(cache.status());
   auto metadata = MetadataCache::Open((*cache)->index());
   if (!metadata.ok()) return fail(metadata.status());
   FetcherOptions fetch_options;
-  fetch_options.max_memory_bytes = kFetcherMemoryBytes;
+  fetch_options.max_memory_bytes = fetcher_memory_bytes;
+  fetch_options.readahead_max = *readahead;
+  // Enough prefetch workers for a whole window of remote requests in flight at once.
+  fetch_options.threads =
+      std::max<unsigned>(fetch_options.threads,
+                         static_cast<unsigned>((*readahead + fetch_options.max_request_bytes - 1) /
+                                               fetch_options.max_request_bytes));
   Fetcher fetcher(cache->get(), fetch_options);
 
   std::vector<std::unique_ptr<RemoteTree>> trees;

@@ -33,6 +33,9 @@ struct MountArgs {
   std::string cache_dir = "/var/cache/hoardfs";
   std::string cache_size = "10G";
   std::string block_size = "1M";
+  // The largest readahead window of a sequential reader (FetcherOptions::readahead_max); the
+  // fetcher's memory budget is twice it, at least 64 MiB.
+  std::string readahead = "32M";
   bool foreground = false;
   std::vector<std::string> fuse_options;                    // -o a,b
   unsigned attr_ttl = 60, dir_ttl = 60, negative_ttl = 10;  // seconds

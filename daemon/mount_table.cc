@@ -264,17 +264,23 @@ Result<MountTable> ParseMountTable(std::string_view text, const std::string& fil
       if (key == "dir") {
         if (value.empty()) return error(where + "empty value");
         table.cache_dir = std::string(value);
-      } else if (key == "size" || key == "block_size") {
+      } else if (key == "size" || key == "block_size" || key == "readahead") {
         auto size = ParseByteSize(value);
         if (!size.ok()) return error(where + size.status().message());
-        (key == "size" ? table.cache_size : table.block_size) = std::string(value);
+        if (key == "readahead" && (*size < kMinReadaheadBytes || *size > kMaxReadaheadBytes)) {
+          return error(where + "must be between 4M and 512M");
+        }
+        std::optional<std::string>& field = key == "size"         ? table.cache_size
+                                            : key == "block_size" ? table.block_size
+                                                                  : table.readahead;
+        field = std::string(value);
       } else if (key == "dataset_depth") {
         auto depth = ParseUnsigned(value, 0, 64);
         if (!depth.ok()) return error(where + depth.status().message());
         table.dataset_depth = *depth;
       } else {
         return error(section_name + ": unknown key '" + key +
-                     "' (known: dir, size, block_size, dataset_depth)");
+                     "' (known: dir, size, block_size, readahead, dataset_depth)");
       }
       continue;
     }

@@ -367,6 +367,9 @@ std::string Filesystem::StatsJson() {
                      ",\"partial_hit_bytes\":" + std::to_string(f.partial_hit_bytes) +
                      ",\"piece_hit_bytes\":" + std::to_string(f.piece_hit_bytes) +
                      ",\"sparse_fetches\":" + std::to_string(f.sparse_fetches) +
+                     ",\"prefetch_requests\":" + std::to_string(f.prefetch_requests) +
+                     ",\"readahead_max_bytes\":" + std::to_string(f.readahead_max_bytes) +
+                     ",\"fetch_memory_bytes\":" + std::to_string(f.max_memory_bytes) +
                      ",\"fetch_buffer_in_use_bytes\":" + std::to_string(f.buffer_in_use_bytes) +
                      ",\"fetch_buffer_idle_bytes\":" + std::to_string(f.buffer_idle_bytes) +
                      ",\"fetch_buffer_maps\":" + std::to_string(f.buffer_maps) +

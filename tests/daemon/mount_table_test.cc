@@ -12,6 +12,7 @@ constexpr const char* kGood = R"(# a mount table
 dir = /var/cache/hoardfs
 size = 500G
 block_size = 1M
+readahead = 64M
 
 [mount cms]
 url = root://xrootd.example.org//store
@@ -46,12 +47,13 @@ TEST(MountTableTest, ParsesEveryKey) {
   EXPECT_EQ(t->cache_dir, "/var/cache/hoardfs");
   EXPECT_EQ(t->cache_size, "500G");
   EXPECT_EQ(t->block_size, "1M");
+  EXPECT_EQ(t->readahead, "64M");
   EXPECT_FALSE(t->dataset_depth.has_value());
   ASSERT_EQ(t->mounts.size(), 3u);
   const MountTableEntry& cms = t->mounts[0];
   EXPECT_EQ(cms.path, "cms");
   EXPECT_EQ(cms.url, "root://xrootd.example.org//store");
-  EXPECT_EQ(cms.line, 7);
+  EXPECT_EQ(cms.line, 8);
   EXPECT_EQ(cms.attr_ttl, 300u);
   EXPECT_EQ(cms.dir_ttl, 90u);
   EXPECT_EQ(cms.negative_ttl, 0u);
@@ -99,6 +101,7 @@ TEST(MountTableTest, MinimalTableAndCacheDepth) {
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(t->dataset_depth, 2u);
   EXPECT_FALSE(t->cache_dir.has_value());
+  EXPECT_FALSE(t->readahead.has_value());
   ASSERT_EQ(t->mounts.size(), 1u);
   EXPECT_EQ(t->mounts[0].url, "file:///data");
 }
@@ -142,7 +145,11 @@ TEST(MountTableTest, ErrorsNameFileLineKeyAndProblem) {
       {"[mount a/../b]\nurl = file:///x\n", {":1:", "bad mount path 'a/../b'"}},
       {"[mount a//b]\nurl = file:///x\n", {":1:", "bad mount path"}},
       {"[cache]\nsize = lots\n[mount a]\nurl = file:///x\n", {":2:", "[cache] key 'size'", "lots"}},
-      {"[cache]\ncolour = blue\n", {":2:", "unknown key 'colour'"}},
+      {"[cache]\nreadahead = far\n[mount a]\nurl = file:///x\n",
+       {":2:", "[cache] key 'readahead'", "far"}},
+      {"[cache]\nsize = 1G\nreadahead = 1G\n[mount a]\nurl = file:///x\n",
+       {":3:", "[cache] key 'readahead'", "between 4M and 512M"}},
+      {"[cache]\ncolour = blue\n", {":2:", "unknown key 'colour'", "readahead"}},
       {"# nothing\n", {"no [mount PATH] section"}},
       {"", {"no [mount PATH] section"}},
   };

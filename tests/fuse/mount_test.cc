@@ -344,6 +344,33 @@ TEST_F(MountTest, SecondPassAfterRemountReadsNothingFromTheRemote) {
   EXPECT_EQ(JsonNumber(*stats2, "remote_requests"), std::optional<uint64_t>(0)) << *stats2;
 }
 
+// --readahead sets a stream's largest window and sizes the fetcher's memory budget to twice it
+// (user.hoardfs.stats shows both); a sequential read with the larger window returns the source's
+// bytes, read ahead in parallel requests.
+TEST_F(MountTest, ReadaheadOptionWidensTheWindowAndTheBudget) {
+  const std::string plain = MountDataset("plain");
+  ASSERT_FALSE(HasFailure());
+  const std::optional<std::string> defaults = GetXattr(plain, "user.hoardfs.stats");
+  ASSERT_TRUE(defaults.has_value()) << "getxattr user.hoardfs.stats: " << ErrnoName(errno);
+  EXPECT_EQ(JsonNumber(*defaults, "readahead_max_bytes"), std::optional<uint64_t>(32u << 20));
+  EXPECT_EQ(JsonNumber(*defaults, "fetch_memory_bytes"), std::optional<uint64_t>(64u << 20));
+
+  const std::string mnt = NewDir("wide");
+  std::vector<std::string> options = MountOptions(scratch_->Sub("wide-cache"));
+  options.insert(options.end(), {"--readahead", "48M"});
+  ASSERT_TRUE(StartMount(DatasetUrl(), mnt, options));
+  ProcessResult sum = RunProcess({"sha256sum", mnt + Dataset::kLargeFile}, 60s);
+  ASSERT_EQ(sum.exit_code, 0) << sum.Describe();
+  EXPECT_EQ(sum.out.substr(0, 64), dataset_->Find(Dataset::kLargeFile)->sha256);
+  const std::optional<std::string> stats = GetXattr(mnt, "user.hoardfs.stats");
+  ASSERT_TRUE(stats.has_value()) << "getxattr user.hoardfs.stats: " << ErrnoName(errno);
+  std::cout << "--readahead 48M: " << *stats << "\n";
+  EXPECT_EQ(JsonNumber(*stats, "readahead_max_bytes"), std::optional<uint64_t>(48u << 20));
+  EXPECT_EQ(JsonNumber(*stats, "fetch_memory_bytes"), std::optional<uint64_t>(96u << 20));
+  EXPECT_GT(JsonNumber(*stats, "prefetch_requests").value_or(0), 0u) << *stats;
+  EXPECT_GE(JsonNumber(*stats, "remote_bytes").value_or(0), dataset_->options().large_file_size);
+}
+
 // A remote file replaced with different content (in place, growing; and by rename, shrinking):
 // after the TTL a new open reads the new content entirely; at no time does any read return a mix
 // of versions; a descriptor opened before the change reads only old bytes or fails.
@@ -906,10 +933,12 @@ TEST_F(MountTest, KernelReadRequestsAreCountedBySize) {
 
 class MountErrorTest : public MountTest {
  protected:
-  // Runs `hoardfs mount URL MNT ...` (background mode, as a user would).
-  ProcessResult MountCommand(const std::string& url, const std::string& mnt) {
+  // Runs `hoardfs mount URL MNT ... EXTRA...` (background mode, as a user would).
+  ProcessResult MountCommand(const std::string& url, const std::string& mnt,
+                             const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {HoardfsBinary(), "mount", url, mnt};
     for (const std::string& o : MountOptions(scratch_->Sub("cache"))) argv.push_back(o);
+    argv.insert(argv.end(), extra.begin(), extra.end());
     argv.emplace_back("--log-file");
     argv.push_back(scratch_->Sub("error-case.log"));
     ProcessResult r = RunProcess(argv, 60s);
@@ -960,6 +989,16 @@ TEST_F(MountErrorTest, MalformedUrl) {
     SCOPED_TRACE(url);
     ProcessResult r = MountCommand(url, mnt);
     ExpectCleanFailure(r, mnt, {url});
+  }
+}
+
+TEST_F(MountErrorTest, ReadaheadOutOfRangeOrMalformed) {
+  const std::string mnt = NewDir("mnt");
+  AddMountpoint(mnt);
+  for (const std::string& value : std::vector<std::string>{"1M", "1T", "far", "-8M"}) {
+    SCOPED_TRACE(value);
+    ProcessResult r = MountCommand(DatasetUrl(), mnt, {"--readahead", value});
+    ExpectCleanFailure(r, mnt, {"--readahead " + value});
   }
 }
 
