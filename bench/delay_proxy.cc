@@ -85,7 +85,7 @@ class Direction {
                  seconds);
   }
 
-  void Start(std::shared_ptr<Direction> self) {
+  void Start(const std::shared_ptr<Direction>& self) {
     std::thread([self] { self->ReadLoop(); }).detach();
     std::thread([self] { self->WriteLoop(); }).detach();
   }
