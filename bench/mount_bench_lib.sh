@@ -174,6 +174,25 @@ EOF
   return 1
 }
 
+# start_delay_proxy PORT: bench/delay_proxy (DELAY_PROXY_BIN) in front of 127.0.0.1:PORT with a
+# WAN_RTT_MS round trip and WAN_WINDOW_KIB in flight; sets PROXY_PORT to its own port.
+start_delay_proxy() {
+  local out="$WORK/delay-proxy-$1.out" i pid
+  : >"$out"
+  "$DELAY_PROXY_BIN" --to "127.0.0.1:$1" --delay-ms "$(awk -v r="$WAN_RTT_MS" 'BEGIN { print r / 2 }')" \
+    --window-kib "$WAN_WINDOW_KIB" >"$out" 2>>"$LOG_DIR/delay_proxy.log" </dev/null &
+  pid=$!
+  STARTED_PIDS+=("$pid:--to 127.0.0.1:$1 ")
+  PROXY_PORT=""
+  for ((i = 0; i < 50; i++)); do
+    PROXY_PORT="$(sed -n 's/^port=//p' "$out")"
+    [[ -n "$PROXY_PORT" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 # ---- mounts ------------------------------------------------------------------------------------
 
 # Each mount_* sets MOUNT_PID to the daemon's pid (or "" on failure) and returns non-zero on
@@ -230,12 +249,12 @@ mount_bare_fuse() {
     fail_note "bare_fuse: could not raise read_ahead_kb"
 }
 
-mount_xrootdfs() {
+mount_xrootdfs() {  # mount_xrootdfs MNT [PORT]: xrootd's port by default
   phase "mount_xrootdfs"
   local m="$1"
   MOUNT_PID=""
   MOUNTS+=("$m")
-  timeout 60 xrootdfs "$m" -o "rdr=root://127.0.0.1:$XRD_PORT//$DATA_NAME,uid=nobody" \
+  timeout 60 xrootdfs "$m" -o "rdr=root://127.0.0.1:${2:-$XRD_PORT}//$DATA_NAME,uid=nobody" \
     >>"$LOG_DIR/xrootdfs.log" 2>&1 </dev/null || { fail_note "xrootdfs mount failed"; return 1; }
   wait_mounted "$m" || { fail_note "xrootdfs: $m not mounted"; return 1; }
   MOUNT_PID="$(pgrep -f "^xrootdfs $m " | head -1)"

@@ -534,6 +534,44 @@ if cores and any(res[(c, "seq_cold_busy")] for c in CPU_ORDER):
                         "cores_busy_fraction": summary(frac), "busy_cpu_s_per_gib": summary(per_gib)}
     P("")
 
+# The wide-area round (same run): the large file read cold through bench/delay_proxy, a TCP relay
+# that delays every byte by half the round trip each way and lets at most a window of bytes be in
+# flight per connection (run_mount_bench.sh: wan_round).
+WAN_ORDER = ["xrdcp", "curl", "hoardfs-root", "hoardfs-root-ra64", "hoardfs-http", "xrootdfs"]
+WAN_TITLE = {"xrdcp": "xrdcp", "curl": "curl (one GET)", "hoardfs-root": "hoardfs root://",
+             "hoardfs-root-ra64": "hoardfs root://, `--readahead 64M`",
+             "hoardfs-http": "hoardfs http://",
+             "xrootdfs": f"xrootdfs (its first {E.get('MB_WAN_PART_MIB', '?')} MiB)"}
+wan_json = {}
+if any(res[(c, "seq_wan")] for c in WAN_ORDER):
+    rtt, win = E.get("MB_WAN_RTT_MS", "?"), E.get("MB_WAN_WINDOW_KIB", "?")
+    P(f"## A wide-area link (cold seq over a {rtt} ms round trip)")
+    P("")
+    P(f"The large file read cold (page cache dropped; hoardfs on a fresh mount and an empty cache) "
+      f"through bench/delay_proxy in front of the same xrootd: every byte held {rtt} ms per round "
+      f"trip, at most {win} KiB in flight per direction and connection (one TCP connection over "
+      "such a link carries at most that per round trip; 0 = unbounded), a new connection one "
+      "round trip late. The other tables' server is on this machine, less than 0.1 ms away; a "
+      "compute node's remote storage is at another site. hoardfs reads over four XRootD streams "
+      "per server; xrdcp with its default one. Measured at the end of each round; ratios per round "
+      "(> 1: the row is faster).")
+    P("")
+    P("| system | cold seq (MB/s) | ÷ xrdcp | ÷ curl | ÷ xrootdfs |")
+    P("|---|---:|---:|---:|---:|")
+    for c in WAN_ORDER:
+        v = res[(c, "seq_wan")]
+        if not v:
+            continue
+        rel = {}
+        for o in ("xrdcp", "curl", "xrootdfs"):
+            rel[o] = ratios(v, res[(o, "seq_wan")], False) if o != c else []
+        P(f"| {WAN_TITLE[c]} | {cell(v.values())} | {rcell(rel['xrdcp'])} | {rcell(rel['curl'])} | "
+          f"{rcell(rel['xrootdfs'])} |")
+        wan_json[c] = {"mb_s": summary(v.values()), "vs_xrdcp": summary(rel["xrdcp"]),
+                       "vs_curl": summary(rel["curl"]), "vs_xrootdfs": summary(rel["xrootdfs"])}
+    P("")
+    wan_json = {"rtt_ms": rtt, "window_kib": win, "systems": wan_json}
+
 ratio_json = {}
 for h in hoardfs:
     be = BACKEND[h]
@@ -683,6 +721,7 @@ doc = {
     "cache_write_bound": write_json,
     "ranged_read_bound": ranged_json,
     "cold_seq_cores": busy_json,
+    "wide_area_link": wan_json,
     "paired_limits": paired_json,
 }
 for (s, case), vals in sorted(res.items()):

@@ -26,6 +26,14 @@
 #   --no-s3       no S3 server, so no hoardfs over s3://, s3fs, rclone over S3, curl SigV4
 #   --no-s3fs, --no-rclone, --no-xrootdfs   leave that peer out (--no-rclone: both rclone mounts)
 #   --no-sparse   no ROOT-like sparse case;  --no-scale  no 64-reader scaling case
+#   --no-wan      no wide-area round. By default each round ends with the large file read cold
+#                 through bench/delay_proxy (a TCP relay in front of xrootd's ports that delays
+#                 every byte and bounds the bytes in flight per connection, as a long link does):
+#                 xrdcp, curl, hoardfs over root:// (default and --readahead 64M) and http://,
+#                 and xrootdfs (its first 128 MiB: it waits a round trip per read)
+#   --wan-rtt-ms MS      that link's round trip (default 20)
+#   --wan-window-kib K   bytes in flight per direction and connection (default 4096: this
+#                        machine's tcp_wmem maximum, what a Linux sender keeps unacknowledged)
 #   --no-plots    no gnuplot SVGs
 #   --budget S    time budget of the rounds in seconds (default: quick ~300, full 1,860 with every
 #                 system)
@@ -53,6 +61,9 @@ WANT_S3FS=1
 WANT_SPARSE=1
 WANT_SCALE=1
 WANT_PLOTS=1
+WANT_WAN=1
+WAN_RTT_MS=20
+WAN_WINDOW_KIB=4096
 BUDGET_ARG=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -67,6 +78,9 @@ while [[ $# -gt 0 ]]; do
     --no-sparse) WANT_SPARSE=0 ;;
     --no-scale) WANT_SCALE=0 ;;
     --no-plots) WANT_PLOTS=0 ;;
+    --no-wan) WANT_WAN=0 ;;
+    --wan-rtt-ms) WAN_RTT_MS="$2"; shift ;;
+    --wan-window-kib) WAN_WINDOW_KIB="$2"; shift ;;
     --budget) BUDGET_ARG="$2"; shift ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
@@ -202,7 +216,7 @@ if [[ $WANT_PLOTS == 1 ]]; then
   if ensure_cmd gnuplot gnuplot-nox; then HAVE_PLOTS=1; else PEER_NOTES+=("plots: gnuplot-nox could not be installed"); fi
 fi
 
-TARGETS=(hoardfs sparse_read bare_fuse dir_list)
+TARGETS=(hoardfs sparse_read bare_fuse dir_list delay_proxy)
 [[ $HAVE_S3 == 1 ]] && TARGETS+=(hoardfs_rgw_server)
 if [[ -n "${HOARDFS_BIN:-}" ]]; then
   log "using HOARDFS_BIN=$HOARDFS_BIN"
@@ -224,6 +238,11 @@ SPARSE_BIN="${SPARSE_READ_BIN:-$BUILD/bench/sparse_read}"
 RGW_BIN="${RGW_SERVER_BIN:-$BUILD/tests/hoardfs_rgw_server}"
 BARE_FUSE_BIN="${BARE_FUSE_BIN:-$BUILD/bench/bare_fuse}"
 DIR_LIST_BIN="${DIR_LIST_BIN:-$BUILD/bench/dir_list}"
+DELAY_PROXY_BIN="${DELAY_PROXY_BIN:-$BUILD/bench/delay_proxy}"
+if [[ $WANT_WAN == 1 && ! -x "$DELAY_PROXY_BIN" ]]; then
+  PEER_NOTES+=("wide-area round: no delay_proxy binary ($DELAY_PROXY_BIN): skipped")
+  WANT_WAN=0
+fi
 HAVE_DIR_LIST=1
 if [[ ! -x "$DIR_LIST_BIN" ]]; then
   PEER_NOTES+=("listing limits: no dir_list binary ($DIR_LIST_BIN): skipped")
@@ -259,10 +278,10 @@ SYSTEMS=(hoardfs-root)
 extra=$((${#SYSTEMS[@]} - 3))
 ((extra < 0)) && extra=0
 if [[ $QUICK == 1 ]]; then
-  BUDGET=$(((BUDGET + extra * 40 + (WANT_SPARSE + WANT_SCALE) * 10) * ROUNDS / 3))
+  BUDGET=$(((BUDGET + extra * 40 + (WANT_SPARSE + WANT_SCALE + WANT_WAN) * 10) * ROUNDS / 3))
   ((ROUNDS == 1)) && BUDGET=$((BUDGET * 2))   # one round: no round to skip, only a runaway guard
 else
-  BUDGET=$((BUDGET + extra * 150 * ROUNDS / 3 + (WANT_SPARSE + WANT_SCALE) * 60 * ROUNDS / 3))
+  BUDGET=$((BUDGET + extra * 150 * ROUNDS / 3 + (WANT_SPARSE + WANT_SCALE + WANT_WAN) * 60 * ROUNDS / 3))
 fi
 
 [[ -n "$BUDGET_ARG" ]] && BUDGET=$BUDGET_ARG
@@ -290,6 +309,15 @@ T_DATA=$((SECONDS - T_BENCH0))
 log "== xrootd"
 start_xrootd "$SRV" || { echo "xrootd did not start" >&2; exit 1; }
 log "xrootd pid $XRD_PID: root://127.0.0.1:$XRD_PORT//$DATA_NAME, http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME"
+if [[ $WANT_WAN == 1 ]]; then
+  if start_delay_proxy "$XRD_PORT" && WAN_PORT="$PROXY_PORT" &&
+    start_delay_proxy "$XRD_HTTP_PORT" && WAN_HTTP_PORT="$PROXY_PORT"; then
+    log "a ${WAN_RTT_MS} ms link (window ${WAN_WINDOW_KIB} KiB): root://127.0.0.1:$WAN_PORT, http://127.0.0.1:$WAN_HTTP_PORT"
+  else
+    fail_note "delay_proxy did not start: no wide-area round"
+    WANT_WAN=0
+  fi
+fi
 
 T_S3=0
 if [[ $HAVE_S3 == 1 ]]; then
@@ -375,10 +403,10 @@ CUR_SMALL=$SMALL
 conv_small() { rate "$CUR_SMALL" "$1"; }
 conv_wide() { rate "$WIDE" "$1"; }
 
-curl_big() {
+curl_big() {  # curl_big [PORT]: the large file by one GET (default: xrootd's HTTP port)
   local out
   out="$(timeout "$SEQ_TIMEOUT" curl -sf -o /dev/null -w '%{time_total} %{size_download}' \
-    "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/big")" && [[ "${out#* }" == "$BIG_BYTES" ]] || return 1
+    "http://127.0.0.1:${1:-$XRD_HTTP_PORT}/$DATA_NAME/big")" && [[ "${out#* }" == "$BIG_BYTES" ]] || return 1
   printf '%s' "${out%% *}"
 }
 curl_ttfb() {
@@ -782,6 +810,52 @@ scale_round() {
 declare -A BROKEN=()
 declare -A LAST_DURATION=()
 SKIPPED=()
+
+# ---- the wide-area round ------------------------------------------------------------------------
+# wan_round ROUND: the large file read cold (page cache dropped, a fresh mount on an empty cache)
+# through the delay proxies: the direct clients, hoardfs with its default readahead and with 64M,
+# and xrootdfs on the first WAN_PART_MIB (one round trip per read: the whole file would take
+# minutes). Recorded as case seq_wan.
+WAN_PART_MIB=128
+((WAN_PART_MIB > BIG_MIB)) && WAN_PART_MIB=$BIG_MIB
+WAN_PART_BYTES=$((WAN_PART_MIB * 1048576))
+conv_wan_part() { awk -v b="$WAN_PART_BYTES" -v s="$1" 'BEGIN { printf "%.3f", b / s / 1e6 }'; }
+wan_round() {
+  local r="$1" sys m="$MNT/wan" ca
+  log "round $r: a ${WAN_RTT_MS} ms link"
+  mkdir -p "$m"
+  drop_caches
+  measure "$r" xrdcp seq_wan MB/s conv_seq \
+    timed "$SEQ_TIMEOUT" xrdcp -f -s "root://127.0.0.1:$WAN_PORT//$DATA_NAME/big" /dev/null
+  drop_caches
+  measure "$r" curl seq_wan MB/s conv_seq curl_big "$WAN_HTTP_PORT"
+  for sys in hoardfs-root hoardfs-root-ra64 hoardfs-http; do
+    [[ $sys == hoardfs-http && $WANT_HTTP != 1 ]] && continue
+    ca="$CACHES/wan-$sys-$r"
+    local url="root://127.0.0.1:$WAN_PORT//$DATA_NAME" extra=()
+    [[ $sys == hoardfs-http ]] && url="http://127.0.0.1:$WAN_HTTP_PORT/$DATA_NAME"
+    [[ $sys == *-ra64 ]] && extra=(--readahead 64M)
+    if mount_hoardfs "$m" "$ca" "$url" "${extra[@]}"; then
+      drop_caches
+      measure "$r" "$sys" seq_wan MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
+    fi
+    unmount_path "$m" || fail_note "unmount $m"
+    wait_exit "$MOUNT_PID" "$m"
+    MOUNT_PID=""
+    rm -rf "$ca"
+  done
+  if [[ $HAVE_XROOTDFS == 1 ]]; then
+    if mount_xrootdfs "$m" "$WAN_PORT"; then
+      drop_caches
+      measure "$r" xrootdfs seq_wan MB/s conv_wan_part \
+        dd_read "$m/big" "$WAN_PART_BYTES" count="$WAN_PART_MIB"
+    fi
+    unmount_path "$m" || fail_note "unmount $m"
+    wait_exit "$MOUNT_PID" "$m"
+    MOUNT_PID=""
+  fi
+}
+
 # fits NAME: true if NAME's round (as long as its last one) still fits in the time budget.
 fits() { ((SECONDS + ${LAST_DURATION[$1]:-0} <= DEADLINE)); }
 # round_fits: true if a whole round (limits, every system, scaling; as long as their last ones)
@@ -822,6 +896,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
       SKIPPED+=("scaling round $r: would overrun the time budget (${BUDGET} s)")
     fi
   fi
+  if [[ $WANT_WAN == 1 ]]; then
+    if fits wan; then
+      t_sys=$SECONDS
+      wan_round "$r"
+      LAST_DURATION[wan]=$((SECONDS - t_sys))
+    else
+      SKIPPED+=("wide-area round $r: would overrun the time budget (${BUDGET} s)")
+    fi
+  fi
   reap_later
   rm -rf "${CACHES:?}"/*
 done
@@ -856,6 +939,7 @@ export MB_RESULTS="$RESULTS" MB_DIAG="$DIAG" MB_RSS="$WORK/rss.tsv" MB_BIG_MIB="
   MB_SMALL="$SMALL" MB_WIDE="$WIDE" MB_FIO_RUNTIME="$FIO_RUNTIME" MB_SPARSE_MIB="$SPARSE_MIB" \
   MB_SCALE_N="$SCALE_N" MB_SCALE_MIB="$SCALE_MIB" MB_JSON="$JSON.tmp" MB_S3_SMALL="$S3_SMALL" \
   MB_RANGE_MIB="$RANGE_MIB" MB_RANGE_PARALLEL="$RANGE_PARALLEL" MB_CORES="$cores" \
+  MB_WAN_RTT_MS="$WAN_RTT_MS" MB_WAN_WINDOW_KIB="$WAN_WINDOW_KIB" MB_WAN_PART_MIB="$WAN_PART_MIB" \
   MB_META_DATE="$start_date" MB_META_MODE="$MODE" MB_META_ROUNDS="$ROUNDS" \
   MB_META_SOURCE="hoardfs $rev$dirty" MB_META_CPU="$cpu_desc" MB_META_MEMORY="$mem" \
   MB_META_DISK="$dev ($fstype) ${disk:-?}, rotational $rota" MB_META_KERNEL="$kernel" \
