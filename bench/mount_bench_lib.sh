@@ -175,22 +175,14 @@ EOF
 }
 
 # start_delay_proxy PORT: bench/delay_proxy (DELAY_PROXY_BIN) in front of 127.0.0.1:PORT with a
-# WAN_RTT_MS round trip and WAN_WINDOW_KIB in flight; sets PROXY_PORT to its own port.
+# WAN_RTT_MS round trip and WAN_WINDOW_KIB in flight (bench/delay_proxy.sh); sets PROXY_PORT.
 start_delay_proxy() {
-  local out="$WORK/delay-proxy-$1.out" i pid
-  : >"$out"
-  "$DELAY_PROXY_BIN" --to "127.0.0.1:$1" --delay-ms "$(awk -v r="$WAN_RTT_MS" 'BEGIN { print r / 2 }')" \
-    --window-kib "$WAN_WINDOW_KIB" >"$out" 2>>"$LOG_DIR/delay_proxy.log" </dev/null &
-  pid=$!
-  STARTED_PIDS+=("$pid:--to 127.0.0.1:$1 ")
-  PROXY_PORT=""
-  for ((i = 0; i < 50; i++)); do
-    PROXY_PORT="$(sed -n 's/^port=//p' "$out")"
-    [[ -n "$PROXY_PORT" ]] && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
+  DELAY_PROXY_PID=""
+  # shellcheck disable=SC2153  # DELAY_PROXY_BIN: set by run_mount_bench.sh
+  delay_proxy_start "$DELAY_PROXY_BIN" "$1" "$WAN_RTT_MS" "$WAN_WINDOW_KIB" "$LOG_DIR"
+  local rc=$?
+  [[ -n "$DELAY_PROXY_PID" ]] && STARTED_PIDS+=("$DELAY_PROXY_PID:--to 127.0.0.1:$1 ")
+  return "$rc"
 }
 
 # ---- mounts ------------------------------------------------------------------------------------

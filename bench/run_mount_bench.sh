@@ -145,6 +145,8 @@ mkdir -p "$LOG_DIR"
 source "$ROOT/bench/mount_bench_lib.sh"
 # shellcheck source=bench/ramdisk.sh
 source "$ROOT/bench/ramdisk.sh"
+# shellcheck source=bench/delay_proxy.sh
+source "$ROOT/bench/delay_proxy.sh"
 
 KEEP_LOGS="${HOARDFS_BENCH_KEEP_LOGS:-}"
 cleanup() {

@@ -74,6 +74,8 @@
 set -euo pipefail
 # shellcheck source=bench/ramdisk.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ramdisk.sh"
+# shellcheck source=bench/delay_proxy.sh
+source "$(dirname "${BASH_SOURCE[0]}")/delay_proxy.sh"
 
 ROUNDS=4
 SIZE_MIB=512
@@ -181,21 +183,16 @@ for ((i = 0; i < 100 && up == 0; i++)); do
   ((up)) || sleep 0.1
 done
 ((up)) || { echo "xrootd did not come up on port $PORT:" >&2; tail -5 "$WORK/xrd/xrootd.log" >&2; exit 1; }
-# start_proxy PORT: a delay_proxy in front of 127.0.0.1:PORT; sets PROXY_PORT to its own port.
+# start_proxy PORT: a delay_proxy in front of 127.0.0.1:PORT (bench/delay_proxy.sh); sets
+# PROXY_PORT to its own port.
 start_proxy() {
-  local out="$WORK/proxy-$1.out" i
-  : >"$out"
-  "$PROXY_BIN" --to "127.0.0.1:$1" --delay-ms "$(awk -v r="$RTT_MS" 'BEGIN { print r / 2 }')" \
-    --window-kib "$WINDOW_KIB" >"$out" 2>>"$WORK/proxy.err" &
-  PROXY_PIDS+=("$!")
-  PROXY_PORT=""
-  for ((i = 0; i < 50; i++)); do
-    PROXY_PORT="$(sed -n 's/^port=//p' "$out")"
-    [[ -n "$PROXY_PORT" ]] && return 0
-    sleep 0.1
-  done
+  local up=0
+  DELAY_PROXY_PID=""
+  delay_proxy_start "$PROXY_BIN" "$1" "$RTT_MS" "$WINDOW_KIB" "$WORK" && up=1
+  [[ -n "$DELAY_PROXY_PID" ]] && PROXY_PIDS+=("$DELAY_PROXY_PID")
+  ((up)) && return 0
   echo "delay_proxy did not start:" >&2
-  cat "$WORK/proxy.err" >&2
+  cat "$WORK/delay-proxy.err" >&2
   exit 1
 }
 # Where the clients reach the server: xrootd's ports, or the delay proxies in front of them.
