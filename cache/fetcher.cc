@@ -20,7 +20,11 @@ Fetcher::Fetcher(BlockCache* cache, const FetcherOptions& options)
           {.granule = 64u << 10, .max_idle_bytes = 8u << 20, .min_pooled_bytes = 0})),
       piece_buffers_(BufferPool::Create({.granule = kPiecePageSize,
                                          .max_idle_bytes = kMaxRememberedPieces * kChunkSize,
-                                         .min_pooled_bytes = 0})) {
+                                         .min_pooled_bytes = 0})),
+      lent_(std::make_shared<ReadaheadBudget>(
+          options.readahead_limit > options.readahead_max
+              ? 2 * (options.readahead_limit - options.readahead_max)
+              : 0)) {
   const unsigned n = std::max(1u, options_.threads);
   for (unsigned i = 0; i < n; ++i) {
     workers_.emplace_back([this] { WorkerMain(); });
@@ -78,7 +82,7 @@ void Fetcher::Remember(const std::string& key, Block block, uint64_t bytes) {
   recent_.push_back(key);
   // Completed blocks stay until the budget is needed: readahead trims the oldest ones to make
   // room (ScheduleReadahead), so prefetched blocks are not dropped before the reader gets to them.
-  TrimRecentLocked(options_.max_memory_bytes);
+  TrimRecentLocked(MemoryBudget());
 }
 
 void Fetcher::RememberPiece(const std::string& key, Block piece) {
@@ -248,7 +252,8 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
 }
 
 Result<std::vector<Fetcher::Block>> Fetcher::GetBlocks(const RemoteFile& file, uint32_t first,
-                                                       uint32_t last, bool cache_checked) {
+                                                       uint32_t last, bool cache_checked,
+                                                       bool* waited) {
   const size_t n = last - first + 1;
   std::vector<std::optional<Block>> got(n);
   std::vector<std::shared_future<Result<Block>>> waits(n);
@@ -300,6 +305,10 @@ Result<std::vector<Fetcher::Block>> Fetcher::GetBlocks(const RemoteFile& file, u
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (!got[i] && waits[i].valid()) {
+      if (waited != nullptr && !*waited &&
+          waits[i].wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        *waited = true;
+      }
       Result<Block> r = Status::Aborted("fetch abandoned");
       try {
         r = waits[i].get();
@@ -326,7 +335,9 @@ Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<
                              ReadStraddling(file, offset, out.first(length), stream));
     if (n.has_value()) return *n;
   }
-  HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got, GetBlocks(file, first, last));
+  bool waited = false;
+  HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got,
+                           GetBlocks(file, first, last, /*cache_checked=*/false, &waited));
 
   // Copy out.
   size_t copied = 0;
@@ -341,7 +352,7 @@ Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<
     std::memcpy(out.data() + copied, got[i].data.get() + (from - block_start), to - from);
     copied += to - from;
   }
-  if (stream != nullptr) ScheduleReadahead(file, offset, copied, stream);
+  if (stream != nullptr) ScheduleReadahead(file, offset, copied, stream, waited);
   return copied;
 }
 
@@ -457,15 +468,16 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, u
   HOARDFS_ASSIGN_OR_RETURN(std::optional<FetchedSlice> part,
                            ReadPartial(file, block, in_block, length, stream, &cache_missed));
   if (part.has_value()) return part;
+  bool waited = false;
   HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got,
-                           GetBlocks(file, block, block, /*cache_checked=*/cache_missed));
+                           GetBlocks(file, block, block, /*cache_checked=*/cache_missed, &waited));
   if (got[0].size < in_block + length) {
     return Status::Corruption(file.ref.path + ": block " + std::to_string(block) +
                               " is shorter than the file size says");
   }
   FetchedSlice slice{std::shared_ptr<const std::byte>(got[0].data, got[0].data.get() + in_block),
                      length};
-  if (stream != nullptr) ScheduleReadahead(file, offset, length, stream);
+  if (stream != nullptr) ScheduleReadahead(file, offset, length, stream, waited);
   return std::optional<FetchedSlice>(std::move(slice));
 }
 
@@ -524,9 +536,9 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPieces(const RemoteFile& file, 
   // Candidates, in file order: each chunk's piece, and for an edge chunk also the pieces of the
   // pages the range touches in it. An edge chunk held whole serves as it is; else its pages do.
   struct Unit {
-    uint64_t from = 0, to = 0;  // file bytes [from, to)
-    uint32_t index = 0;         // block index of its cache entry
-    std::optional<Block> held;  // fetched moments ago (fetcher memory)
+    uint64_t from = 0, to = 0;        // file bytes [from, to)
+    uint32_t index = 0;               // block index of its cache entry
+    std::optional<Block> held;        // fetched moments ago (fetcher memory)
     std::optional<BlockEntry> entry;  // its cache entry
     bool in_memory() const { return held.has_value() && held->size == to - from; }
     bool in_cache() const { return entry.has_value() && entry->length == to - from; }
@@ -669,8 +681,57 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPieces(const RemoteFile& file, 
       std::shared_ptr<const std::byte>(buffer, buffer.get() + (want_from - span_from)), length});
 }
 
+void Fetcher::ProbeWindowLocked(ReadStream* stream, size_t length, bool waited) {
+  if (!stream->probe.has_value()) {
+    stream->probe.emplace(ReadaheadProbeOptions{.base_cap = options_.readahead_max,
+                                                .limit = options_.readahead_limit,
+                                                .min_epoch = options_.readahead_probe_epoch});
+  }
+  ReadaheadProbe& probe = *stream->probe;
+  const bool was_probing = probe.probing();
+  const ReadaheadProbe::Step step =
+      probe.OnRead(length, std::chrono::steady_clock::now(), waited, stream->window >= probe.cap());
+  switch (step.kind) {
+    case ReadaheadProbe::Step::Kind::kGrow: {
+      // Twice the growth: the budget is twice the window (daemon/mount_command.cc says why).
+      const uint64_t need = 2 * (step.to - step.from);
+      if (!lent_->TryReserve(need)) {
+        probe.Refused();
+        stats_.readahead_refused.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      stream->budget = lent_;
+      stream->lent_bytes += need;
+      stream->window = step.to;
+      stats_.readahead_grows.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    case ReadaheadProbe::Step::Kind::kShrink: {
+      const uint64_t back = std::min(stream->lent_bytes, 2 * (step.from - step.to));
+      lent_->Release(back);
+      stream->lent_bytes -= back;
+      stream->window = std::min(stream->window, step.to);
+      stats_.readahead_shrinks.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    case ReadaheadProbe::Step::Kind::kNone:
+      if (was_probing && !probe.probing()) {
+        stats_.readahead_kept.fetch_add(1, std::memory_order_relaxed);
+      }
+      return;
+  }
+}
+
+void Fetcher::ResetProbeLocked(ReadStream* stream) {
+  if (stream->probe.has_value()) stream->probe->Reset();
+  if (stream->lent_bytes != 0) {
+    lent_->Release(stream->lent_bytes);
+    stream->lent_bytes = 0;
+  }
+}
+
 void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,
-                                ReadStream* stream) {
+                                ReadStream* stream, bool waited) {
   uint64_t from = 0, to = 0;
   {
     std::lock_guard<std::mutex> lock(stream->mu);
@@ -696,11 +757,17 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
     const uint64_t span = std::max(end, stream->next_offset) - stream->run_start;
     if (stream->run >= 3 && stream->run_bytes * 2 >= span &&
         (span >= options_.min_stream_span_bytes || stream->run >= options_.min_stream_reads)) {
-      stream->window = stream->window == 0 ? options_.readahead_initial
-                                           : std::min(stream->window * 2, options_.readahead_max);
+      const uint64_t cap =
+          stream->probe.has_value() ? stream->probe->cap() : options_.readahead_max;
+      stream->window =
+          stream->window == 0 ? options_.readahead_initial : std::min(stream->window * 2, cap);
+      if (options_.readahead_limit > options_.readahead_max) {
+        ProbeWindowLocked(stream, length, waited);
+      }
     } else {
       stream->window = 0;
       stream->prefetched_to = 0;
+      ResetProbeLocked(stream);
     }
     stream->next_offset = sequential ? std::max(end, stream->next_offset) : end;
     if (stream->window == 0) return;
@@ -715,11 +782,11 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
     // Fit the step into the memory budget (shrink it rather than drop it); record it as scheduled
     // only once it is.
     std::lock_guard<std::mutex> lock(mu_);
-    if (memory_bytes_ + (to - from) > options_.max_memory_bytes) {
-      TrimRecentLocked(options_.max_memory_bytes - std::min(options_.max_memory_bytes, to - from));
+    const uint64_t budget = MemoryBudget();
+    if (memory_bytes_ + (to - from) > budget) {
+      TrimRecentLocked(budget - std::min(budget, to - from));
     }
-    const uint64_t room =
-        options_.max_memory_bytes > memory_bytes_ ? options_.max_memory_bytes - memory_bytes_ : 0;
+    const uint64_t room = budget > memory_bytes_ ? budget - memory_bytes_ : 0;
     if (to - from > room) to = from + room / block_size_ * block_size_;
     if (to <= from) {
       stats_.prefetch_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -766,6 +833,12 @@ FetcherStats Fetcher::Stats() const {
   s.prefetch_dropped = stats_.prefetch_dropped.load();
   s.readahead_max_bytes = options_.readahead_max;
   s.max_memory_bytes = options_.max_memory_bytes;
+  s.readahead_limit_bytes = std::max(options_.readahead_limit, options_.readahead_max);
+  s.readahead_grows = stats_.readahead_grows.load();
+  s.readahead_kept = stats_.readahead_kept.load();
+  s.readahead_shrinks = stats_.readahead_shrinks.load();
+  s.readahead_refused = stats_.readahead_refused.load();
+  s.readahead_lent_bytes = lent_->reserved();
   for (const auto* pool : {&buffers_, &small_buffers_, &piece_buffers_}) {
     const BufferPoolStats b = (*pool)->Stats();
     s.buffer_in_use_bytes += b.in_use_bytes;

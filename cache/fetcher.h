@@ -16,6 +16,11 @@
 //        prefetched by a pool of threads in parallel requests (from the cache when the blocks are
 //        there, so the disk stays busy too);
 //        the bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
+//        Past readahead_max, a stream's window may grow up to readahead_limit where a probe shows
+//        that a larger window raises the stream's rate (a remote behind a long round trip;
+//        cache/readahead_probe.h); the memory that takes is lent on top of max_memory_bytes, twice
+//        the growth, from a ReadaheadBudget shared by all streams (at most twice
+//        readahead_limit - readahead_max in all).
 //        Remote reads land in buffers from a BufferPool (mapped memory, reused; at most
 //        max_idle_buffer_bytes of released ones kept), so memory freed is returned to the kernel.
 //
@@ -40,6 +45,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -47,6 +53,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -54,6 +61,8 @@
 #include <vector>
 
 #include "cache/block_cache.h"
+#include "cache/readahead_budget.h"
+#include "cache/readahead_probe.h"
 #include "common/buffer_pool.h"
 #include "common/result.h"
 #include "remote/object_source.h"
@@ -78,12 +87,29 @@ struct ReadStream {
   uint64_t prefetched_to = 0;  // prefetch has been scheduled up to this offset
   // The last small read found its block not cached whole: look its pieces up first.
   std::atomic<bool> pieces_first{false};
+  // Growth of the window past readahead_max (created by the fetcher when it may grow), and the
+  // memory the stream holds for it, returned when the window shrinks back or the stream ends.
+  std::optional<ReadaheadProbe> probe;
+  std::shared_ptr<ReadaheadBudget> budget;
+  uint64_t lent_bytes = 0;
+
+  ReadStream() = default;
+  ReadStream(const ReadStream&) = delete;
+  ReadStream& operator=(const ReadStream&) = delete;
+  ~ReadStream() {
+    if (budget != nullptr && lent_bytes != 0) budget->Release(lent_bytes);
+  }
 };
 
 struct FetcherOptions {
   uint64_t max_request_bytes = 8ull << 20;  // one remote read at most
   uint64_t readahead_initial = 4ull << 20;  // first window of a sequential stream
   uint64_t readahead_max = 32ull << 20;     // per stream
+  // A stream's window may grow past readahead_max up to this, one doubling at a time, each kept
+  // only if it raised the stream's rate (cache/readahead_probe.h). <= readahead_max: never.
+  uint64_t readahead_limit = 0;
+  // How long the probe measures a window for, at least (tests shorten it).
+  std::chrono::nanoseconds readahead_probe_epoch = std::chrono::milliseconds(250);
   // A run of reads is a stream only once it spans at least this many bytes, or counts at least
   // min_stream_reads reads. The kernel reads ahead on its own, up to max_readahead (1 MiB,
   // fuse/fuse_server.cc) per request: a read at a file's start or two adjacent small reads make
@@ -124,6 +150,11 @@ struct FetcherStats {
   uint64_t buffer_maps = 0, buffer_reuses = 0;              // fresh mappings / reused buffers
   // The configuration: a stream's largest readahead window, and the budget of blocks in memory.
   uint64_t readahead_max_bytes = 0, max_memory_bytes = 0;
+  // Window growth past readahead_max: its limit; probes begun, kept (the rate rose) and undone;
+  // probes refused for lack of memory; the memory lent to grown windows now.
+  uint64_t readahead_limit_bytes = 0;
+  uint64_t readahead_grows = 0, readahead_kept = 0, readahead_shrinks = 0, readahead_refused = 0;
+  uint64_t readahead_lent_bytes = 0;
 };
 
 class Fetcher {
@@ -163,8 +194,9 @@ class Fetcher {
 
   // Blocks [first, last] of `file`: from memory, the cache, or the remote (steps 1-3).
   // With `cache_checked`, the cache was just asked for these blocks and missed: skip step 2.
+  // `waited` (optional) is set when a block was in flight and had to be waited for.
   Result<std::vector<Block>> GetBlocks(const RemoteFile& file, uint32_t first, uint32_t last,
-                                       bool cache_checked = false);
+                                       bool cache_checked = false, bool* waited = nullptr);
   // A small non-sequential read of one block from the cache's chunks, or from pieces and the
   // remote; nullopt: not served so (use the whole block). `cache_missed`: the cache was asked for
   // the whole block and does not hold it.
@@ -213,8 +245,16 @@ class Fetcher {
   void Forget(const std::string& key);
   // Drops the oldest completed blocks until memory_bytes_ <= target. REQUIRES: mu_ held.
   void TrimRecentLocked(uint64_t target);
-  void ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,
-                         ReadStream* stream);
+  // `waited`: the read waited for a fetch in flight (its stream's window did not keep ahead).
+  void ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length, ReadStream* stream,
+                         bool waited = false);
+  // A sequential read of `length` bytes by `stream` (its window just computed): lets the probe
+  // grow or shrink the stream's cap, lending or taking back memory. REQUIRES: stream->mu held.
+  void ProbeWindowLocked(ReadStream* stream, size_t length, bool waited);
+  // Drops the probe's growth of a stream that is no longer sequential. REQUIRES: stream->mu held.
+  void ResetProbeLocked(ReadStream* stream);
+  // Blocks in memory may take the fixed budget and what is lent to grown windows.
+  uint64_t MemoryBudget() const { return options_.max_memory_bytes + lent_->reserved(); }
   void Submit(std::function<void()> task);
   void WorkerMain();
 
@@ -229,12 +269,14 @@ class Fetcher {
   // Remembered pieces' copies: one capacity (a chunk), so every released copy is reused.
   static constexpr size_t kMaxRememberedPieces = 512;
   const std::shared_ptr<BufferPool> piece_buffers_;
+  // Memory lent to grown readahead windows (twice readahead_limit - readahead_max at most).
+  const std::shared_ptr<ReadaheadBudget> lent_;
 
   std::mutex mu_;
   std::unordered_map<std::string, Pending> blocks_;  // GUARDED_BY(mu_): in flight or recent
   std::deque<std::string> recent_;                   // GUARDED_BY(mu_): completed, oldest first
   std::deque<std::string> recent_pieces_;  // GUARDED_BY(mu_): RememberPiece's, oldest first
-  uint64_t memory_bytes_ = 0;                        // GUARDED_BY(mu_)
+  uint64_t memory_bytes_ = 0;              // GUARDED_BY(mu_)
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
@@ -245,7 +287,8 @@ class Fetcher {
   mutable struct {
     std::atomic<uint64_t> remote_requests{0}, remote_bytes{0}, remote_errors{0},
         memory_hit_bytes{0}, cache_hit_bytes{0}, partial_hit_bytes{0}, piece_hit_bytes{0},
-        sparse_fetches{0}, prefetch_requests{0}, prefetch_dropped{0};
+        sparse_fetches{0}, prefetch_requests{0}, prefetch_dropped{0}, readahead_grows{0},
+        readahead_kept{0}, readahead_shrinks{0}, readahead_refused{0};
   } stats_;
 };
 

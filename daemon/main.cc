@@ -73,8 +73,14 @@ int main(int argc, char** argv) {
   mount->add_option("--block-size", m.block_size, "cache block size")->capture_default_str();
   mount
       ->add_option("--readahead", m.readahead,
-                   "largest readahead window of a sequential reader, 4M to 512M: 64M or more on "
-                   "links with a round trip of 20 ms or more (memory: twice this, at least 64M)")
+                   "readahead window a sequential reader reaches, 4M to 512M (memory: twice this, "
+                   "at least 64M)")
+      ->capture_default_str();
+  mount
+      ->add_option("--readahead-limit", m.readahead_limit,
+                   "largest a sequential reader's window may grow to, where a larger one proves "
+                   "faster (a remote behind a long round trip), 4M to 512M; equal to --readahead: "
+                   "never (memory: twice the growth on top, for all readers together)")
       ->capture_default_str();
   mount->add_flag("-f,--foreground", m.foreground, "stay in the foreground");
   mount->add_option("-o", m.fuse_options, "mount options (allow_other, ...)")->delimiter(',');

@@ -120,17 +120,49 @@ RemoteOptions RemoteOptionsOf(const MountTableEntry& e) {
   return ro;
 }
 
-// The --readahead flag, else the table's [cache] readahead, else the default, in range.
-Result<uint64_t> ReadaheadOf(const MountArgs& a, const MountTable& table) {
-  const bool from_table = a.given_flags.count("--readahead") == 0 && table.readahead;
-  const std::string text = from_table ? *table.readahead : a.readahead;
-  const std::string what = from_table ? "[cache] readahead " : "--readahead ";
+// A window size given by `flag`, else by the table's [cache] `key`, else the flag's default, in
+// [kMinReadaheadBytes, kMaxReadaheadBytes]; `label` says where it came from ("--readahead 64M").
+Result<uint64_t> WindowSizeOf(const MountArgs& a, const std::string& flag,
+                              const std::string& flag_value, const std::string& key,
+                              const std::optional<std::string>& table_value, std::string* label) {
+  const bool from_table = a.given_flags.count(flag) == 0 && table_value;
+  const std::string text = from_table ? *table_value : flag_value;
+  *label = (from_table ? "[cache] " + key + " " : flag + " ") + text;
   Result<uint64_t> bytes = ParseByteSize(text);
-  if (!bytes.ok()) return bytes.status().WithContext(what + text);
+  if (!bytes.ok()) return bytes.status().WithContext(*label);
   if (*bytes < kMinReadaheadBytes || *bytes > kMaxReadaheadBytes) {
-    return Status::InvalidArgument(what + text + ": must be between 4M and 512M");
+    return Status::InvalidArgument(*label + ": must be between 4M and 512M");
   }
   return bytes;
+}
+
+struct Readahead {
+  uint64_t window = 0;  // FetcherOptions::readahead_max
+  uint64_t limit = 0;   // FetcherOptions::readahead_limit (>= window)
+};
+
+// --readahead and --readahead-limit (or the table's readahead and readahead_limit). A limit given
+// below the window is an error; the default limit below a larger window given is the window (no
+// growth).
+Result<Readahead> ReadaheadOf(const MountArgs& a, const MountTable& table) {
+  Readahead r;
+  std::string window_label, limit_label;
+  HOARDFS_ASSIGN_OR_RETURN(r.window, WindowSizeOf(a, "--readahead", a.readahead, "readahead",
+                                                  table.readahead, &window_label));
+  HOARDFS_ASSIGN_OR_RETURN(
+      r.limit, WindowSizeOf(a, "--readahead-limit", a.readahead_limit, "readahead_limit",
+                            table.readahead_limit, &limit_label));
+  const bool limit_given =
+      a.given_flags.count("--readahead-limit") != 0 || table.readahead_limit.has_value();
+  if (r.limit < r.window) {
+    if (limit_given) {
+      return Status::InvalidArgument(limit_label + " is below " + window_label +
+                                     ": the limit of the window's growth must be at least the "
+                                     "window");
+    }
+    r.limit = r.window;
+  }
+  return r;
 }
 
 // Checks that the root of `source` is a readable directory.
@@ -213,7 +245,9 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
   // Twice the window: the blocks a stream has fetched ahead and not yet read count against the
   // budget, and a window as large as the budget drops them for the next step (measured: a 64 MiB
   // window in a 64 MiB budget read 850 of 1,024 blocks back from the cache disk).
-  const uint64_t fetcher_memory_bytes = std::max<uint64_t>(64ull << 20, 2 * *readahead);
+  // A stream whose window grows past it (up to the limit) is lent twice the growth on top
+  // (cache/readahead_budget.h): at most 2 x (limit - window) for all streams together.
+  const uint64_t fetcher_memory_bytes = std::max<uint64_t>(64ull << 20, 2 * readahead->window);
   // Warm reads hold up to the fetcher's budget of cache-read blocks, and a few in replies.
   co.read_buffer_bytes = fetcher_memory_bytes + fetcher_memory_bytes / 4;
   auto cache = BlockCache::Open(co);
@@ -222,12 +256,14 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
   if (!metadata.ok()) return fail(metadata.status());
   FetcherOptions fetch_options;
   fetch_options.max_memory_bytes = fetcher_memory_bytes;
-  fetch_options.readahead_max = *readahead;
-  // Enough prefetch workers for a whole window of remote requests in flight at once.
-  fetch_options.threads =
-      std::max<unsigned>(fetch_options.threads,
-                         static_cast<unsigned>((*readahead + fetch_options.max_request_bytes - 1) /
-                                               fetch_options.max_request_bytes));
+  fetch_options.readahead_max = readahead->window;
+  fetch_options.readahead_limit = readahead->limit;
+  // Enough prefetch workers for a whole window of remote requests in flight at once, grown to
+  // its limit.
+  fetch_options.threads = std::max<unsigned>(
+      fetch_options.threads,
+      static_cast<unsigned>((readahead->limit + fetch_options.max_request_bytes - 1) /
+                            fetch_options.max_request_bytes));
   Fetcher fetcher(cache->get(), fetch_options);
 
   std::vector<std::unique_ptr<RemoteTree>> trees;

@@ -264,15 +264,18 @@ Result<MountTable> ParseMountTable(std::string_view text, const std::string& fil
       if (key == "dir") {
         if (value.empty()) return error(where + "empty value");
         table.cache_dir = std::string(value);
-      } else if (key == "size" || key == "block_size" || key == "readahead") {
+      } else if (key == "size" || key == "block_size" || key == "readahead" ||
+                 key == "readahead_limit") {
         auto size = ParseByteSize(value);
         if (!size.ok()) return error(where + size.status().message());
-        if (key == "readahead" && (*size < kMinReadaheadBytes || *size > kMaxReadaheadBytes)) {
+        const bool window = key == "readahead" || key == "readahead_limit";
+        if (window && (*size < kMinReadaheadBytes || *size > kMaxReadaheadBytes)) {
           return error(where + "must be between 4M and 512M");
         }
         std::optional<std::string>& field = key == "size"         ? table.cache_size
                                             : key == "block_size" ? table.block_size
-                                                                  : table.readahead;
+                                            : key == "readahead"  ? table.readahead
+                                                                  : table.readahead_limit;
         field = std::string(value);
       } else if (key == "dataset_depth") {
         auto depth = ParseUnsigned(value, 0, 64);
@@ -280,7 +283,7 @@ Result<MountTable> ParseMountTable(std::string_view text, const std::string& fil
         table.dataset_depth = *depth;
       } else {
         return error(section_name + ": unknown key '" + key +
-                     "' (known: dir, size, block_size, readahead, dataset_depth)");
+                     "' (known: dir, size, block_size, readahead, readahead_limit, dataset_depth)");
       }
       continue;
     }

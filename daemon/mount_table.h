@@ -68,14 +68,14 @@ struct MountTableEntry {
   std::string x509_proxy, ca_path, ca_file;
 };
 
-// The range of --readahead and of [cache] readahead: from the first window of a stream
-// (FetcherOptions::readahead_initial) to 512 MiB.
+// The range of --readahead, --readahead-limit and of [cache] readahead, readahead_limit: from the
+// first window of a stream (FetcherOptions::readahead_initial) to 512 MiB.
 inline constexpr uint64_t kMinReadaheadBytes = uint64_t{4} << 20;
 inline constexpr uint64_t kMaxReadaheadBytes = uint64_t{512} << 20;
 
 struct MountTable {
   // [cache]; nullopt where the file does not say (the flag or its default applies).
-  std::optional<std::string> cache_dir, cache_size, block_size, readahead;
+  std::optional<std::string> cache_dir, cache_size, block_size, readahead, readahead_limit;
   std::optional<unsigned> dataset_depth;
   std::vector<MountTableEntry> mounts;  // in file order; at least one
 };

@@ -370,6 +370,12 @@ std::string Filesystem::StatsJson() {
                      ",\"prefetch_requests\":" + std::to_string(f.prefetch_requests) +
                      ",\"readahead_max_bytes\":" + std::to_string(f.readahead_max_bytes) +
                      ",\"fetch_memory_bytes\":" + std::to_string(f.max_memory_bytes) +
+                     ",\"readahead_limit_bytes\":" + std::to_string(f.readahead_limit_bytes) +
+                     ",\"readahead_grows\":" + std::to_string(f.readahead_grows) +
+                     ",\"readahead_kept\":" + std::to_string(f.readahead_kept) +
+                     ",\"readahead_shrinks\":" + std::to_string(f.readahead_shrinks) +
+                     ",\"readahead_refused\":" + std::to_string(f.readahead_refused) +
+                     ",\"readahead_lent_bytes\":" + std::to_string(f.readahead_lent_bytes) +
                      ",\"fetch_buffer_in_use_bytes\":" + std::to_string(f.buffer_in_use_bytes) +
                      ",\"fetch_buffer_idle_bytes\":" + std::to_string(f.buffer_idle_bytes) +
                      ",\"fetch_buffer_maps\":" + std::to_string(f.buffer_maps) +

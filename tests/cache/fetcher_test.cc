@@ -350,7 +350,7 @@ TEST_F(FetcherTest, ReadSliceWithinOneBlockGivesTheSourceBytesAndRefusesToSpanBl
     EXPECT_EQ(slice(file, 0, kBlock), contents.substr(0, kBlock));
     EXPECT_EQ(slice(file, kBlock + 10, 100), contents.substr(kBlock + 10, 100));
     EXPECT_EQ(slice(file, 3 * kBlock, kBlock), contents.substr(3 * kBlock));  // short at EOF
-    EXPECT_EQ(slice(file, size, 10), "");                                    // at EOF
+    EXPECT_EQ(slice(file, size, 10), "");                                     // at EOF
     EXPECT_EQ(slice(file, kBlock - 1, 2), "<none>");  // spans two blocks: use Read()
   }
 }
@@ -1190,8 +1190,8 @@ TEST_F(FetcherTest, SequentialReadOfALargeFileKeepsFetchesInFlightWithinTheMemor
   EXPECT_GT(tracking.peak(), 0u);
 }
 
-// A readahead shrunk or dropped for lack of memory must not count as scheduled: once memory is free again,
-// the stream is prefetched from where it is, and its reader never waits on one-block demand
+// A readahead shrunk or dropped for lack of memory must not count as scheduled: once memory is free
+// again, the stream is prefetched from where it is, and its reader never waits on one-block demand
 // fetches for the range whose prefetch was dropped.
 TEST_F(FetcherTest, DroppedPrefetchIsNotMistakenForAScheduledOne) {
   FetcherOptions o = SmallFetcherOptions();
@@ -1238,6 +1238,118 @@ TEST_F(FetcherTest, DroppedPrefetchIsNotMistakenForAScheduledOne) {
   // leave the reader fetching every block it covers one by one.
   EXPECT_LE(tracking.ReadsBy("/drop/b", std::this_thread::get_id()), 1u)
       << "blocks of the dropped readahead were fetched one by one on the reader's thread";
+}
+
+// An ObjectSource bound by its bandwidth: one read at a time, each taking its size at
+// `bytes_per_ms` (a server on the local network: more reads in flight only queue).
+class BandwidthBoundSource final : public ObjectSource {
+ public:
+  BandwidthBoundSource(ObjectSource* inner, uint64_t bytes_per_ms)
+      : inner_(inner), bytes_per_ms_(bytes_per_ms) {}
+  Result<ObjectInfo> Stat(const std::string& path) override { return inner_->Stat(path); }
+  Result<ListPage> List(const std::string& dir, const std::string& token) override {
+    return inner_->List(dir, token);
+  }
+  Result<size_t> Read(const ObjectRef& ref, uint64_t offset, std::span<std::byte> out) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::this_thread::sleep_for(std::chrono::microseconds(out.size() * 1000 / bytes_per_ms_));
+    return inner_->Read(ref, offset, out);
+  }
+  Status ReadV(const ObjectRef& ref, std::span<ReadRange> ranges) override {
+    return inner_->ReadV(ref, ranges);
+  }
+  std::string Describe() const override { return inner_->Describe(); }
+
+ private:
+  ObjectSource* inner_;
+  const uint64_t bytes_per_ms_;
+  std::mutex mu_;
+};
+
+// Windows of 8 blocks that may grow to 32, in requests of 2 blocks, judged over epochs of
+// `epoch` (and two windows' bytes): enough workers for a grown window in flight.
+FetcherOptions GrowingFetcherOptions(std::chrono::milliseconds epoch) {
+  FetcherOptions o = SmallFetcherOptions();
+  o.max_request_bytes = 2ull * kBlock;
+  o.readahead_initial = 2ull * kBlock;
+  o.readahead_max = 8ull * kBlock;
+  o.readahead_limit = 32ull * kBlock;
+  o.max_memory_bytes = 16ull * kBlock;
+  o.readahead_probe_epoch = epoch;
+  o.threads = 16;
+  return o;
+}
+
+// Behind a round trip (every request takes 5 ms, however many are in flight), a larger window
+// carries more: the stream's window grows past readahead_max, more than readahead_max is in flight
+// at once, the memory lent for it is counted, and given back when the stream ends.
+TEST_F(FetcherTest, WindowGrowsPastItsMaxBehindALongRoundTrip) {
+  const FetcherOptions o = GrowingFetcherOptions(std::chrono::milliseconds(30));
+  StartFetcher(o);
+  const uint64_t size = 256ull * kBlock;
+  const std::string contents = Contents(20, size);
+  fake_.AddFile("/wan/f", contents);
+  TrackingSource tracking(&fake_);
+  const RemoteFile file = FileOf("/wan/f", &tracking);
+  fake_.SetDelay(std::chrono::milliseconds(5));
+  {
+    ReadStream stream;
+    for (uint64_t off = 0; off < size; off += kBlock) {
+      ExpectRead(file, contents, off, kBlock, &stream);
+    }
+    const FetcherStats stats = fetcher_->Stats();
+    RecordProperty("readahead_grows", std::to_string(stats.readahead_grows));
+    RecordProperty("readahead_kept", std::to_string(stats.readahead_kept));
+    RecordProperty("readahead_shrinks", std::to_string(stats.readahead_shrinks));
+    RecordProperty("peak_in_flight_bytes", std::to_string(tracking.peak()));
+    EXPECT_EQ(stats.readahead_limit_bytes, o.readahead_limit);
+    EXPECT_GE(stats.readahead_grows, 1u);
+    EXPECT_GE(stats.readahead_kept, 1u) << "a doubling that doubles the rate must be kept";
+    EXPECT_GT(tracking.peak(), o.readahead_max) << "the grown window was never in flight";
+    EXPECT_GT(stats.readahead_lent_bytes, 0u) << "a kept growth holds its memory";
+    EXPECT_LE(stats.readahead_lent_bytes, 2 * (o.readahead_limit - o.readahead_max));
+  }
+  fake_.SetDelay(std::chrono::milliseconds(0));
+  EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u) << "the ended stream gave its memory back";
+}
+
+// A remote bound by its bandwidth gains nothing from a larger window: the doubling is tried and
+// undone, and its memory given back while the stream goes on.
+TEST_F(FetcherTest, WindowGrowthThatDoesNotPayIsUndone) {
+  StartFetcher(GrowingFetcherOptions(std::chrono::milliseconds(60)));
+  const uint64_t size = 384ull * kBlock;
+  const std::string contents = Contents(21, size);
+  fake_.AddFile("/lan/f", contents);
+  BandwidthBoundSource lan(&fake_, /*bytes_per_ms=*/64 << 10);
+  const RemoteFile file = FileOf("/lan/f", &lan);
+  ReadStream stream;
+  for (uint64_t off = 0; off < size; off += kBlock) {
+    ExpectRead(file, contents, off, kBlock, &stream);
+  }
+  const FetcherStats stats = fetcher_->Stats();
+  RecordProperty("readahead_grows", std::to_string(stats.readahead_grows));
+  RecordProperty("readahead_kept", std::to_string(stats.readahead_kept));
+  RecordProperty("readahead_shrinks", std::to_string(stats.readahead_shrinks));
+  EXPECT_GE(stats.readahead_grows, 1u) << "the reader waited on the remote: a probe was due";
+  EXPECT_GE(stats.readahead_shrinks, 1u) << "a doubling that gained nothing was kept";
+  EXPECT_LT(stats.readahead_lent_bytes, 2 * (32ull - 8) * kBlock) << "grown to the limit";
+}
+
+// A reader slower than the remote never waits for a fetch: its window never grows.
+TEST_F(FetcherTest, WindowOfAReaderThatNeverWaitsDoesNotGrow) {
+  StartFetcher(GrowingFetcherOptions(std::chrono::milliseconds(30)));
+  const uint64_t size = 128ull * kBlock;
+  const std::string contents = Contents(22, size);
+  fake_.AddFile("/slow/f", contents);
+  const RemoteFile file = FileOf("/slow/f");
+  ReadStream stream;
+  for (uint64_t off = 0; off < size; off += kBlock) {
+    ExpectRead(file, contents, off, kBlock, &stream);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_GT(fetcher_->Stats().prefetch_requests, 0u);
+  EXPECT_EQ(fetcher_->Stats().readahead_grows, 0u);
+  EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u);
 }
 
 TEST_F(FetcherTest, CachedBytesCountsExactlyTheCachedBytes) {

@@ -13,6 +13,7 @@ dir = /var/cache/hoardfs
 size = 500G
 block_size = 1M
 readahead = 64M
+readahead_limit = 256M
 
 [mount cms]
 url = root://xrootd.example.org//store
@@ -48,12 +49,13 @@ TEST(MountTableTest, ParsesEveryKey) {
   EXPECT_EQ(t->cache_size, "500G");
   EXPECT_EQ(t->block_size, "1M");
   EXPECT_EQ(t->readahead, "64M");
+  EXPECT_EQ(t->readahead_limit, "256M");
   EXPECT_FALSE(t->dataset_depth.has_value());
   ASSERT_EQ(t->mounts.size(), 3u);
   const MountTableEntry& cms = t->mounts[0];
   EXPECT_EQ(cms.path, "cms");
   EXPECT_EQ(cms.url, "root://xrootd.example.org//store");
-  EXPECT_EQ(cms.line, 8);
+  EXPECT_EQ(cms.line, 9);
   EXPECT_EQ(cms.attr_ttl, 300u);
   EXPECT_EQ(cms.dir_ttl, 90u);
   EXPECT_EQ(cms.negative_ttl, 0u);
@@ -62,7 +64,7 @@ TEST(MountTableTest, ParsesEveryKey) {
   EXPECT_EQ(cms.remote_down_retry, 0u);
   EXPECT_EQ(cms.remote_down_retry_max, 60u);  // default
   EXPECT_EQ(cms.names_first, 4096u);
-  EXPECT_EQ(cms.s3_region, "us-east-1");      // default
+  EXPECT_EQ(cms.s3_region, "us-east-1");  // default
   const MountTableEntry& lake = t->mounts[1];
   EXPECT_EQ(lake.path, "lake/raw");
   EXPECT_EQ(lake.s3_endpoint, "https://rgw.example.org");
@@ -102,6 +104,7 @@ TEST(MountTableTest, MinimalTableAndCacheDepth) {
   EXPECT_EQ(t->dataset_depth, 2u);
   EXPECT_FALSE(t->cache_dir.has_value());
   EXPECT_FALSE(t->readahead.has_value());
+  EXPECT_FALSE(t->readahead_limit.has_value());
   ASSERT_EQ(t->mounts.size(), 1u);
   EXPECT_EQ(t->mounts[0].url, "file:///data");
 }
@@ -149,7 +152,11 @@ TEST(MountTableTest, ErrorsNameFileLineKeyAndProblem) {
        {":2:", "[cache] key 'readahead'", "far"}},
       {"[cache]\nsize = 1G\nreadahead = 1G\n[mount a]\nurl = file:///x\n",
        {":3:", "[cache] key 'readahead'", "between 4M and 512M"}},
-      {"[cache]\ncolour = blue\n", {":2:", "unknown key 'colour'", "readahead"}},
+      {"[cache]\nreadahead_limit = 2M\n[mount a]\nurl = file:///x\n",
+       {":2:", "[cache] key 'readahead_limit'", "between 4M and 512M"}},
+      {"[cache]\nreadahead_limit = wide\n[mount a]\nurl = file:///x\n",
+       {":2:", "[cache] key 'readahead_limit'", "wide"}},
+      {"[cache]\ncolour = blue\n", {":2:", "unknown key 'colour'", "readahead_limit"}},
       {"# nothing\n", {"no [mount PATH] section"}},
       {"", {"no [mount PATH] section"}},
   };

@@ -354,10 +354,11 @@ TEST_F(MountTest, ReadaheadOptionWidensTheWindowAndTheBudget) {
   ASSERT_TRUE(defaults.has_value()) << "getxattr user.hoardfs.stats: " << ErrnoName(errno);
   EXPECT_EQ(JsonNumber(*defaults, "readahead_max_bytes"), std::optional<uint64_t>(32u << 20));
   EXPECT_EQ(JsonNumber(*defaults, "fetch_memory_bytes"), std::optional<uint64_t>(64u << 20));
+  EXPECT_EQ(JsonNumber(*defaults, "readahead_limit_bytes"), std::optional<uint64_t>(128u << 20));
 
   const std::string mnt = NewDir("wide");
   std::vector<std::string> options = MountOptions(scratch_->Sub("wide-cache"));
-  options.insert(options.end(), {"--readahead", "48M"});
+  options.insert(options.end(), {"--readahead", "48M", "--readahead-limit", "96M"});
   ASSERT_TRUE(StartMount(DatasetUrl(), mnt, options));
   ProcessResult sum = RunProcess({"sha256sum", mnt + Dataset::kLargeFile}, 60s);
   ASSERT_EQ(sum.exit_code, 0) << sum.Describe();
@@ -367,6 +368,16 @@ TEST_F(MountTest, ReadaheadOptionWidensTheWindowAndTheBudget) {
   std::cout << "--readahead 48M: " << *stats << "\n";
   EXPECT_EQ(JsonNumber(*stats, "readahead_max_bytes"), std::optional<uint64_t>(48u << 20));
   EXPECT_EQ(JsonNumber(*stats, "fetch_memory_bytes"), std::optional<uint64_t>(96u << 20));
+  EXPECT_EQ(JsonNumber(*stats, "readahead_limit_bytes"), std::optional<uint64_t>(96u << 20));
+  // The stream ended with the read (its release reaches the daemon soon after the close): what
+  // its window grew by is given back.
+  std::optional<uint64_t> lent;
+  for (int i = 0; i < 100; ++i) {
+    lent = JsonNumber(GetXattr(mnt, "user.hoardfs.stats").value_or(""), "readahead_lent_bytes");
+    if (lent == std::optional<uint64_t>(0)) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(lent, std::optional<uint64_t>(0));
   EXPECT_GT(JsonNumber(*stats, "prefetch_requests").value_or(0), 0u) << *stats;
   EXPECT_GE(JsonNumber(*stats, "remote_bytes").value_or(0), dataset_->options().large_file_size);
 }
@@ -1000,6 +1011,15 @@ TEST_F(MountErrorTest, ReadaheadOutOfRangeOrMalformed) {
     ProcessResult r = MountCommand(DatasetUrl(), mnt, {"--readahead", value});
     ExpectCleanFailure(r, mnt, {"--readahead " + value});
   }
+  for (const std::string& value : std::vector<std::string>{"2M", "1G", "wide"}) {
+    SCOPED_TRACE(value);
+    ProcessResult r = MountCommand(DatasetUrl(), mnt, {"--readahead-limit", value});
+    ExpectCleanFailure(r, mnt, {"--readahead-limit " + value});
+  }
+  // A limit below the window is a contradiction, not a silent "no growth".
+  ProcessResult r =
+      MountCommand(DatasetUrl(), mnt, {"--readahead", "64M", "--readahead-limit", "32M"});
+  ExpectCleanFailure(r, mnt, {"--readahead-limit 32M is below --readahead 64M"});
 }
 
 TEST_F(MountErrorTest, MissingMountPoint) {

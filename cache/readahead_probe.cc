@@ -1,0 +1,71 @@
+#include "cache/readahead_probe.h"
+
+#include <algorithm>
+
+namespace hoardfs {
+
+ReadaheadProbe::ReadaheadProbe(const ReadaheadProbeOptions& options)
+    : options_(options), cap_(options.base_cap) {}
+
+void ReadaheadProbe::StartEpoch(Clock::time_point now) {
+  in_epoch_ = true;
+  epoch_start_ = now;
+  epoch_bytes_ = 0;
+  epoch_waited_ = false;
+}
+
+ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point now, bool waited,
+                                            bool at_cap) {
+  if (options_.limit <= options_.base_cap) return {};
+  if (!at_cap) {
+    // Still ramping up to the cap: the rate says nothing about the cap yet.
+    in_epoch_ = false;
+    return {};
+  }
+  if (!in_epoch_) {
+    StartEpoch(now);
+    return {};
+  }
+  epoch_bytes_ += bytes;
+  epoch_waited_ = epoch_waited_ || waited;
+  const auto elapsed = now - epoch_start_;
+  if (epoch_bytes_ < options_.epoch_windows * cap_ || elapsed < options_.min_epoch) return {};
+  const double rate =
+      static_cast<double>(epoch_bytes_) / std::chrono::duration<double>(elapsed).count();
+  const bool waited_in_epoch = epoch_waited_;
+  StartEpoch(now);
+
+  if (probing()) {
+    const uint64_t before = probe_from_;
+    probe_from_ = 0;
+    if (rate >= options_.min_gain * baseline_rate_) {
+      baseline_rate_ = rate;  // kept; a later epoch may probe further
+      return {};
+    }
+    settled_ = true;
+    const uint64_t grown = cap_;
+    cap_ = before;
+    return {Step::Kind::kShrink, grown, cap_};
+  }
+  baseline_rate_ = rate;
+  if (settled_ || cap_ >= options_.limit || !waited_in_epoch) return {};
+  probe_from_ = cap_;
+  cap_ = std::min(cap_ * 2, options_.limit);
+  return {Step::Kind::kGrow, probe_from_, cap_};
+}
+
+void ReadaheadProbe::Refused() {
+  if (!probing()) return;
+  cap_ = probe_from_;
+  probe_from_ = 0;
+}
+
+uint64_t ReadaheadProbe::Reset() {
+  const uint64_t had = cap_;
+  cap_ = options_.base_cap;
+  probe_from_ = 0;
+  in_epoch_ = false;
+  return had;
+}
+
+}  // namespace hoardfs
