@@ -20,6 +20,7 @@ ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point no
   if (!at_cap) {
     // Still ramping up to the cap: the rate says nothing about the cap yet.
     in_epoch_ = false;
+    epochs_at_cap_ = 0;
     return {};
   }
   if (!in_epoch_) {
@@ -34,6 +35,8 @@ ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point no
       static_cast<double>(epoch_bytes_) / std::chrono::duration<double>(elapsed).count();
   const bool waited_in_epoch = epoch_waited_;
   StartEpoch(now);
+  if (++epochs_at_cap_ == 1) return {};  // the warm-up
+  if (backoff_epochs_ > 0) --backoff_epochs_;
 
   if (probing()) {
     const uint64_t before = probe_from_;
@@ -42,15 +45,19 @@ ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point no
       baseline_rate_ = rate;  // kept; a later epoch may probe further
       return {};
     }
-    settled_ = true;
+    ++failures_;
+    backoff_epochs_ =
+        std::min(kMaxBackoffEpochs, kFirstBackoffEpochs << std::min<uint32_t>(failures_ - 1, 8));
     const uint64_t grown = cap_;
     cap_ = before;
+    epochs_at_cap_ = 0;
     return {Step::Kind::kShrink, grown, cap_};
   }
   baseline_rate_ = rate;
-  if (settled_ || cap_ >= options_.limit || !waited_in_epoch) return {};
+  if (backoff_epochs_ > 0 || cap_ >= options_.limit || !waited_in_epoch) return {};
   probe_from_ = cap_;
   cap_ = std::min(cap_ * 2, options_.limit);
+  epochs_at_cap_ = 0;
   return {Step::Kind::kGrow, probe_from_, cap_};
 }
 
@@ -65,6 +72,7 @@ uint64_t ReadaheadProbe::Reset() {
   cap_ = options_.base_cap;
   probe_from_ = 0;
   in_epoch_ = false;
+  epochs_at_cap_ = 0;
   return had;
 }
 

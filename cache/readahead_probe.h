@@ -10,12 +10,17 @@
 // Congestion-Based Congestion Control", ACM Queue 14(5), 2016):
 //
 //   - time is cut into epochs, each at least min_epoch long and covering at least
-//     epoch_windows x cap() bytes read; an epoch counts only once the window has reached cap();
+//     epoch_windows x cap() bytes read; an epoch counts only once the window has reached cap(),
+//     and the first epoch at a cap is a warm-up whose rate is not used (it still carries the
+//     bytes fetched ahead while the window ramped up, or the fill of a larger one);
 //   - at the end of an epoch in which the reader waited for a fetch in flight (the window did not
 //     keep ahead of it: a reader slower than the remote never waits, and never probes), the cap
 //     doubles (up to the limit) and the epoch's rate is kept as the baseline;
-//   - the next epoch's rate decides: at least min_gain x the baseline keeps the larger cap (and
-//     the stream may probe again); less restores the previous cap, and the stream probes no more.
+//   - the rate of the first epoch after the warm-up at the larger cap decides: at least
+//     min_gain x the baseline keeps it (and the stream may probe again); less restores the
+//     previous cap, and the stream waits before it probes again: kFirstBackoffEpochs epochs after
+//     its first failed probe, twice as many after each further one (a noisy epoch costs a few
+//     epochs, not the rest of the stream; a bandwidth-bound remote is probed ever more rarely).
 //
 // The caller owns the memory: it reserves what a larger cap needs before it applies it (Refused()
 // when it cannot), and releases it on a revert or Reset().
@@ -53,8 +58,11 @@ class ReadaheadProbe {
   uint64_t cap() const { return cap_; }
   // Whether a probe is being judged (the cap was just raised).
   bool probing() const { return probe_from_ != 0; }
-  // A probe did not pay: the stream keeps its cap.
-  bool settled() const { return settled_; }
+  // Probes that did not pay (each doubles the wait before the next one).
+  uint32_t failures() const { return failures_; }
+
+  static constexpr uint32_t kFirstBackoffEpochs = 4;
+  static constexpr uint32_t kMaxBackoffEpochs = 64;
 
   // A read of `bytes` at `now`. `waited`: it waited for a fetch already in flight. `at_cap`: the
   // stream's window has reached cap(). On kGrow the cap is already the larger one: call Refused()
@@ -63,8 +71,8 @@ class ReadaheadProbe {
   // The memory for the last kGrow could not be reserved: back to the previous cap (the stream
   // may try again an epoch later).
   void Refused();
-  // The stream is no longer sequential: back to base_cap, epoch restarted (a settled stream stays
-  // settled). Returns the cap it had.
+  // The stream is no longer sequential: back to base_cap, epoch restarted (the wait after failed
+  // probes carries on). Returns the cap it had.
   uint64_t Reset();
 
  private:
@@ -74,7 +82,9 @@ class ReadaheadProbe {
   uint64_t cap_;
   uint64_t probe_from_ = 0;   // nonzero while a probe is judged: the cap before it
   double baseline_rate_ = 0;  // bytes per second of the epoch before the probe
-  bool settled_ = false;
+  uint32_t failures_ = 0;
+  uint32_t backoff_epochs_ = 0;  // epochs left before the next probe
+  uint32_t epochs_at_cap_ = 0;   // epochs completed since the cap last changed or ramped
   bool in_epoch_ = false;
   Clock::time_point epoch_start_{};
   uint64_t epoch_bytes_ = 0;

@@ -26,142 +26,164 @@ ReadaheadProbeOptions Options(uint64_t base_mib, uint64_t limit_mib) {
                                .epoch_windows = 2};
 }
 
-// Drives one probe: reads of 1 MiB at a given rate, the window always at the cap.
+// Drives one probe: reads of 1 MiB at a given rate.
 class Reader {
  public:
   explicit Reader(ReadaheadProbe* probe) : probe_(probe) {}
 
-  // Reads `mib` MiB at `mib_per_s`; returns the first step that is not kNone (or kNone).
-  ReadaheadProbe::Step Read(uint64_t mib, double mib_per_s, bool waited, bool at_cap = true) {
+  // Reads up to `max_mib` MiB at `mib_per_s` until a step that is not kNone (returned; kNone if
+  // none came). mib() counts every read so far.
+  ReadaheadProbe::Step Next(double mib_per_s, bool waited, uint64_t max_mib = 100000,
+                            bool at_cap = true) {
     const auto per_read = std::chrono::duration_cast<ReadaheadProbe::Clock::duration>(
         std::chrono::duration<double>(1.0 / mib_per_s));
-    for (uint64_t i = 0; i < mib; ++i) {
+    for (uint64_t i = 0; i < max_mib; ++i) {
       now_ += per_read;
+      ++mib_;
       const ReadaheadProbe::Step step = probe_->OnRead(kMiB, now_, waited, at_cap);
       if (step.kind != Kind::kNone) return step;
     }
     return {};
   }
+  uint64_t mib() const { return mib_; }
 
  private:
   ReadaheadProbe* probe_;
   ReadaheadProbe::Clock::time_point now_{};
+  uint64_t mib_ = 0;
 };
 
 TEST(ReadaheadProbeTest, NeverGrowsWhenTheLimitIsTheBaseWindow) {
   ReadaheadProbe probe(Options(32, 32));
   Reader reader(&probe);
-  EXPECT_EQ(reader.Read(4096, 100, /*waited=*/true).kind, Kind::kNone);
+  EXPECT_EQ(reader.Next(100, /*waited=*/true, 4096).kind, Kind::kNone);
   EXPECT_EQ(probe.cap(), 32 * kMiB);
 }
 
 TEST(ReadaheadProbeTest, AReaderThatNeverWaitsNeverProbes) {
   ReadaheadProbe probe(Options(32, 128));
   Reader reader(&probe);
-  EXPECT_EQ(reader.Read(4096, 100, /*waited=*/false).kind, Kind::kNone);
+  EXPECT_EQ(reader.Next(100, /*waited=*/false, 4096).kind, Kind::kNone);
   EXPECT_EQ(probe.cap(), 32 * kMiB);
   EXPECT_FALSE(probe.probing());
 }
 
-TEST(ReadaheadProbeTest, AnEpochNeedsBothItsBytesAndItsTime) {
-  ReadaheadProbe probe(Options(32, 128));
-  // 2 x 32 MiB at 1000 MiB/s takes 64 ms, short of 250 ms: no decision yet...
-  Reader fast(&probe);
-  EXPECT_EQ(fast.Read(65, 1000, true).kind, Kind::kNone);
-  // ... which comes once 250 ms have passed (250 MiB at that rate).
-  const ReadaheadProbe::Step step = fast.Read(250, 1000, true);
-  EXPECT_EQ(step.kind, Kind::kGrow);
+// The first read starts the first epoch, a warm-up; the second epoch decides. Each needs
+// 2 x 32 MiB and 250 ms.
+TEST(ReadaheadProbeTest, AnEpochNeedsBothItsBytesAndItsTimeAndTheFirstIsAWarmUp) {
+  ReadaheadProbe fast_probe(Options(32, 128));
+  Reader fast(&fast_probe);  // 1000 MiB/s: time decides, 250 MiB an epoch
+  EXPECT_EQ(fast.Next(1000, true).kind, Kind::kGrow);
+  EXPECT_EQ(fast.mib(), 1u + 250 + 250);
 
-  // 300 ms but fewer than 2 x 32 MiB (a slow reader): no decision either.
   ReadaheadProbe slow_probe(Options(32, 128));
-  Reader slow(&slow_probe);
-  EXPECT_EQ(slow.Read(60, 100, true).kind, Kind::kNone);
-  EXPECT_EQ(slow.Read(8, 100, true).kind, Kind::kGrow);
+  Reader slow(&slow_probe);  // 100 MiB/s: bytes decide, 64 MiB an epoch
+  EXPECT_EQ(slow.Next(100, true).kind, Kind::kGrow);
+  EXPECT_EQ(slow.mib(), 1u + 64 + 64);
 }
 
 TEST(ReadaheadProbeTest, GrowsWhileEachDoublingPaysThenStopsAtTheLimit) {
   ReadaheadProbe probe(Options(32, 128));
   Reader reader(&probe);
-  // First epoch (the first read starts it): the reader waited, so the cap doubles.
-  ReadaheadProbe::Step step = reader.Read(100, 100, true);
+  ReadaheadProbe::Step step = reader.Next(100, true);
   ASSERT_EQ(step.kind, Kind::kGrow);
   EXPECT_EQ(step.from, 32 * kMiB);
   EXPECT_EQ(step.to, 64 * kMiB);
   EXPECT_EQ(probe.cap(), 64 * kMiB);
   EXPECT_TRUE(probe.probing());
-  // 64 MiB is 1.5 x faster: kept, and the next epoch (the reader still waits) doubles it again.
-  step = reader.Read(300, 150, true);
+  // 64 MiB is 1.5 x faster: kept (after its warm-up epoch), and the next epoch (the reader
+  // still waits) doubles it again.
+  const uint64_t at_first = reader.mib();
+  step = reader.Next(150, true);
   ASSERT_EQ(step.kind, Kind::kGrow) << "the kept probe was judged and the next one began";
+  EXPECT_EQ(reader.mib() - at_first, 3u * 128) << "warm-up, judged, then the next epoch";
   EXPECT_EQ(step.from, 64 * kMiB);
   EXPECT_EQ(step.to, 128 * kMiB);
   // 128 MiB pays too; then the limit is reached and nothing more happens.
-  EXPECT_EQ(reader.Read(1000, 200, true).kind, Kind::kNone);
+  EXPECT_EQ(reader.Next(200, true, 5000).kind, Kind::kNone);
   EXPECT_EQ(probe.cap(), 128 * kMiB);
   EXPECT_FALSE(probe.probing());
-  EXPECT_FALSE(probe.settled());
+  EXPECT_EQ(probe.failures(), 0u);
 }
 
-TEST(ReadaheadProbeTest, ADoublingThatDoesNotPayIsUndoneForGood) {
+TEST(ReadaheadProbeTest, ADoublingThatDoesNotPayIsUndoneAndTriedAgainEverMoreRarely) {
   ReadaheadProbe probe(Options(32, 128));
   Reader reader(&probe);
-  ASSERT_EQ(reader.Read(200, 600, true).kind, Kind::kGrow);
+  // 500 MiB/s: an epoch at 32 MiB is 125 MiB (250 ms).
+  ASSERT_EQ(reader.Next(500, true).kind, Kind::kGrow);
   // The same rate, and even 1.15 x, is not enough (a remote bound by its bandwidth).
-  const ReadaheadProbe::Step step = reader.Read(400, 690, true);
+  ReadaheadProbe::Step step = reader.Next(575, true);
   ASSERT_EQ(step.kind, Kind::kShrink);
   EXPECT_EQ(step.from, 64 * kMiB);
   EXPECT_EQ(step.to, 32 * kMiB);
   EXPECT_EQ(probe.cap(), 32 * kMiB);
-  EXPECT_TRUE(probe.settled());
-  // The stream waits on, but probes no more.
-  EXPECT_EQ(reader.Read(2000, 600, true).kind, Kind::kNone);
-  EXPECT_EQ(probe.cap(), 32 * kMiB);
+  EXPECT_EQ(probe.failures(), 1u);
+  // The next probe comes after a warm-up and kFirstBackoffEpochs epochs...
+  uint64_t from = reader.mib();
+  ASSERT_EQ(reader.Next(500, true).kind, Kind::kGrow);
+  EXPECT_EQ(reader.mib() - from, (1 + ReadaheadProbe::kFirstBackoffEpochs) * 125u);
+  ASSERT_EQ(reader.Next(500, true).kind, Kind::kShrink);
+  EXPECT_EQ(probe.failures(), 2u);
+  // ... the one after that, twice as many.
+  from = reader.mib();
+  ASSERT_EQ(reader.Next(500, true).kind, Kind::kGrow);
+  EXPECT_EQ(reader.mib() - from, (1 + 2 * ReadaheadProbe::kFirstBackoffEpochs) * 125u);
+  // A probe that pays after failures is kept as any other (1000 MiB/s: 250 MiB epochs, a
+  // warm-up and the judged one).
+  EXPECT_EQ(reader.Next(1000, true, 2 * 250).kind, Kind::kNone);
+  EXPECT_EQ(probe.cap(), 64 * kMiB);
+  EXPECT_FALSE(probe.probing());
 }
 
 TEST(ReadaheadProbeTest, TheLastDoublingStopsAtTheLimit) {
   ReadaheadProbe probe(Options(32, 48));
   Reader reader(&probe);
-  const ReadaheadProbe::Step step = reader.Read(100, 100, true);
+  const ReadaheadProbe::Step step = reader.Next(100, true);
   ASSERT_EQ(step.kind, Kind::kGrow);
   EXPECT_EQ(step.to, 48 * kMiB);
 }
 
-TEST(ReadaheadProbeTest, RampingUpRestartsTheEpoch) {
+TEST(ReadaheadProbeTest, RampingUpRestartsTheEpochsAndTheWarmUp) {
   ReadaheadProbe probe(Options(32, 128));
   Reader reader(&probe);
-  // 63 MiB at the cap, then one read below it (the window ramping again), then 63 MiB more:
-  // neither part alone makes an epoch, and they do not add up.
-  EXPECT_EQ(reader.Read(63, 100, true).kind, Kind::kNone);
-  EXPECT_EQ(reader.Read(1, 100, true, /*at_cap=*/false).kind, Kind::kNone);
-  EXPECT_EQ(reader.Read(63, 100, true).kind, Kind::kNone);
-  EXPECT_EQ(reader.Read(2, 100, true).kind, Kind::kGrow);
+  // A warm-up and most of an epoch at the cap, then one read below it (the window ramping
+  // again): the epochs start over, warm-up included.
+  EXPECT_EQ(reader.Next(100, true, 1 + 64 + 63).kind, Kind::kNone);
+  EXPECT_EQ(reader.Next(100, true, 1, /*at_cap=*/false).kind, Kind::kNone);
+  const uint64_t from = reader.mib();
+  EXPECT_EQ(reader.Next(100, true).kind, Kind::kGrow);
+  EXPECT_EQ(reader.mib() - from, 1u + 64 + 64);
 }
 
 TEST(ReadaheadProbeTest, ARefusedDoublingRestoresTheCapAndMayBeTriedAgain) {
   ReadaheadProbe probe(Options(32, 128));
   Reader reader(&probe);
-  ASSERT_EQ(reader.Read(100, 100, true).kind, Kind::kGrow);
+  ASSERT_EQ(reader.Next(100, true).kind, Kind::kGrow);
   probe.Refused();
   EXPECT_EQ(probe.cap(), 32 * kMiB);
   EXPECT_FALSE(probe.probing());
-  EXPECT_FALSE(probe.settled());
-  EXPECT_EQ(reader.Read(100, 100, true).kind, Kind::kGrow);
+  EXPECT_EQ(probe.failures(), 0u);
+  EXPECT_EQ(reader.Next(100, true, 1000).kind, Kind::kGrow);
 }
 
-TEST(ReadaheadProbeTest, ResetReturnsToTheBaseCapAndASettledStreamStaysSettled) {
+TEST(ReadaheadProbeTest, ResetReturnsToTheBaseCapAndKeepsTheBackoff) {
   ReadaheadProbe probe(Options(32, 128));
   Reader reader(&probe);
-  ASSERT_EQ(reader.Read(100, 100, true).kind, Kind::kGrow);
-  ASSERT_EQ(reader.Read(300, 150, true).kind, Kind::kGrow);
+  ASSERT_EQ(reader.Next(100, true).kind, Kind::kGrow);
+  ASSERT_EQ(reader.Next(150, true).kind, Kind::kGrow);
   EXPECT_EQ(probe.Reset(), 128 * kMiB);
   EXPECT_EQ(probe.cap(), 32 * kMiB);
   EXPECT_FALSE(probe.probing());
-  // Not settled: it may grow again.
-  EXPECT_EQ(reader.Read(100, 100, true).kind, Kind::kGrow);
-  // Undone, then reset: settled still, no more probes.
-  ASSERT_EQ(reader.Read(300, 100, true).kind, Kind::kShrink);
+  // No failure yet: it grows again as soon as before.
+  uint64_t from = reader.mib();
+  ASSERT_EQ(reader.Next(100, true).kind, Kind::kGrow);
+  EXPECT_EQ(reader.mib() - from, 1u + 64 + 64);
+  // Undone, then reset: the wait before the next probe still applies.
+  ASSERT_EQ(reader.Next(100, true).kind, Kind::kShrink);
   probe.Reset();
-  EXPECT_EQ(reader.Read(2000, 100, true).kind, Kind::kNone);
-  EXPECT_EQ(probe.cap(), 32 * kMiB);
+  from = reader.mib();
+  ASSERT_EQ(reader.Next(100, true).kind, Kind::kGrow);
+  EXPECT_GE(reader.mib() - from, (1 + ReadaheadProbe::kFirstBackoffEpochs) * 64u);
 }
 
 TEST(ReadaheadBudgetTest, ReservationsShareOneCeiling) {
