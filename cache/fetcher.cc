@@ -681,49 +681,62 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPieces(const RemoteFile& file, 
       std::shared_ptr<const std::byte>(buffer, buffer.get() + (want_from - span_from)), length});
 }
 
-void Fetcher::ProbeWindowLocked(ReadStream* stream, size_t length, bool waited) {
-  if (!stream->probe.has_value()) {
-    stream->probe.emplace(ReadaheadProbeOptions{.base_cap = options_.readahead_max,
-                                                .limit = options_.readahead_limit,
-                                                .min_epoch = options_.readahead_probe_epoch});
+bool Fetcher::ApplyCapLocked(ReadStream* stream, uint64_t cap) {
+  const uint64_t now = stream->cap != 0 ? stream->cap : options_.readahead_max;
+  if (cap > now) {
+    // Twice the growth: the budget is twice the window (daemon/mount_command.cc says why).
+    const uint64_t need = 2 * (cap - now);
+    if (!lent_->TryReserve(need)) return false;
+    stream->budget = lent_;
+    stream->lent_bytes += need;
+  } else if (cap < now) {
+    const uint64_t back = std::min(stream->lent_bytes, 2 * (now - cap));
+    lent_->Release(back);
+    stream->lent_bytes -= back;
+    stream->window = std::min(stream->window, cap);
   }
-  ReadaheadProbe& probe = *stream->probe;
+  stream->cap = cap > options_.readahead_max ? cap : 0;
+  return true;
+}
+
+void Fetcher::ProbeWindowLocked(const RemoteFile& file, ReadStream* stream, size_t length,
+                                bool waited) {
+  std::lock_guard<std::mutex> lock(probes_mu_);
+  auto [it, added] = probes_.try_emplace(
+      file.source, ReadaheadProbeOptions{.base_cap = options_.readahead_max,
+                                         .limit = options_.readahead_limit,
+                                         .min_epoch = options_.readahead_probe_epoch});
+  ReadaheadProbe& probe = it->second;
   const bool was_probing = probe.probing();
-  const ReadaheadProbe::Step step =
-      probe.OnRead(length, std::chrono::steady_clock::now(), waited, stream->window >= probe.cap());
+  const ReadaheadProbe::Step step = probe.OnRead(length, std::chrono::steady_clock::now(), waited);
   switch (step.kind) {
-    case ReadaheadProbe::Step::Kind::kGrow: {
-      // Twice the growth: the budget is twice the window (daemon/mount_command.cc says why).
-      const uint64_t need = 2 * (step.to - step.from);
-      if (!lent_->TryReserve(need)) {
+    case ReadaheadProbe::Step::Kind::kGrow:
+      // This stream's read made it grow: if it cannot have the memory, nobody measures it.
+      if (!ApplyCapLocked(stream, step.to)) {
         probe.Refused();
         stats_.readahead_refused.fetch_add(1, std::memory_order_relaxed);
         return;
       }
-      stream->budget = lent_;
-      stream->lent_bytes += need;
       stream->window = step.to;
       stats_.readahead_grows.fetch_add(1, std::memory_order_relaxed);
       return;
-    }
-    case ReadaheadProbe::Step::Kind::kShrink: {
-      const uint64_t back = std::min(stream->lent_bytes, 2 * (step.from - step.to));
-      lent_->Release(back);
-      stream->lent_bytes -= back;
-      stream->window = std::min(stream->window, step.to);
+    case ReadaheadProbe::Step::Kind::kShrink:
       stats_.readahead_shrinks.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
+      break;
     case ReadaheadProbe::Step::Kind::kNone:
       if (was_probing && !probe.probing()) {
         stats_.readahead_kept.fetch_add(1, std::memory_order_relaxed);
       }
-      return;
+      break;
   }
+  // Every stream follows its remote's cap (a larger one as memory allows: else it tries again
+  // at its next read).
+  const uint64_t mine = stream->cap != 0 ? stream->cap : options_.readahead_max;
+  if (probe.cap() != mine) (void)ApplyCapLocked(stream, probe.cap());
 }
 
 void Fetcher::ResetProbeLocked(ReadStream* stream) {
-  if (stream->probe.has_value()) stream->probe->Reset();
+  stream->cap = 0;
   if (stream->lent_bytes != 0) {
     lent_->Release(stream->lent_bytes);
     stream->lent_bytes = 0;
@@ -757,12 +770,11 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
     const uint64_t span = std::max(end, stream->next_offset) - stream->run_start;
     if (stream->run >= 3 && stream->run_bytes * 2 >= span &&
         (span >= options_.min_stream_span_bytes || stream->run >= options_.min_stream_reads)) {
-      const uint64_t cap =
-          stream->probe.has_value() ? stream->probe->cap() : options_.readahead_max;
+      const uint64_t cap = stream->cap != 0 ? stream->cap : options_.readahead_max;
       stream->window =
           stream->window == 0 ? options_.readahead_initial : std::min(stream->window * 2, cap);
       if (options_.readahead_limit > options_.readahead_max) {
-        ProbeWindowLocked(stream, length, waited);
+        ProbeWindowLocked(file, stream, length, waited);
       }
     } else {
       stream->window = 0;

@@ -16,10 +16,11 @@
 //        prefetched by a pool of threads in parallel requests (from the cache when the blocks are
 //        there, so the disk stays busy too);
 //        the bytes held in memory (in flight + recently used) are bounded by max_memory_bytes.
-//        Past readahead_max, a stream's window may grow up to readahead_limit where a probe shows
-//        that a larger window raises the stream's rate (a remote behind a long round trip;
-//        cache/readahead_probe.h); the memory that takes is lent on top of max_memory_bytes, twice
-//        the growth, from a ReadaheadBudget shared by all streams (at most twice
+//        Past readahead_max, the windows of a remote's (an ObjectSource's) streams may grow up to
+//        readahead_limit where its probe shows that a larger window raises the rate its
+//        sequential reads get (a remote behind a long round trip; cache/readahead_probe.h). Each
+//        stream takes the remote's cap when memory allows: twice the growth, lent on top of
+//        max_memory_bytes from a ReadaheadBudget shared by all streams (at most twice
 //        readahead_limit - readahead_max in all).
 //        Remote reads land in buffers from a BufferPool (mapped memory, reused; at most
 //        max_idle_buffer_bytes of released ones kept), so memory freed is returned to the kernel.
@@ -87,9 +88,10 @@ struct ReadStream {
   uint64_t prefetched_to = 0;  // prefetch has been scheduled up to this offset
   // The last small read found its block not cached whole: look its pieces up first.
   std::atomic<bool> pieces_first{false};
-  // Growth of the window past readahead_max (created by the fetcher when it may grow), and the
-  // memory the stream holds for it, returned when the window shrinks back or the stream ends.
-  std::optional<ReadaheadProbe> probe;
+  // The window's largest size when its remote's probe grew it past readahead_max (0: not), and
+  // the memory the stream holds for that, returned when the cap shrinks, the stream stops being
+  // sequential, or it ends.
+  uint64_t cap = 0;
   std::shared_ptr<ReadaheadBudget> budget;
   uint64_t lent_bytes = 0;
 
@@ -151,7 +153,7 @@ struct FetcherStats {
   // The configuration: a stream's largest readahead window, and the budget of blocks in memory.
   uint64_t readahead_max_bytes = 0, max_memory_bytes = 0;
   // Window growth past readahead_max: its limit; probes begun, kept (the rate rose) and undone;
-  // probes refused for lack of memory; the memory lent to grown windows now.
+  // probes whose stream could not have the memory; the memory lent to grown windows now.
   uint64_t readahead_limit_bytes = 0;
   uint64_t readahead_grows = 0, readahead_kept = 0, readahead_shrinks = 0, readahead_refused = 0;
   uint64_t readahead_lent_bytes = 0;
@@ -248,10 +250,14 @@ class Fetcher {
   // `waited`: the read waited for a fetch in flight (its stream's window did not keep ahead).
   void ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length, ReadStream* stream,
                          bool waited = false);
-  // A sequential read of `length` bytes by `stream` (its window just computed): lets the probe
-  // grow or shrink the stream's cap, lending or taking back memory. REQUIRES: stream->mu held.
-  void ProbeWindowLocked(ReadStream* stream, size_t length, bool waited);
-  // Drops the probe's growth of a stream that is no longer sequential. REQUIRES: stream->mu held.
+  // A sequential read of `length` bytes by `stream` of `file` (its window just computed): tells
+  // the remote's probe, then gives the stream the remote's cap (lending or taking back memory).
+  // REQUIRES: stream->mu held.
+  void ProbeWindowLocked(const RemoteFile& file, ReadStream* stream, size_t length, bool waited);
+  // Sets the stream's cap to `cap` if the memory for it can be had; false if not.
+  // REQUIRES: stream->mu held.
+  bool ApplyCapLocked(ReadStream* stream, uint64_t cap);
+  // Drops the growth of a stream that is no longer sequential. REQUIRES: stream->mu held.
   void ResetProbeLocked(ReadStream* stream);
   // Blocks in memory may take the fixed budget and what is lent to grown windows.
   uint64_t MemoryBudget() const { return options_.max_memory_bytes + lent_->reserved(); }
@@ -271,6 +277,9 @@ class Fetcher {
   const std::shared_ptr<BufferPool> piece_buffers_;
   // Memory lent to grown readahead windows (twice readahead_limit - readahead_max at most).
   const std::shared_ptr<ReadaheadBudget> lent_;
+  // Each remote's probe of the window's growth (ordered after a stream's mu).
+  std::mutex probes_mu_;
+  std::unordered_map<const ObjectSource*, ReadaheadProbe> probes_;  // GUARDED_BY(probes_mu_)
 
   std::mutex mu_;
   std::unordered_map<std::string, Pending> blocks_;  // GUARDED_BY(mu_): in flight or recent

@@ -7,6 +7,11 @@ namespace hoardfs {
 ReadaheadProbe::ReadaheadProbe(const ReadaheadProbeOptions& options)
     : options_(options), cap_(options.base_cap) {}
 
+uint32_t ReadaheadProbe::BackoffEpochs(uint32_t failures) {
+  if (failures == 0) return 0;
+  return std::min(kMaxBackoffEpochs, kFirstBackoffEpochs << std::min<uint32_t>(failures - 1, 8));
+}
+
 void ReadaheadProbe::StartEpoch(Clock::time_point now) {
   in_epoch_ = true;
   epoch_start_ = now;
@@ -14,15 +19,8 @@ void ReadaheadProbe::StartEpoch(Clock::time_point now) {
   epoch_waited_ = false;
 }
 
-ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point now, bool waited,
-                                            bool at_cap) {
+ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point now, bool waited) {
   if (options_.limit <= options_.base_cap) return {};
-  if (!at_cap) {
-    // Still ramping up to the cap: the rate says nothing about the cap yet.
-    in_epoch_ = false;
-    epochs_at_cap_ = 0;
-    return {};
-  }
   if (!in_epoch_) {
     StartEpoch(now);
     return {};
@@ -46,8 +44,7 @@ ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point no
       return {};
     }
     ++failures_;
-    backoff_epochs_ =
-        std::min(kMaxBackoffEpochs, kFirstBackoffEpochs << std::min<uint32_t>(failures_ - 1, 8));
+    backoff_epochs_ = BackoffEpochs(failures_);
     const uint64_t grown = cap_;
     cap_ = before;
     epochs_at_cap_ = 0;
@@ -65,15 +62,6 @@ void ReadaheadProbe::Refused() {
   if (!probing()) return;
   cap_ = probe_from_;
   probe_from_ = 0;
-}
-
-uint64_t ReadaheadProbe::Reset() {
-  const uint64_t had = cap_;
-  cap_ = options_.base_cap;
-  probe_from_ = 0;
-  in_epoch_ = false;
-  epochs_at_cap_ = 0;
-  return had;
 }
 
 }  // namespace hoardfs

@@ -1,5 +1,6 @@
-// ReadaheadProbe: decides, for one sequential stream, whether its readahead window should grow
-// past the configured largest window (readahead_max) toward a limit, by trying it.
+// ReadaheadProbe: decides, for one remote, whether the readahead window of its sequential
+// streams should grow past the configured largest window (readahead_max) toward a limit, by
+// trying it.
 //
 // A larger window pays when the remote's requests spend most of their time waiting on the link
 // (a wide-area round trip, a TCP window per connection): more requests in flight then carry more
@@ -7,25 +8,29 @@
 // network): the requests only queue longer, and the window costs memory. Request latency alone
 // cannot tell the two apart (Little's law holds in both: bytes in flight = rate x latency), so
 // the probe measures the effect, much as BBR probes a path's bandwidth (Cardwell et al., "BBR:
-// Congestion-Based Congestion Control", ACM Queue 14(5), 2016):
+// Congestion-Based Congestion Control", ACM Queue 14(5), 2016).
+//
+// The probe belongs to the remote, not to a stream: the link is the remote's, and the files of a
+// dataset are each read once, one after another, often each shorter than a probe takes. It sees
+// the sequential reads of all the remote's streams:
 //
 //   - time is cut into epochs, each at least min_epoch long and covering at least
-//     epoch_windows x cap() bytes read; an epoch counts only once the window has reached cap(),
-//     and the first epoch at a cap is a warm-up whose rate is not used (it still carries the
-//     bytes fetched ahead while the window ramped up, or the fill of a larger one);
-//   - at the end of an epoch in which the reader waited for a fetch in flight (the window did not
-//     keep ahead of it: a reader slower than the remote never waits, and never probes), the cap
-//     doubles (up to the limit) and the epoch's rate is kept as the baseline;
-//   - the rate of the first epoch after the warm-up at the larger cap decides: at least
-//     min_gain x the baseline keeps it (and the stream may probe again); less restores the
-//     previous cap, and the stream waits before it probes again: kFirstBackoffEpochs epochs after
-//     its first failed probe, twice as many after each further one (a noisy epoch costs a few
-//     epochs, not the rest of the stream; a bandwidth-bound remote is probed ever more rarely).
+//     epoch_windows x cap() bytes read; the first epoch, and the first after each change of the
+//     cap, is a warm-up whose rate is not used (it carries the fill of a larger window, or the
+//     bytes fetched ahead under a larger one);
+//   - at the end of an epoch in which a reader waited for a fetch in flight (the window did not
+//     keep ahead of it: readers slower than the remote never wait, and never cause a probe), the
+//     cap doubles (up to the limit) and the epoch's rate is kept as the baseline;
+//   - the first epoch after the warm-up at the larger cap decides: a rate of at least
+//     min_gain x the baseline keeps it (and a later epoch may probe further); less restores the
+//     previous cap, and the next probe waits: kFirstBackoffEpochs epochs after the first failed
+//     probe, twice as many after each further one (a noisy epoch costs a few epochs, not the rest
+//     of the reads; a bandwidth-bound remote is probed ever more rarely).
 //
-// The caller owns the memory: it reserves what a larger cap needs before it applies it (Refused()
-// when it cannot), and releases it on a revert or Reset().
+// The caller applies the cap to each stream, as memory allows (Refused() when the stream whose
+// read made it grow could not have it).
 //
-// Not thread-safe: the stream's lock guards it.
+// Not thread-safe: the caller's lock guards it.
 #pragma once
 
 #include <chrono>
@@ -45,38 +50,36 @@ class ReadaheadProbe {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // What the caller should do with the stream's cap after a read.
+  // What the caller should do with the cap after a read.
   struct Step {
     enum class Kind { kNone, kGrow, kShrink };
     Kind kind = Kind::kNone;
     uint64_t from = 0, to = 0;  // the cap before and after (kGrow, kShrink)
   };
 
+  static constexpr uint32_t kFirstBackoffEpochs = 4;
+  static constexpr uint32_t kMaxBackoffEpochs = 64;
+
   explicit ReadaheadProbe(const ReadaheadProbeOptions& options);
 
-  // The stream's largest window now (base_cap until a probe grew it).
+  // The streams' largest window now (base_cap until a probe grew it).
   uint64_t cap() const { return cap_; }
   // Whether a probe is being judged (the cap was just raised).
   bool probing() const { return probe_from_ != 0; }
   // Probes that did not pay (each doubles the wait before the next one).
   uint32_t failures() const { return failures_; }
 
-  static constexpr uint32_t kFirstBackoffEpochs = 4;
-  static constexpr uint32_t kMaxBackoffEpochs = 64;
-
-  // A read of `bytes` at `now`. `waited`: it waited for a fetch already in flight. `at_cap`: the
-  // stream's window has reached cap(). On kGrow the cap is already the larger one: call Refused()
-  // if its memory cannot be had.
-  Step OnRead(uint64_t bytes, Clock::time_point now, bool waited, bool at_cap);
-  // The memory for the last kGrow could not be reserved: back to the previous cap (the stream
-  // may try again an epoch later).
+  // A sequential read of `bytes` at `now`. `waited`: it waited for a fetch already in flight.
+  // On kGrow the cap is already the larger one: call Refused() if its memory cannot be had.
+  Step OnRead(uint64_t bytes, Clock::time_point now, bool waited);
+  // The memory for the last kGrow could not be reserved: back to the previous cap (a later epoch
+  // may try again).
   void Refused();
-  // The stream is no longer sequential: back to base_cap, epoch restarted (the wait after failed
-  // probes carries on). Returns the cap it had.
-  uint64_t Reset();
 
  private:
   void StartEpoch(Clock::time_point now);
+  // Epochs to wait before the next probe after `failures` failed ones.
+  static uint32_t BackoffEpochs(uint32_t failures);
 
   const ReadaheadProbeOptions options_;
   uint64_t cap_;
@@ -84,7 +87,7 @@ class ReadaheadProbe {
   double baseline_rate_ = 0;  // bytes per second of the epoch before the probe
   uint32_t failures_ = 0;
   uint32_t backoff_epochs_ = 0;  // epochs left before the next probe
-  uint32_t epochs_at_cap_ = 0;   // epochs completed since the cap last changed or ramped
+  uint32_t epochs_at_cap_ = 0;   // epochs completed since the cap last changed
   bool in_epoch_ = false;
   Clock::time_point epoch_start_{};
   uint64_t epoch_bytes_ = 0;

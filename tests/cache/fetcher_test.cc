@@ -1282,7 +1282,9 @@ FetcherOptions GrowingFetcherOptions(std::chrono::milliseconds epoch) {
 
 // Behind a round trip (every request takes 5 ms, however many are in flight), a larger window
 // carries more: the stream's window grows past readahead_max, more than readahead_max is in flight
-// at once, the memory lent for it is counted, and given back when the stream ends.
+// at once, the memory lent for it is counted, and given back when the stream ends. The next
+// stream on the same remote takes the grown window at once (a dataset's files are each read
+// once, one after another).
 TEST_F(FetcherTest, WindowGrowsPastItsMaxBehindALongRoundTrip) {
   const FetcherOptions o = GrowingFetcherOptions(std::chrono::milliseconds(30));
   StartFetcher(o);
@@ -1309,8 +1311,31 @@ TEST_F(FetcherTest, WindowGrowsPastItsMaxBehindALongRoundTrip) {
     EXPECT_GT(stats.readahead_lent_bytes, 0u) << "a kept growth holds its memory";
     EXPECT_LE(stats.readahead_lent_bytes, 2 * (o.readahead_limit - o.readahead_max));
   }
-  fake_.SetDelay(std::chrono::milliseconds(0));
   EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u) << "the ended stream gave its memory back";
+
+  // The next file of the same remote takes the remote's grown window from its first sequential
+  // reads (the probe is the remote's); a file of another remote does not.
+  const std::string second = Contents(23, 64ull * kBlock);
+  fake_.AddFile("/wan/g", second);
+  fake_.AddFile("/wan/h", second);
+  auto read_first_blocks = [&](const RemoteFile& f, ReadStream* stream) {
+    for (uint64_t off = 0; off < 8 * kBlock; off += kBlock) {
+      ExpectRead(f, second, off, kBlock, stream);
+    }
+  };
+  {
+    ReadStream stream;
+    read_first_blocks(FileOf("/wan/g", &tracking), &stream);
+    EXPECT_GT(fetcher_->Stats().readahead_lent_bytes, 0u) << "the remote's window not taken";
+  }
+  TrackingSource elsewhere(&fake_);
+  {
+    ReadStream stream;
+    read_first_blocks(FileOf("/wan/h", &elsewhere), &stream);
+    EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u) << "another remote's window taken";
+  }
+  fake_.SetDelay(std::chrono::milliseconds(0));
+  EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u);
 }
 
 // A remote bound by its bandwidth gains nothing from a larger window: the doubling is tried and

@@ -1,6 +1,7 @@
 // ReadaheadProbe: the decisions of the window's growth, on a clock the test drives (no sleeps):
 // an epoch's length and bytes, the reader's waits, a kept and an undone probe, the limit, a refused
-// reservation and a reset. ReadaheadBudget: the ceiling shared by all streams.
+// reservation, a start from what an earlier stream learnt. ReadaheadBudget: the ceiling shared by
+// all streams.
 #include "cache/readahead_probe.h"
 
 #include <gtest/gtest.h>
@@ -33,14 +34,13 @@ class Reader {
 
   // Reads up to `max_mib` MiB at `mib_per_s` until a step that is not kNone (returned; kNone if
   // none came). mib() counts every read so far.
-  ReadaheadProbe::Step Next(double mib_per_s, bool waited, uint64_t max_mib = 100000,
-                            bool at_cap = true) {
+  ReadaheadProbe::Step Next(double mib_per_s, bool waited, uint64_t max_mib = 100000) {
     const auto per_read = std::chrono::duration_cast<ReadaheadProbe::Clock::duration>(
         std::chrono::duration<double>(1.0 / mib_per_s));
     for (uint64_t i = 0; i < max_mib; ++i) {
       now_ += per_read;
       ++mib_;
-      const ReadaheadProbe::Step step = probe_->OnRead(kMiB, now_, waited, at_cap);
+      const ReadaheadProbe::Step step = probe_->OnRead(kMiB, now_, waited);
       if (step.kind != Kind::kNone) return step;
     }
     return {};
@@ -143,18 +143,6 @@ TEST(ReadaheadProbeTest, TheLastDoublingStopsAtTheLimit) {
   EXPECT_EQ(step.to, 48 * kMiB);
 }
 
-TEST(ReadaheadProbeTest, RampingUpRestartsTheEpochsAndTheWarmUp) {
-  ReadaheadProbe probe(Options(32, 128));
-  Reader reader(&probe);
-  // A warm-up and most of an epoch at the cap, then one read below it (the window ramping
-  // again): the epochs start over, warm-up included.
-  EXPECT_EQ(reader.Next(100, true, 1 + 64 + 63).kind, Kind::kNone);
-  EXPECT_EQ(reader.Next(100, true, 1, /*at_cap=*/false).kind, Kind::kNone);
-  const uint64_t from = reader.mib();
-  EXPECT_EQ(reader.Next(100, true).kind, Kind::kGrow);
-  EXPECT_EQ(reader.mib() - from, 1u + 64 + 64);
-}
-
 TEST(ReadaheadProbeTest, ARefusedDoublingRestoresTheCapAndMayBeTriedAgain) {
   ReadaheadProbe probe(Options(32, 128));
   Reader reader(&probe);
@@ -166,24 +154,19 @@ TEST(ReadaheadProbeTest, ARefusedDoublingRestoresTheCapAndMayBeTriedAgain) {
   EXPECT_EQ(reader.Next(100, true, 1000).kind, Kind::kGrow);
 }
 
-TEST(ReadaheadProbeTest, ResetReturnsToTheBaseCapAndKeepsTheBackoff) {
+// Readers' waits anywhere in an epoch count: one wait among many reads that did not wait is
+// enough for a probe; a wait in an earlier epoch is not.
+TEST(ReadaheadProbeTest, OneWaitInTheEpochIsEnough) {
   ReadaheadProbe probe(Options(32, 128));
   Reader reader(&probe);
-  ASSERT_EQ(reader.Next(100, true).kind, Kind::kGrow);
-  ASSERT_EQ(reader.Next(150, true).kind, Kind::kGrow);
-  EXPECT_EQ(probe.Reset(), 128 * kMiB);
-  EXPECT_EQ(probe.cap(), 32 * kMiB);
-  EXPECT_FALSE(probe.probing());
-  // No failure yet: it grows again as soon as before.
-  uint64_t from = reader.mib();
-  ASSERT_EQ(reader.Next(100, true).kind, Kind::kGrow);
-  EXPECT_EQ(reader.mib() - from, 1u + 64 + 64);
-  // Undone, then reset: the wait before the next probe still applies.
-  ASSERT_EQ(reader.Next(100, true).kind, Kind::kShrink);
-  probe.Reset();
-  from = reader.mib();
-  ASSERT_EQ(reader.Next(100, true).kind, Kind::kGrow);
-  EXPECT_GE(reader.mib() - from, (1 + ReadaheadProbe::kFirstBackoffEpochs) * 64u);
+  EXPECT_EQ(reader.Next(100, false, 1 + 64).kind, Kind::kNone);  // the warm-up
+  EXPECT_EQ(reader.Next(100, true, 1).kind, Kind::kNone);        // a wait in the next epoch
+  EXPECT_EQ(reader.Next(100, false, 64).kind, Kind::kGrow);      // ... decides at its end
+
+  ReadaheadProbe earlier(Options(32, 128));
+  Reader late(&earlier);
+  EXPECT_EQ(late.Next(100, true, 1 + 64).kind, Kind::kNone);  // waits, but in the warm-up
+  EXPECT_EQ(late.Next(100, false, 1000).kind, Kind::kNone);
 }
 
 TEST(ReadaheadBudgetTest, ReservationsShareOneCeiling) {
