@@ -702,13 +702,17 @@ bool Fetcher::ApplyCapLocked(ReadStream* stream, uint64_t cap) {
 void Fetcher::ProbeWindowLocked(const RemoteFile& file, ReadStream* stream, size_t length,
                                 bool waited) {
   std::lock_guard<std::mutex> lock(probes_mu_);
-  auto [it, added] = probes_.try_emplace(
-      file.source, ReadaheadProbeOptions{.base_cap = options_.readahead_max,
-                                         .limit = options_.readahead_limit,
-                                         .min_epoch = options_.readahead_probe_epoch});
-  ReadaheadProbe& probe = it->second;
+  ReadaheadProbe& probe =
+      probes_
+          .try_emplace(file.source,
+                       ReadaheadProbeOptions{.base_cap = options_.readahead_max,
+                                             .limit = options_.readahead_limit,
+                                             .min_epoch = options_.readahead_probe_epoch})
+          .first->second;
   const bool was_probing = probe.probing();
-  const ReadaheadProbe::Step step = probe.OnRead(length, std::chrono::steady_clock::now(), waited);
+  const ReadaheadProbe::Step step =
+      probe.OnRead(length, std::chrono::steady_clock::now(), waited,
+                   stream->memory_bound.load(std::memory_order_relaxed));
   switch (step.kind) {
     case ReadaheadProbe::Step::Kind::kGrow:
       // This stream's read made it grow: if it cannot have the memory, nobody measures it.
@@ -799,7 +803,9 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
       TrimRecentLocked(budget - std::min(budget, to - from));
     }
     const uint64_t room = budget > memory_bytes_ ? budget - memory_bytes_ : 0;
-    if (to - from > room) to = from + room / block_size_ * block_size_;
+    const bool cut = to - from > room;
+    stream->memory_bound.store(cut, std::memory_order_relaxed);
+    if (cut) to = from + room / block_size_ * block_size_;
     if (to <= from) {
       stats_.prefetch_dropped.fetch_add(1, std::memory_order_relaxed);
       return;

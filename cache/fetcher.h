@@ -88,6 +88,8 @@ struct ReadStream {
   uint64_t prefetched_to = 0;  // prefetch has been scheduled up to this offset
   // The last small read found its block not cached whole: look its pieces up first.
   std::atomic<bool> pieces_first{false};
+  // The last readahead step was cut short (or dropped) for lack of memory in the fetcher's budget.
+  std::atomic<bool> memory_bound{false};
   // The window's largest size when its remote's probe grew it past readahead_max (0: not), and
   // the memory the stream holds for that, returned when the cap shrinks, the stream stops being
   // sequential, or it ends.
@@ -277,7 +279,8 @@ class Fetcher {
   const std::shared_ptr<BufferPool> piece_buffers_;
   // Memory lent to grown readahead windows (twice readahead_limit - readahead_max at most).
   const std::shared_ptr<ReadaheadBudget> lent_;
-  // Each remote's probe of the window's growth (ordered after a stream's mu).
+  // Each remote's probe of the window's growth (ordered after a stream's mu). Keyed by the
+  // source's address, never dereferenced.
   std::mutex probes_mu_;
   std::unordered_map<const ObjectSource*, ReadaheadProbe> probes_;  // GUARDED_BY(probes_mu_)
 

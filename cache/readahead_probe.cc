@@ -17,9 +17,11 @@ void ReadaheadProbe::StartEpoch(Clock::time_point now) {
   epoch_start_ = now;
   epoch_bytes_ = 0;
   epoch_waited_ = false;
+  epoch_memory_bound_ = false;
 }
 
-ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point now, bool waited) {
+ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point now, bool waited,
+                                            bool memory_bound) {
   if (options_.limit <= options_.base_cap) return {};
   if (!in_epoch_) {
     StartEpoch(now);
@@ -27,11 +29,12 @@ ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point no
   }
   epoch_bytes_ += bytes;
   epoch_waited_ = epoch_waited_ || waited;
+  epoch_memory_bound_ = epoch_memory_bound_ || memory_bound;
   const auto elapsed = now - epoch_start_;
   if (epoch_bytes_ < options_.epoch_windows * cap_ || elapsed < options_.min_epoch) return {};
   const double rate =
       static_cast<double>(epoch_bytes_) / std::chrono::duration<double>(elapsed).count();
-  const bool waited_in_epoch = epoch_waited_;
+  const bool window_bound = epoch_waited_ && !epoch_memory_bound_;
   StartEpoch(now);
   if (++epochs_at_cap_ == 1) return {};  // the warm-up
   if (backoff_epochs_ > 0) --backoff_epochs_;
@@ -51,7 +54,7 @@ ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point no
     return {Step::Kind::kShrink, grown, cap_};
   }
   baseline_rate_ = rate;
-  if (backoff_epochs_ > 0 || cap_ >= options_.limit || !waited_in_epoch) return {};
+  if (backoff_epochs_ > 0 || cap_ >= options_.limit || !window_bound) return {};
   probe_from_ = cap_;
   cap_ = std::min(cap_ * 2, options_.limit);
   epochs_at_cap_ = 0;

@@ -19,8 +19,10 @@
 //     cap, is a warm-up whose rate is not used (it carries the fill of a larger window, or the
 //     bytes fetched ahead under a larger one);
 //   - at the end of an epoch in which a reader waited for a fetch in flight (the window did not
-//     keep ahead of it: readers slower than the remote never wait, and never cause a probe), the
-//     cap doubles (up to the limit) and the epoch's rate is kept as the baseline;
+//     keep ahead of it: readers slower than the remote never wait, and never cause a probe) and
+//     no reader's readahead was cut short for lack of memory (then memory, not the window, bounds
+//     what is in flight: many streams at once), the cap doubles (up to the limit) and the epoch's
+//     rate is kept as the baseline;
 //   - the first epoch after the warm-up at the larger cap decides: a rate of at least
 //     min_gain x the baseline keeps it (and a later epoch may probe further); less restores the
 //     previous cap, and the next probe waits: kFirstBackoffEpochs epochs after the first failed
@@ -70,8 +72,9 @@ class ReadaheadProbe {
   uint32_t failures() const { return failures_; }
 
   // A sequential read of `bytes` at `now`. `waited`: it waited for a fetch already in flight.
-  // On kGrow the cap is already the larger one: call Refused() if its memory cannot be had.
-  Step OnRead(uint64_t bytes, Clock::time_point now, bool waited);
+  // `memory_bound`: its stream's last readahead was cut short for lack of memory. On kGrow the
+  // cap is already the larger one: call Refused() if its memory cannot be had.
+  Step OnRead(uint64_t bytes, Clock::time_point now, bool waited, bool memory_bound = false);
   // The memory for the last kGrow could not be reserved: back to the previous cap (a later epoch
   // may try again).
   void Refused();
@@ -92,6 +95,7 @@ class ReadaheadProbe {
   Clock::time_point epoch_start_{};
   uint64_t epoch_bytes_ = 0;
   bool epoch_waited_ = false;
+  bool epoch_memory_bound_ = false;
 };
 
 }  // namespace hoardfs

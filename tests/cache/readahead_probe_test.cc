@@ -34,13 +34,14 @@ class Reader {
 
   // Reads up to `max_mib` MiB at `mib_per_s` until a step that is not kNone (returned; kNone if
   // none came). mib() counts every read so far.
-  ReadaheadProbe::Step Next(double mib_per_s, bool waited, uint64_t max_mib = 100000) {
+  ReadaheadProbe::Step Next(double mib_per_s, bool waited, uint64_t max_mib = 100000,
+                            bool memory_bound = false) {
     const auto per_read = std::chrono::duration_cast<ReadaheadProbe::Clock::duration>(
         std::chrono::duration<double>(1.0 / mib_per_s));
     for (uint64_t i = 0; i < max_mib; ++i) {
       now_ += per_read;
       ++mib_;
-      const ReadaheadProbe::Step step = probe_->OnRead(kMiB, now_, waited);
+      const ReadaheadProbe::Step step = probe_->OnRead(kMiB, now_, waited, memory_bound);
       if (step.kind != Kind::kNone) return step;
     }
     return {};
@@ -141,6 +142,17 @@ TEST(ReadaheadProbeTest, TheLastDoublingStopsAtTheLimit) {
   const ReadaheadProbe::Step step = reader.Next(100, true);
   ASSERT_EQ(step.kind, Kind::kGrow);
   EXPECT_EQ(step.to, 48 * kMiB);
+}
+
+// Readers whose readahead the memory budget cut short (many streams at once) wait for want of
+// memory, not of a larger window: one such read in an epoch vetoes the probe.
+TEST(ReadaheadProbeTest, AReadaheadCutForMemoryVetoesTheProbe) {
+  ReadaheadProbe probe(Options(32, 128));
+  Reader reader(&probe);
+  EXPECT_EQ(reader.Next(100, true, 1 + 64).kind, Kind::kNone);  // the warm-up
+  EXPECT_EQ(reader.Next(100, true, 1, /*memory_bound=*/true).kind, Kind::kNone);
+  EXPECT_EQ(reader.Next(100, true, 63).kind, Kind::kNone) << "the cut epoch probed";
+  EXPECT_EQ(reader.Next(100, true, 64).kind, Kind::kGrow) << "the next epoch, not cut, probes";
 }
 
 TEST(ReadaheadProbeTest, ARefusedDoublingRestoresTheCapAndMayBeTriedAgain) {
