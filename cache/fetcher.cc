@@ -335,9 +335,10 @@ Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<
                              ReadStraddling(file, offset, out.first(length), stream));
     if (n.has_value()) return *n;
   }
-  bool waited = false;
-  HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got,
-                           GetBlocks(file, first, last, /*cache_checked=*/false, &waited));
+  bool waited = false;  // asked only where a window may grow
+  HOARDFS_ASSIGN_OR_RETURN(
+      std::vector<Block> got,
+      GetBlocks(file, first, last, /*cache_checked=*/false, WindowMayGrow() ? &waited : nullptr));
 
   // Copy out.
   size_t copied = 0;
@@ -468,9 +469,10 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, u
   HOARDFS_ASSIGN_OR_RETURN(std::optional<FetchedSlice> part,
                            ReadPartial(file, block, in_block, length, stream, &cache_missed));
   if (part.has_value()) return part;
-  bool waited = false;
+  bool waited = false;  // asked only where a window may grow
   HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got,
-                           GetBlocks(file, block, block, /*cache_checked=*/cache_missed, &waited));
+                           GetBlocks(file, block, block, /*cache_checked=*/cache_missed,
+                                     WindowMayGrow() ? &waited : nullptr));
   if (got[0].size < in_block + length) {
     return Status::Corruption(file.ref.path + ": block " + std::to_string(block) +
                               " is shorter than the file size says");
@@ -777,7 +779,7 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
       const uint64_t cap = stream->cap != 0 ? stream->cap : options_.readahead_max;
       stream->window =
           stream->window == 0 ? options_.readahead_initial : std::min(stream->window * 2, cap);
-      if (options_.readahead_limit > options_.readahead_max) {
+      if (WindowMayGrow()) {
         ProbeWindowLocked(file, stream, length, waited);
       }
     } else {

@@ -261,6 +261,7 @@ class Fetcher {
   bool ApplyCapLocked(ReadStream* stream, uint64_t cap);
   // Drops the growth of a stream that is no longer sequential. REQUIRES: stream->mu held.
   void ResetProbeLocked(ReadStream* stream);
+  bool WindowMayGrow() const { return options_.readahead_limit > options_.readahead_max; }
   // Blocks in memory may take the fixed budget and what is lent to grown windows.
   uint64_t MemoryBudget() const { return options_.max_memory_bytes + lent_->reserved(); }
   void Submit(std::function<void()> task);
