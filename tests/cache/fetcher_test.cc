@@ -228,6 +228,23 @@ class FetcherTest : public ::testing::Test {
     EXPECT_TRUE(*got == want) << "wrong bytes for read " << offset << "+" << len;
   }
 
+  // Reads the first `upto` bytes of `file` (all: 0) block by block through `stream`, checking each.
+  void ReadInBlocks(const RemoteFile& file, const std::string& contents, ReadStream* stream,
+                    uint64_t upto = 0) {
+    const uint64_t end = upto != 0 ? upto : contents.size();
+    for (uint64_t off = 0; off < end; off += kBlock) {
+      ExpectRead(file, contents, off, kBlock, stream);
+    }
+  }
+
+  // The window growth's counters, in the test's XML output.
+  void RecordProbeCounters() {
+    const FetcherStats stats = fetcher_->Stats();
+    RecordProperty("readahead_grows", std::to_string(stats.readahead_grows));
+    RecordProperty("readahead_kept", std::to_string(stats.readahead_kept));
+    RecordProperty("readahead_shrinks", std::to_string(stats.readahead_shrinks));
+  }
+
   // ReadSlice() of [offset, offset + len): one slice of exactly the file's bytes.
   void ExpectSlice(const RemoteFile& file, const std::string& contents, uint64_t offset,
                    size_t len) {
@@ -1296,13 +1313,9 @@ TEST_F(FetcherTest, WindowGrowsPastItsMaxBehindALongRoundTrip) {
   fake_.SetDelay(std::chrono::milliseconds(5));
   {
     ReadStream stream;
-    for (uint64_t off = 0; off < size; off += kBlock) {
-      ExpectRead(file, contents, off, kBlock, &stream);
-    }
+    ReadInBlocks(file, contents, &stream);
     const FetcherStats stats = fetcher_->Stats();
-    RecordProperty("readahead_grows", std::to_string(stats.readahead_grows));
-    RecordProperty("readahead_kept", std::to_string(stats.readahead_kept));
-    RecordProperty("readahead_shrinks", std::to_string(stats.readahead_shrinks));
+    RecordProbeCounters();
     RecordProperty("peak_in_flight_bytes", std::to_string(tracking.peak()));
     EXPECT_EQ(stats.readahead_limit_bytes, o.readahead_limit);
     EXPECT_GE(stats.readahead_grows, 1u);
@@ -1318,20 +1331,15 @@ TEST_F(FetcherTest, WindowGrowsPastItsMaxBehindALongRoundTrip) {
   const std::string second = Contents(23, 64ull * kBlock);
   fake_.AddFile("/wan/g", second);
   fake_.AddFile("/wan/h", second);
-  auto read_first_blocks = [&](const RemoteFile& f, ReadStream* stream) {
-    for (uint64_t off = 0; off < 8 * kBlock; off += kBlock) {
-      ExpectRead(f, second, off, kBlock, stream);
-    }
-  };
   {
     ReadStream stream;
-    read_first_blocks(FileOf("/wan/g", &tracking), &stream);
+    ReadInBlocks(FileOf("/wan/g", &tracking), second, &stream, 8 * kBlock);
     EXPECT_GT(fetcher_->Stats().readahead_lent_bytes, 0u) << "the remote's window not taken";
   }
   TrackingSource elsewhere(&fake_);
   {
     ReadStream stream;
-    read_first_blocks(FileOf("/wan/h", &elsewhere), &stream);
+    ReadInBlocks(FileOf("/wan/h", &elsewhere), second, &stream, 8 * kBlock);
     EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u) << "another remote's window taken";
   }
   fake_.SetDelay(std::chrono::milliseconds(0));
@@ -1348,13 +1356,9 @@ TEST_F(FetcherTest, WindowGrowthThatDoesNotPayIsUndone) {
   BandwidthBoundSource lan(&fake_, /*bytes_per_ms=*/64 << 10);
   const RemoteFile file = FileOf("/lan/f", &lan);
   ReadStream stream;
-  for (uint64_t off = 0; off < size; off += kBlock) {
-    ExpectRead(file, contents, off, kBlock, &stream);
-  }
+  ReadInBlocks(file, contents, &stream);
   const FetcherStats stats = fetcher_->Stats();
-  RecordProperty("readahead_grows", std::to_string(stats.readahead_grows));
-  RecordProperty("readahead_kept", std::to_string(stats.readahead_kept));
-  RecordProperty("readahead_shrinks", std::to_string(stats.readahead_shrinks));
+  RecordProbeCounters();
   EXPECT_GE(stats.readahead_grows, 1u) << "the reader waited on the remote: a probe was due";
   EXPECT_GE(stats.readahead_shrinks, 1u) << "a doubling that gained nothing was kept";
   EXPECT_LT(stats.readahead_lent_bytes, 2 * (32ull - 8) * kBlock) << "grown to the limit";
@@ -1378,9 +1382,7 @@ TEST_F(FetcherTest, WindowsOfStreamsBoundByTheMemoryBudgetDoNotGrow) {
     readers.emplace_back([&, i] {
       const RemoteFile file = FileOf("/many/f" + std::to_string(i));
       ReadStream stream;
-      for (uint64_t off = 0; off < size; off += kBlock) {
-        ExpectRead(file, contents[i], off, kBlock, &stream);
-      }
+      ReadInBlocks(file, contents[i], &stream);
     });
   }
   for (std::thread& t : readers) t.join();
