@@ -25,10 +25,13 @@ Fetcher::Fetcher(BlockCache* cache, const FetcherOptions& options)
           options.readahead_limit > options.readahead_max
               ? 2 * (options.readahead_limit - options.readahead_max)
               : 0)) {
-  const unsigned n = std::max(1u, options_.threads);
-  for (unsigned i = 0; i < n; ++i) {
-    workers_.emplace_back([this] { WorkerMain(); });
-  }
+  AddWorkers(std::max(1u, options_.threads));
+}
+
+void Fetcher::AddWorkers(unsigned n) {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  if (stopping_) return;
+  while (workers_.size() < n) workers_.emplace_back([this] { WorkerMain(); });
 }
 
 Fetcher::~Fetcher() {
@@ -38,6 +41,7 @@ Fetcher::~Fetcher() {
     tasks_.clear();  // unfulfilled promises break: waiters get kAborted
   }
   pool_cv_.notify_all();
+  // No worker is added once stopping_ is set.
   for (std::thread& t : workers_) t.join();
 }
 
@@ -238,7 +242,8 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
   for (uint32_t k = 0; k < count; ++k) {
     const uint64_t b_off = uint64_t{k} * block_size_;
     const size_t b_len = static_cast<size_t>(std::min<uint64_t>(block_size_, length - b_off));
-    Block block{std::shared_ptr<const std::byte>(buffer, buffer.get() + b_off), b_len};
+    Block block{std::shared_ptr<const std::byte>(buffer, buffer.get() + b_off), b_len,
+                /*remote=*/true};
     SetBlockIndex(&key, first + k);
     promises[k].set_value(Result<Block>(block));
     Remember(key, block);
@@ -253,7 +258,7 @@ void Fetcher::FetchRun(const RemoteFile& file, uint32_t first, uint32_t count,
 
 Result<std::vector<Fetcher::Block>> Fetcher::GetBlocks(const RemoteFile& file, uint32_t first,
                                                        uint32_t last, bool cache_checked,
-                                                       bool* waited) {
+                                                       ReadOrigin* origin) {
   const size_t n = last - first + 1;
   std::vector<std::optional<Block>> got(n);
   std::vector<std::shared_future<Result<Block>>> waits(n);
@@ -303,12 +308,12 @@ Result<std::vector<Fetcher::Block>> Fetcher::GetBlocks(const RemoteFile& file, u
   }
   std::vector<Block> out;
   out.reserve(n);
+  if (origin != nullptr) *origin = ReadOrigin{.remote = true};
   for (size_t i = 0; i < n; ++i) {
     if (!got[i] && waits[i].valid()) {
-      if (waited != nullptr && !*waited &&
-          waits[i].wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        *waited = true;
-      }
+      const bool in_flight =
+          origin != nullptr && !origin->waited &&
+          waits[i].wait_for(std::chrono::seconds(0)) != std::future_status::ready;
       Result<Block> r = Status::Aborted("fetch abandoned");
       try {
         r = waits[i].get();
@@ -316,8 +321,10 @@ Result<std::vector<Fetcher::Block>> Fetcher::GetBlocks(const RemoteFile& file, u
         r = Status::Aborted("fetch abandoned at shutdown");
       }
       if (!r.ok()) return r.status();
+      if (in_flight && r->remote) origin->waited = true;
       got[i] = *r;
     }
+    if (origin != nullptr) origin->remote = origin->remote && got[i]->remote;
     out.push_back(std::move(*got[i]));
   }
   return out;
@@ -335,10 +342,10 @@ Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<
                              ReadStraddling(file, offset, out.first(length), stream));
     if (n.has_value()) return *n;
   }
-  bool waited = false;  // asked only where a window may grow
+  ReadOrigin origin;  // asked only where a window may grow
   HOARDFS_ASSIGN_OR_RETURN(
       std::vector<Block> got,
-      GetBlocks(file, first, last, /*cache_checked=*/false, WindowMayGrow() ? &waited : nullptr));
+      GetBlocks(file, first, last, /*cache_checked=*/false, WindowMayGrow() ? &origin : nullptr));
 
   // Copy out.
   size_t copied = 0;
@@ -353,7 +360,7 @@ Result<size_t> Fetcher::Read(const RemoteFile& file, uint64_t offset, std::span<
     std::memcpy(out.data() + copied, got[i].data.get() + (from - block_start), to - from);
     copied += to - from;
   }
-  if (stream != nullptr) ScheduleReadahead(file, offset, copied, stream, waited);
+  if (stream != nullptr) ScheduleReadahead(file, offset, copied, stream, origin);
   return copied;
 }
 
@@ -419,7 +426,7 @@ Result<std::optional<size_t>> Fetcher::ReadStraddling(const RemoteFile& file, ui
       for (const Part& p : missing) HOARDFS_RETURN_IF_ERROR(copy_whole(p, /*cache_checked=*/true));
     }
   }
-  if (stream != nullptr) ScheduleReadahead(file, offset, out.size(), stream);
+  if (stream != nullptr) ScheduleReadahead(file, offset, out.size(), stream, ReadOrigin{});
   return std::optional<size_t>(out.size());
 }
 
@@ -469,17 +476,17 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, u
   HOARDFS_ASSIGN_OR_RETURN(std::optional<FetchedSlice> part,
                            ReadPartial(file, block, in_block, length, stream, &cache_missed));
   if (part.has_value()) return part;
-  bool waited = false;  // asked only where a window may grow
+  ReadOrigin origin;  // asked only where a window may grow
   HOARDFS_ASSIGN_OR_RETURN(std::vector<Block> got,
                            GetBlocks(file, block, block, /*cache_checked=*/cache_missed,
-                                     WindowMayGrow() ? &waited : nullptr));
+                                     WindowMayGrow() ? &origin : nullptr));
   if (got[0].size < in_block + length) {
     return Status::Corruption(file.ref.path + ": block " + std::to_string(block) +
                               " is shorter than the file size says");
   }
   FetchedSlice slice{std::shared_ptr<const std::byte>(got[0].data, got[0].data.get() + in_block),
                      length};
-  if (stream != nullptr) ScheduleReadahead(file, offset, length, stream, waited);
+  if (stream != nullptr) ScheduleReadahead(file, offset, length, stream, origin);
   return std::optional<FetchedSlice>(std::move(slice));
 }
 
@@ -511,7 +518,7 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file,
     }
   }
   if (stream != nullptr) {
-    ScheduleReadahead(file, uint64_t{block} * block_size_ + in_block, length, stream);
+    ScheduleReadahead(file, uint64_t{block} * block_size_ + in_block, length, stream, ReadOrigin{});
   }
   return slice;
 }
@@ -725,6 +732,7 @@ void Fetcher::ProbeWindowLocked(const RemoteFile& file, ReadStream* stream, size
       }
       stream->window = step.to;
       stats_.readahead_grows.fetch_add(1, std::memory_order_relaxed);
+      AddWorkers(std::max(options_.threads, options_.grown_threads));
       return;
     case ReadaheadProbe::Step::Kind::kShrink:
       stats_.readahead_shrinks.fetch_add(1, std::memory_order_relaxed);
@@ -735,10 +743,12 @@ void Fetcher::ProbeWindowLocked(const RemoteFile& file, ReadStream* stream, size
       }
       break;
   }
-  // Every stream follows its remote's cap (a larger one as memory allows: else it tries again
-  // at its next read).
+  // Every stream follows its remote's cap down at once, and up once it waits for the remote (a
+  // stream served by the cache has no use for it) and memory allows (else at a later read).
   const uint64_t mine = stream->cap != 0 ? stream->cap : options_.readahead_max;
-  if (probe.cap() != mine) (void)ApplyCapLocked(stream, probe.cap());
+  if (probe.cap() < mine || (probe.cap() > mine && waited)) {
+    (void)ApplyCapLocked(stream, probe.cap());
+  }
 }
 
 void Fetcher::ResetProbeLocked(ReadStream* stream) {
@@ -750,7 +760,7 @@ void Fetcher::ResetProbeLocked(ReadStream* stream) {
 }
 
 void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length,
-                                ReadStream* stream, bool waited) {
+                                ReadStream* stream, ReadOrigin origin) {
   uint64_t from = 0, to = 0;
   {
     std::lock_guard<std::mutex> lock(stream->mu);
@@ -779,8 +789,8 @@ void Fetcher::ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t 
       const uint64_t cap = stream->cap != 0 ? stream->cap : options_.readahead_max;
       stream->window =
           stream->window == 0 ? options_.readahead_initial : std::min(stream->window * 2, cap);
-      if (WindowMayGrow()) {
-        ProbeWindowLocked(file, stream, length, waited);
+      if (WindowMayGrow() && origin.remote) {
+        ProbeWindowLocked(file, stream, length, origin.waited);
       }
     } else {
       stream->window = 0;

@@ -125,6 +125,9 @@ struct FetcherOptions {
   uint32_t min_stream_reads = 16;
   uint64_t max_memory_bytes = 128ull << 20;  // blocks in flight + recently used, all streams
   unsigned threads = 8;                      // prefetch workers
+  // ... and how many once a window has grown past readahead_max (started then, not before: more
+  // workers in flight take more memory, 64 readers of a local server: 185 against 140 MiB RSS).
+  unsigned grown_threads = 0;
   // Remote read buffers released by every block they held, kept mapped for the next reads (a
   // fresh mapping costs a page fault per page); the rest is unmapped. Memory on top of
   // max_memory_bytes; 32 MiB measured: 64 readers, 64 MiB budget, 160-175 MiB peak RSS.
@@ -188,6 +191,7 @@ class Fetcher {
   struct BlockData {
     std::shared_ptr<const std::byte> data;
     size_t size = 0;
+    bool remote = false;  // fetched from the remote (not read from the cache)
   };
   using Block = BlockData;
   struct Pending {
@@ -196,11 +200,16 @@ class Fetcher {
     bool done = false;
   };
 
+  // Where a read's blocks came from, for the window's probe.
+  struct ReadOrigin {
+    bool remote = false;  // every block was fetched from the remote (now or by a prefetch)
+    bool waited = false;  // ... and one was in flight and had to be waited for
+  };
   // Blocks [first, last] of `file`: from memory, the cache, or the remote (steps 1-3).
   // With `cache_checked`, the cache was just asked for these blocks and missed: skip step 2.
-  // `waited` (optional) is set when a block was in flight and had to be waited for.
+  // `origin` (optional) is filled in.
   Result<std::vector<Block>> GetBlocks(const RemoteFile& file, uint32_t first, uint32_t last,
-                                       bool cache_checked = false, bool* waited = nullptr);
+                                       bool cache_checked = false, ReadOrigin* origin = nullptr);
   // A small non-sequential read of one block from the cache's chunks, or from pieces and the
   // remote; nullopt: not served so (use the whole block). `cache_missed`: the cache was asked for
   // the whole block and does not hold it.
@@ -249,12 +258,14 @@ class Fetcher {
   void Forget(const std::string& key);
   // Drops the oldest completed blocks until memory_bytes_ <= target. REQUIRES: mu_ held.
   void TrimRecentLocked(uint64_t target);
-  // `waited`: the read waited for a fetch in flight (its stream's window did not keep ahead).
+  // `origin`: where the read's blocks came from. Only reads served by the remote tell the probe
+  // (a read from the cache says nothing about the link).
   void ScheduleReadahead(const RemoteFile& file, uint64_t offset, size_t length, ReadStream* stream,
-                         bool waited = false);
-  // A sequential read of `length` bytes by `stream` of `file` (its window just computed): tells
-  // the remote's probe, then gives the stream the remote's cap (lending or taking back memory).
-  // REQUIRES: stream->mu held.
+                         ReadOrigin origin);
+  // A sequential read of `length` bytes by `stream` of `file` (its window just computed), served
+  // by the remote: tells the remote's probe, then gives the stream the remote's cap (lending or
+  // taking back memory). `waited`: it waited for a fetch in flight (the window did not keep
+  // ahead). REQUIRES: stream->mu held.
   void ProbeWindowLocked(const RemoteFile& file, ReadStream* stream, size_t length, bool waited);
   // Sets the stream's cap to `cap` if the memory for it can be had; false if not.
   // REQUIRES: stream->mu held.
@@ -266,6 +277,8 @@ class Fetcher {
   uint64_t MemoryBudget() const { return options_.max_memory_bytes + lent_->reserved(); }
   void Submit(std::function<void()> task);
   void WorkerMain();
+  // Starts workers up to `n` in all.
+  void AddWorkers(unsigned n);
 
   BlockCache* cache_;
   const FetcherOptions options_;
@@ -295,7 +308,7 @@ class Fetcher {
   std::condition_variable pool_cv_;
   std::deque<std::function<void()>> tasks_;  // GUARDED_BY(pool_mu_)
   bool stopping_ = false;                    // GUARDED_BY(pool_mu_)
-  std::vector<std::thread> workers_;
+  std::vector<std::thread> workers_;         // GUARDED_BY(pool_mu_) once running
 
   mutable struct {
     std::atomic<uint64_t> remote_requests{0}, remote_bytes{0}, remote_errors{0},

@@ -23,9 +23,18 @@ void ReadaheadProbe::StartEpoch(Clock::time_point now) {
 ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point now, bool waited,
                                             bool memory_bound) {
   if (options_.limit <= options_.base_cap) return {};
-  if (!in_epoch_) {
+  const bool paused = in_epoch_ && now - last_read_ > options_.min_epoch;
+  last_read_ = now;
+  if (!in_epoch_ || paused) {
     StartEpoch(now);
-    return {};
+    if (!paused) return {};
+    epochs_at_cap_ = 0;
+    if (!probing()) return {};
+    ++abandoned_;
+    const uint64_t grown = cap_;
+    cap_ = probe_from_;
+    probe_from_ = 0;
+    return {Step::Kind::kShrink, grown, cap_};
   }
   epoch_bytes_ += bytes;
   epoch_waited_ = epoch_waited_ || waited;

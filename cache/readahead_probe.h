@@ -27,7 +27,11 @@
 //     min_gain x the baseline keeps it (and a later epoch may probe further); less restores the
 //     previous cap, and the next probe waits: kFirstBackoffEpochs epochs after the first failed
 //     probe, twice as many after each further one (a noisy epoch costs a few epochs, not the rest
-//     of the reads; a bandwidth-bound remote is probed ever more rarely).
+//     of the reads; a bandwidth-bound remote is probed ever more rarely);
+//   - a pause of more than min_epoch between two reads ends the epoch unjudged (its rate would
+//     mix two workloads: a probe once grew on the first read of a new pass, and was kept because
+//     that pass read from the cache), the next epoch is a warm-up, and a probe being judged is
+//     undone without counting as a failure.
 //
 // The caller applies the cap to each stream, as memory allows (Refused() when the stream whose
 // read made it grow could not have it).
@@ -68,6 +72,8 @@ class ReadaheadProbe {
   uint64_t cap() const { return cap_; }
   // Whether a probe is being judged (the cap was just raised).
   bool probing() const { return probe_from_ != 0; }
+  // Probes undone by a pause before they could be judged (not failures).
+  uint32_t abandoned() const { return abandoned_; }
   // Probes that did not pay (each doubles the wait before the next one).
   uint32_t failures() const { return failures_; }
 
@@ -89,10 +95,12 @@ class ReadaheadProbe {
   uint64_t probe_from_ = 0;   // nonzero while a probe is judged: the cap before it
   double baseline_rate_ = 0;  // bytes per second of the epoch before the probe
   uint32_t failures_ = 0;
+  uint32_t abandoned_ = 0;
   uint32_t backoff_epochs_ = 0;  // epochs left before the next probe
   uint32_t epochs_at_cap_ = 0;   // epochs completed since the cap last changed
   bool in_epoch_ = false;
   Clock::time_point epoch_start_{};
+  Clock::time_point last_read_{};
   uint64_t epoch_bytes_ = 0;
   bool epoch_waited_ = false;
   bool epoch_memory_bound_ = false;

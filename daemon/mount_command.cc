@@ -258,12 +258,15 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
   fetch_options.max_memory_bytes = fetcher_memory_bytes;
   fetch_options.readahead_max = readahead->window;
   fetch_options.readahead_limit = readahead->limit;
-  // Enough prefetch workers for a whole window of remote requests in flight at once, grown to
-  // its limit.
-  fetch_options.threads = std::max<unsigned>(
-      fetch_options.threads,
-      static_cast<unsigned>((readahead->limit + fetch_options.max_request_bytes - 1) /
-                            fetch_options.max_request_bytes));
+  // Enough prefetch workers for a whole window of remote requests in flight at once; more once a
+  // window has grown, for its limit.
+  const auto workers_for = [&](uint64_t window) {
+    return std::max<unsigned>(fetch_options.threads,
+                              static_cast<unsigned>((window + fetch_options.max_request_bytes - 1) /
+                                                    fetch_options.max_request_bytes));
+  };
+  fetch_options.threads = workers_for(readahead->window);
+  fetch_options.grown_threads = workers_for(readahead->limit);
   Fetcher fetcher(cache->get(), fetch_options);
 
   std::vector<std::unique_ptr<RemoteTree>> trees;

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <latch>
 #include <memory>
@@ -1284,7 +1286,7 @@ class BandwidthBoundSource final : public ObjectSource {
 };
 
 // Windows of 8 blocks that may grow to 32, in requests of 2 blocks, judged over epochs of
-// `epoch` (and two windows' bytes): enough workers for a grown window in flight.
+// `epoch` (and two windows' bytes): 4 workers, enough for a grown window in flight once grown.
 FetcherOptions GrowingFetcherOptions(std::chrono::milliseconds epoch) {
   FetcherOptions o = SmallFetcherOptions();
   o.max_request_bytes = 2ull * kBlock;
@@ -1293,8 +1295,27 @@ FetcherOptions GrowingFetcherOptions(std::chrono::milliseconds epoch) {
   o.readahead_limit = 32ull * kBlock;
   o.max_memory_bytes = 16ull * kBlock;
   o.readahead_probe_epoch = epoch;
-  o.threads = 16;
+  o.threads = 4;
+  o.grown_threads = 16;
   return o;
+}
+
+// The fetcher's prefetch workers running (threads of this process named so), once there are
+// `expected` of them or after a second (a new worker names itself soon after it starts).
+size_t FetchWorkers(size_t expected) {
+  size_t n = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  do {
+    n = 0;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      if (std::getline(comm, name) && name == "hoardfs-fetch") ++n;
+    }
+    if (n == expected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return n;
 }
 
 // Behind a round trip (every request takes 5 ms, however many are in flight), a larger window
@@ -1305,6 +1326,7 @@ FetcherOptions GrowingFetcherOptions(std::chrono::milliseconds epoch) {
 TEST_F(FetcherTest, WindowGrowsPastItsMaxBehindALongRoundTrip) {
   const FetcherOptions o = GrowingFetcherOptions(std::chrono::milliseconds(30));
   StartFetcher(o);
+  EXPECT_EQ(FetchWorkers(o.threads), o.threads) << "workers for a grown window started before any grew";
   const uint64_t size = 256ull * kBlock;
   const std::string contents = Contents(20, size);
   fake_.AddFile("/wan/f", contents);
@@ -1323,6 +1345,7 @@ TEST_F(FetcherTest, WindowGrowsPastItsMaxBehindALongRoundTrip) {
     EXPECT_GT(tracking.peak(), o.readahead_max) << "the grown window was never in flight";
     EXPECT_GT(stats.readahead_lent_bytes, 0u) << "a kept growth holds its memory";
     EXPECT_LE(stats.readahead_lent_bytes, 2 * (o.readahead_limit - o.readahead_max));
+    EXPECT_EQ(FetchWorkers(o.grown_threads), o.grown_threads);
   }
   EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u) << "the ended stream gave its memory back";
 
@@ -1344,6 +1367,40 @@ TEST_F(FetcherTest, WindowGrowsPastItsMaxBehindALongRoundTrip) {
   }
   fake_.SetDelay(std::chrono::milliseconds(0));
   EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u);
+}
+
+// Reads served by the cache say nothing about the link: a stream of cached blocks neither feeds
+// the remote's probe nor takes its grown window (a grown remote's later pass over cached data,
+// and the memory lent for it, held blocks read from the cache past its buffers: 64 readers of
+// a local server peaked at 331 MiB RSS, against 140).
+TEST_F(FetcherTest, StreamsOfCachedBlocksNeitherProbeNorTakeTheGrownWindow) {
+  StartFetcher(GrowingFetcherOptions(std::chrono::milliseconds(30)));
+  const uint64_t size = 256ull * kBlock;
+  const std::string contents = Contents(24, size);
+  fake_.AddFile("/wan/c", contents);
+  const RemoteFile file = FileOf("/wan/c");
+  fake_.SetDelay(std::chrono::milliseconds(5));
+  {
+    ReadStream stream;
+    ReadInBlocks(file, contents, &stream);
+  }
+  ASSERT_TRUE(cache_->Flush().ok());
+  const FetcherStats grown = fetcher_->Stats();
+  ASSERT_GE(grown.readahead_kept, 1u) << "no window grew behind the round trip";
+
+  // The first 96 blocks again: long gone from memory, all in the cache.
+  fake_.ResetCounters();
+  ReadStream stream;
+  uint64_t most_lent = 0;
+  for (uint64_t off = 0; off < 96 * kBlock; off += kBlock) {
+    ExpectRead(file, contents, off, kBlock, &stream);
+    most_lent = std::max(most_lent, fetcher_->Stats().readahead_lent_bytes);
+  }
+  fake_.SetDelay(std::chrono::milliseconds(0));
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_EQ(most_lent, 0u) << "a stream of cached blocks took the remote's grown window";
+  EXPECT_EQ(fetcher_->Stats().readahead_grows, grown.readahead_grows);
+  EXPECT_EQ(fetcher_->Stats().readahead_shrinks, grown.readahead_shrinks);
 }
 
 // A remote bound by its bandwidth gains nothing from a larger window: the doubling is tried and

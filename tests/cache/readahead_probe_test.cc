@@ -1,7 +1,7 @@
 // ReadaheadProbe: the decisions of the window's growth, on a clock the test drives (no sleeps):
 // an epoch's length and bytes, the reader's waits, a kept and an undone probe, the limit, a refused
-// reservation, a start from what an earlier stream learnt. ReadaheadBudget: the ceiling shared by
-// all streams.
+// reservation, a start from what an earlier stream learnt, a pause between reads. ReadaheadBudget:
+// the ceiling shared by all streams.
 #include "cache/readahead_probe.h"
 
 #include <gtest/gtest.h>
@@ -47,6 +47,8 @@ class Reader {
     return {};
   }
   uint64_t mib() const { return mib_; }
+  // No read for `pause` (the readers stopped, or turned to the cache).
+  void Pause(milliseconds pause) { now_ += pause; }
 
  private:
   ReadaheadProbe* probe_;
@@ -179,6 +181,44 @@ TEST(ReadaheadProbeTest, OneWaitInTheEpochIsEnough) {
   Reader late(&earlier);
   EXPECT_EQ(late.Next(100, true, 1 + 64).kind, Kind::kNone);  // waits, but in the warm-up
   EXPECT_EQ(late.Next(100, false, 1000).kind, Kind::kNone);
+}
+
+// A pause longer than an epoch ends the epoch unjudged: its rate would mix two workloads (a
+// probe once grew on the first read of a new pass over a local server's data, and was kept
+// because that pass read from the cache).
+TEST(ReadaheadProbeTest, APauseEndsTheEpochUnjudgedAndTheNextIsAWarmUp) {
+  ReadaheadProbe probe(Options(32, 128));
+  Reader reader(&probe);
+  EXPECT_EQ(reader.Next(100, true, 1 + 64 + 60).kind, Kind::kNone);  // 4 MiB short of a probe
+  reader.Pause(milliseconds(300));
+  EXPECT_EQ(reader.Next(100, true, 1 + 64).kind, Kind::kNone) << "judged across the pause";
+  EXPECT_EQ(reader.Next(100, true, 64).kind, Kind::kGrow) << "the epoch after the warm-up";
+
+  // A pause no longer than an epoch is only slow reading.
+  ReadaheadProbe steady(Options(32, 128));
+  Reader paced(&steady);
+  EXPECT_EQ(paced.Next(100, true, 1 + 64 + 60).kind, Kind::kNone);
+  paced.Pause(milliseconds(200));
+  EXPECT_EQ(paced.Next(100, true, 4).kind, Kind::kGrow);
+}
+
+// A probe whose judgement a pause interrupted is undone, as no failure: the next one does not
+// wait for a backoff.
+TEST(ReadaheadProbeTest, APauseUndoesAProbeWithoutCountingAFailure) {
+  ReadaheadProbe probe(Options(32, 128));
+  Reader reader(&probe);
+  ASSERT_EQ(reader.Next(100, true).kind, Kind::kGrow);
+  EXPECT_EQ(reader.Next(150, true, 1 + 128).kind, Kind::kNone);  // the warm-up at 64 MiB
+  reader.Pause(milliseconds(1000));
+  const ReadaheadProbe::Step step = reader.Next(150, true, 1);
+  ASSERT_EQ(step.kind, Kind::kShrink);
+  EXPECT_EQ(step.from, 64 * kMiB);
+  EXPECT_EQ(step.to, 32 * kMiB);
+  EXPECT_FALSE(probe.probing());
+  EXPECT_EQ(probe.failures(), 0u);
+  EXPECT_EQ(probe.abandoned(), 1u);
+  // A warm-up, then the next epoch probes again at once.
+  EXPECT_EQ(reader.Next(100, true, 64 + 64).kind, Kind::kGrow);
 }
 
 TEST(ReadaheadBudgetTest, ReservationsShareOneCeiling) {
