@@ -29,8 +29,8 @@
 #   --no-wan      no wide-area round. By default each round ends with the large file read cold
 #                 through bench/delay_proxy (a TCP relay in front of xrootd's ports that delays
 #                 every byte and bounds the bytes in flight per connection, as a long link does):
-#                 xrdcp, curl, hoardfs over root:// (default, and with the window free to grow
-#                 to 128M by --readahead-limit 128M: what the growth buys) and http://,
+#                 xrdcp, curl, hoardfs over root:// (default: the window free to grow to 128M;
+#                 and kept at 32M by --readahead-limit 32M: what the growth buys) and http://,
 #                 and xrootdfs (its first 128 MiB: it waits a round trip per read)
 #   --wan-rtt-ms MS      that link's round trip (default 20)
 #   --wan-window-kib K   bytes in flight per direction and connection (default 4096: this
@@ -816,8 +816,8 @@ SKIPPED=()
 
 # ---- the wide-area round ------------------------------------------------------------------------
 # wan_round ROUND: the large file read cold (page cache dropped, a fresh mount on an empty cache)
-# through the delay proxies: the direct clients, hoardfs with its defaults (a 32M window) and with
-# the window free to grow to 128M (--readahead-limit 128M),
+# through the delay proxies: the direct clients, hoardfs with its defaults (a 32M window free to
+# grow to 128M) and with the window kept at 32M (--readahead-limit 32M),
 # and xrootdfs on the first WAN_PART_MIB (one round trip per read: the whole file would take
 # minutes). Recorded as case seq_wan.
 WAN_PART_MIB=128
@@ -833,12 +833,12 @@ wan_round() {
     timed "$SEQ_TIMEOUT" xrdcp -f -s "root://127.0.0.1:$WAN_PORT//$DATA_NAME/big" /dev/null
   drop_caches
   measure "$r" curl seq_wan MB/s conv_seq curl_big "$WAN_HTTP_PORT"
-  for sys in hoardfs-root hoardfs-root-grow hoardfs-http; do
+  for sys in hoardfs-root hoardfs-root-fixed hoardfs-http; do
     [[ $sys == hoardfs-http && $WANT_HTTP != 1 ]] && continue
     ca="$CACHES/wan-$sys-$r"
     local url="root://127.0.0.1:$WAN_PORT//$DATA_NAME" extra=()
     [[ $sys == hoardfs-http ]] && url="http://127.0.0.1:$WAN_HTTP_PORT/$DATA_NAME"
-    [[ $sys == *-grow ]] && extra=(--readahead-limit 128M)
+    [[ $sys == *-fixed ]] && extra=(--readahead-limit 32M)
     if mount_hoardfs "$m" "$ca" "$url" "${extra[@]}"; then
       drop_caches
       measure "$r" "$sys" seq_wan MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"

@@ -63,10 +63,11 @@
 # (memset, memcpy) must be attributed to their real caller; PERF_EVENT (default: cpu cycles
 # at 1999 Hz): record every such event instead, e.g. page-faults or context-switches.
 # Every pass: a fresh mount on an empty cache, page cache dropped, then `sparse_read read` (or dd).
-# Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F switches=W server_cpu_s=X":
-# the daemon's CPU time, minor page faults and context switches of all its threads, the xrootd
-# server's CPU time; then the daemon's remote_requests, inserts, store_writes and insert_waits /
-# insert_wait_seconds (fetches held back by a full insert queue), fetch_buffer_maps / _reuses
+# Prints one line per pass ("BIN round R: seconds=S cpu_s=C faults=F switches=W server_cpu_s=X
+# peak_rss_mib=M": the daemon's CPU time, minor page faults and context switches of all its
+# threads, the xrootd server's CPU time, the daemon's peak RSS; then the daemon's
+# remote_requests, inserts, store_writes and insert_waits / insert_wait_seconds (fetches held
+# back by a full insert queue), fetch_buffer_maps / _reuses
 # (remote read buffers freshly mapped / reused), and other counters; the same for
 # xrootdfs and bare FUSE, the server's CPU time for the direct client) and a summary (min-max).
 # Needs root (xrootd -R nobody, FUSE mounts, drop_caches). Cleans up on exit: unmounts, stops the
@@ -349,8 +350,11 @@ d = json.load(sys.stdin)
 print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "store_reads", "partial_reads", "partial_read_bytes", "record_misses", "index_memo_hits", "insert_waits", "insert_wait_seconds", "remote_stats", "remote_lists", "names_first_listings", "fetch_buffer_maps", "fetch_buffer_reuses", "readahead_grows", "readahead_kept", "readahead_shrinks", "readahead_refused")))' 2>/dev/null || true)"
   # A warm pass: the remote requests of the measured read only (the cold one's are subtracted).
   ((WARM)) && counters="warm_remote_requests=$(($(remote_requests) - remote_before)) $counters"
-  printf '%s round %s: seconds=%s %s %s\n' "$label" "$r" "$s" \
-    "$(pass_costs "$before" "$after" "$sbefore" "$safter")" "$counters"
+  # The daemon's peak RSS (VmHWM): a fresh daemon per pass, so the pass's own.
+  local hwm
+  hwm="$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null)"
+  printf '%s round %s: seconds=%s %s peak_rss_mib=%s %s\n' "$label" "$r" "$s" \
+    "$(pass_costs "$before" "$after" "$sbefore" "$safter")" "${hwm:--}" "$counters"
   if ((THREADS)); then thread_deltas "$tbefore" "$tafter"; fi
 }
 # peer_pass NAME ROUND PID: one cold read through the mount at MNT served by process PID (a peer,

@@ -19,9 +19,9 @@
 //        Past readahead_max, the windows of a remote's (an ObjectSource's) streams may grow up to
 //        readahead_limit where its probe shows that a larger window raises the rate its
 //        sequential reads get (a remote behind a long round trip; cache/readahead_probe.h). Each
-//        stream takes the remote's cap when memory allows: twice the growth, lent on top of
-//        max_memory_bytes from a ReadaheadBudget shared by all streams (at most twice
-//        readahead_limit - readahead_max in all).
+//        stream takes the remote's cap when memory allows: its growth, lent on top of
+//        max_memory_bytes from a ReadaheadBudget shared by all streams (at most
+//        readahead_limit - readahead_max in all: the link's bytes in flight, not each stream's).
 //        Remote reads land in buffers from a BufferPool (mapped memory, reused; at most
 //        max_idle_buffer_bytes of released ones kept), so memory freed is returned to the kernel.
 //
@@ -291,7 +291,7 @@ class Fetcher {
   // Remembered pieces' copies: one capacity (a chunk), so every released copy is reused.
   static constexpr size_t kMaxRememberedPieces = 512;
   const std::shared_ptr<BufferPool> piece_buffers_;
-  // Memory lent to grown readahead windows (twice readahead_limit - readahead_max at most).
+  // Memory lent to grown readahead windows (readahead_limit - readahead_max at most).
   const std::shared_ptr<ReadaheadBudget> lent_;
   // Each remote's probe of the window's growth (ordered after a stream's mu). Keyed by the
   // source's address, never dereferenced.

@@ -77,10 +77,11 @@ int main(int argc, char** argv) {
                    "at least 64M)")
       ->capture_default_str();
   mount
-      ->add_option("--readahead-limit", m.readahead_limit,
-                   "largest a sequential reader's window may grow to, where a larger one proves "
-                   "faster (a remote behind a long round trip), 4M to 512M; equal to --readahead: "
-                   "never (memory: twice the growth on top, for all readers together)")
+      ->add_option(
+          "--readahead-limit", m.readahead_limit,
+          "largest a sequential reader's window may grow to, where a larger one proves "
+          "faster (a remote behind a long round trip), 4M to 512M; equal to --readahead: "
+          "never (memory: the growth on top, at most limit - window for all readers together)")
       ->capture_default_str();
   mount->add_flag("-f,--foreground", m.foreground, "stay in the foreground");
   mount->add_option("-o", m.fuse_options, "mount options (allow_other, ...)")->delimiter(',');

@@ -245,8 +245,8 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
   // Twice the window: the blocks a stream has fetched ahead and not yet read count against the
   // budget, and a window as large as the budget drops them for the next step (measured: a 64 MiB
   // window in a 64 MiB budget read 850 of 1,024 blocks back from the cache disk).
-  // A stream whose window grows past it (up to the limit) is lent twice the growth on top
-  // (cache/readahead_budget.h): at most 2 x (limit - window) for all streams together.
+  // A stream whose window grows past it (up to the limit) is lent the growth on top
+  // (cache/readahead_budget.h): at most limit - window for all streams together.
   const uint64_t fetcher_memory_bytes = std::max<uint64_t>(64ull << 20, 2 * readahead->window);
   // Warm reads hold up to the fetcher's budget of cache-read blocks, and a few in replies.
   co.read_buffer_bytes = fetcher_memory_bytes + fetcher_memory_bytes / 4;

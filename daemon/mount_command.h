@@ -37,9 +37,9 @@ struct MountArgs {
   // fetcher's memory budget is twice it, at least 64 MiB.
   std::string readahead = "32M";
   // How far a stream's window may grow past `readahead` where a larger one raises its rate (a
-  // remote behind a long round trip; FetcherOptions::readahead_limit); equal to it: never (the
-  // default, until the 64-reader case's memory with growth on is understood: docs/benchmarks.md).
-  std::string readahead_limit = "32M";
+  // remote behind a long round trip; FetcherOptions::readahead_limit); equal to it: never. Below
+  // a larger `readahead` given, the default is that window (no growth).
+  std::string readahead_limit = "128M";
   bool foreground = false;
   std::vector<std::string> fuse_options;                    // -o a,b
   unsigned attr_ttl = 60, dir_ttl = 60, negative_ttl = 10;  // seconds
