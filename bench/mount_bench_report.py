@@ -554,7 +554,7 @@ if any(res[(c, "seq_wan")] for c in WAN_ORDER):
       "round trip late. The other tables' server is on this machine, less than 0.1 ms away; a "
       "compute node's remote storage is at another site. hoardfs reads over four XRootD streams "
       "per server; xrdcp with its default one. hoardfs's readahead window grows past its 32M, "
-      "up to 128M, where a probe shows a larger one is faster; the row with the window kept at "
+      "up to its limit (`--readahead-limit`, 64M by default), where a probe shows a larger one is faster; the row with the window kept at "
       "32M shows what the growth buys. Measured at the end of each round; ratios per round "
       "(> 1: the row is faster).")
     P("")
@@ -633,6 +633,12 @@ if hoardfs:
             lines.append(f"cold seq: {cell(req)} remote requests for {big} MiB "
                          f"(mean {st.median(byt) / max(st.median(req), 1) / 1048576:.1f} MiB each); "
                          f"remote bytes ÷ file size {st.median(byt) / size:.2f}")
+        if d["cold_readahead_grows"]:
+            rounds = sorted(d["cold_readahead_grows"])
+            per = ", ".join(f"{d['cold_readahead_grows'][r]:.0f}/{d['cold_readahead_kept'].get(r, 0):.0f}/"
+                            f"{d['cold_readahead_shrinks'].get(r, 0):.0f}" for r in rounds)
+            lines.append(f"cold seq, the readahead window's probes (grown/kept/undone, round by round): {per}")
+            cj["cold_readahead_grows"] = summary(d["cold_readahead_grows"].values())
         if h == "hoardfs-root":
             xrdcp = paired_limit(h, "seq_cold", ("xrdcp",)) or res[("xrdcp", "seq_cold")]
             rx = ratios(res[(h, "seq_cold")], xrdcp, False)

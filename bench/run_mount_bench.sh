@@ -29,7 +29,7 @@
 #   --no-wan      no wide-area round. By default each round ends with the large file read cold
 #                 through bench/delay_proxy (a TCP relay in front of xrootd's ports that delays
 #                 every byte and bounds the bytes in flight per connection, as a long link does):
-#                 xrdcp, curl, hoardfs over root:// (default: the window free to grow to 128M;
+#                 xrdcp, curl, hoardfs over root:// (default: the window free to grow to 64M;
 #                 and kept at 32M by --readahead-limit 32M: what the growth buys) and http://,
 #                 and xrootdfs (its first 128 MiB: it waits a round trip per read)
 #   --wan-rtt-ms MS      that link's round trip (default 20)
@@ -752,6 +752,11 @@ fs_round() {
     diag "$r" "$sys" cold_remote_requests "$(jq_delta "$st0" "$st1" remote_requests)"
     diag "$r" "$sys" cold_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
     diag "$r" "$sys" cold_insert_wait_seconds "$(jq_delta "$st0" "$st1" insert_wait_seconds)"
+    # The readahead probe's decisions over the pass (cache/readahead_probe.h).
+    local k
+    for k in readahead_grows readahead_kept readahead_shrinks; do
+      diag "$r" "$sys" "cold_$k" "$(jq_delta "$st0" "$st1" "$k")"
+    done
     diag "$r" "$sys" read_ahead_kb "$(cat "/sys/class/bdi/$(mountpoint -d "$m")/read_ahead_kb" 2>/dev/null)"
   fi
   wait_cache_written "$sys" "$m"
@@ -817,7 +822,7 @@ SKIPPED=()
 # ---- the wide-area round ------------------------------------------------------------------------
 # wan_round ROUND: the large file read cold (page cache dropped, a fresh mount on an empty cache)
 # through the delay proxies: the direct clients, hoardfs with its defaults (a 32M window free to
-# grow to 128M) and with the window kept at 32M (--readahead-limit 32M),
+# grow to 64M) and with the window kept at 32M (--readahead-limit 32M),
 # and xrootdfs on the first WAN_PART_MIB (one round trip per read: the whole file would take
 # minutes). Recorded as case seq_wan.
 WAN_PART_MIB=128

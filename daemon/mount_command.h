@@ -38,8 +38,10 @@ struct MountArgs {
   std::string readahead = "32M";
   // How far a stream's window may grow past `readahead` where a larger one raises its rate (a
   // remote behind a long round trip; FetcherOptions::readahead_limit); equal to it: never. Below
-  // a larger `readahead` given, the default is that window (no growth).
-  std::string readahead_limit = "128M";
+  // a larger `readahead` given, the default is that window (no growth). 64M: most of the gain
+  // over a 20-50 ms link for 32M lent at most (128M gains more at 50 ms, and its 96M lent took
+  // the daemon to 250 MiB RSS: docs/benchmarks.md).
+  std::string readahead_limit = "64M";
   bool foreground = false;
   std::vector<std::string> fuse_options;                    // -o a,b
   unsigned attr_ttl = 60, dir_ttl = 60, negative_ttl = 10;  // seconds

@@ -354,7 +354,7 @@ TEST_F(MountTest, ReadaheadOptionWidensTheWindowAndTheBudget) {
   ASSERT_TRUE(defaults.has_value()) << "getxattr user.hoardfs.stats: " << ErrnoName(errno);
   EXPECT_EQ(JsonNumber(*defaults, "readahead_max_bytes"), std::optional<uint64_t>(32u << 20));
   EXPECT_EQ(JsonNumber(*defaults, "fetch_memory_bytes"), std::optional<uint64_t>(64u << 20));
-  EXPECT_EQ(JsonNumber(*defaults, "readahead_limit_bytes"), std::optional<uint64_t>(128u << 20));
+  EXPECT_EQ(JsonNumber(*defaults, "readahead_limit_bytes"), std::optional<uint64_t>(64u << 20));
 
   const std::string mnt = NewDir("wide");
   std::vector<std::string> options = MountOptions(scratch_->Sub("wide-cache"));
