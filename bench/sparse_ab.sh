@@ -7,7 +7,7 @@
 #
 #   bench/sparse_ab.sh [--rounds N] [--size-mib M] [--seed S] [--xrootdfs] [--sequential]
 #                      [--http] [--warm] [--bare] [--bare-write] [--ramdisk-too] [--threads]
-#                      [--rand4k QD] [--list N [--list-stat]] [--perf DIR]
+#                      [--rand4k QD] [--list N [--list-stat]] [--concurrent N] [--perf DIR]
 #                      [--rtt-ms MS [--window-kib K]] HOARDFS_BIN...
 #
 #   --rounds N     rounds (default 4); each round runs every binary once, in the order given, then
@@ -33,6 +33,12 @@
 #   --list N       a listing instead: the names of a directory of N empty files (os.listdir in one
 #                  process, as `ls -f` asks: getdents), cold on a fresh mount; the direct client is
 #                  `xrdfs ls -l` of it (names with attributes, as hoardfs lists). Not with --bare
+#   --concurrent N N files of --size-mib each read at once instead, each by its own thread in 1 MiB
+#                  reads (`sparse_read seq`, as the mount benchmark's scaling case); the direct
+#                  client is the same read of the server's local copies with O_DIRECT ("local",
+#                  page cache dropped). With --warm the pass's peak RSS covers the cold fill and
+#                  the warm read on one mount (the case that found the window's growth holding
+#                  memory: docs/benchmarks.md)
 #   --list-stat    with --list: also lstat() every entry after the listing (as `ls -l` does), in
 #                  the same timed pass: the cost of names first to a reader that wants attributes
 #   --http         mount over xrootd's HTTP door (http://) instead of root://; the direct
@@ -86,6 +92,7 @@ SEQUENTIAL=0
 RAND_QD=0
 LIST=0
 LIST_STAT=0
+CONCURRENT=0
 HTTP=0
 PERF_DIR=""
 THREADS=0
@@ -106,6 +113,7 @@ while (($#)); do
     --rand4k) RAND_QD="$2"; WARM=1; shift 2 ;;
     --list) LIST="$2"; shift 2 ;;
     --list-stat) LIST_STAT=1; shift ;;
+    --concurrent) CONCURRENT="$2"; shift 2 ;;
     --http) HTTP=1; shift ;;
     --perf) PERF_DIR="$(realpath "$2")"; shift 2 ;;
     --threads) THREADS=1; shift ;;
@@ -115,7 +123,7 @@ while (($#)); do
     --ramdisk-too) RAMDISK_TOO=1; shift ;;
     --rtt-ms) RTT_MS="$2"; shift 2 ;;
     --window-kib) WINDOW_KIB="$2"; shift 2 ;;
-    -h | --help) sed -n '2,73p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,80p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -161,6 +169,12 @@ chmod 755 "$WORK"  # xrootd runs as nobody
 mkdir -p "$WORK/srv/d" "$WORK/xrd" "$MNT"
 head -c "$((SIZE_MIB * 1048576))" /dev/urandom >"$WORK/srv/d/sparse"
 if ((LIST)); then mkdir "$WORK/srv/d/wide" && (cd "$WORK/srv/d/wide" && seq -f "f%07g.root" 1 "$LIST" | xargs touch); fi
+if ((CONCURRENT)); then
+  mkdir "$WORK/srv/d/many"
+  for ((i = 0; i < CONCURRENT; i++)); do
+    head -c "$((SIZE_MIB * 1048576))" /dev/urandom >"$WORK/srv/d/many/f$i"
+  done
+fi
 chown -R nobody "$WORK/srv" "$WORK/xrd"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT="$(free_port)"
@@ -211,6 +225,7 @@ DIRECT=xrdcl  # the direct client's name in the output
 if ((HTTP)); then URL="http://127.0.0.1:$CLIENT_HTTP_PORT/d"; DIRECT=libcurl; fi
 ((RAND_QD)) && DIRECT=local
 ((LIST)) && DIRECT=xrdfs
+((CONCURRENT)) && DIRECT=local
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 # Prints "seconds=S" for one read of the file through a mount (read_file PATH) or by the direct
@@ -240,6 +255,7 @@ print("entries=%d seconds=%.6f" % (len(names), time.perf_counter() - t))' "$1" "
 read_file() {
   if ((LIST)); then list_dir "$(dirname "$1")/wide"
   elif ((RAND_QD)); then rand4k "$1"
+  elif ((CONCURRENT)); then "$SPARSE_BIN" seq "$(dirname "$1")"/many/f*
   elif ((SEQUENTIAL)); then timed dd if="$1" of=/dev/null bs=1M
   else "$SPARSE_BIN" read "$1" "$SEED"; fi
 }
@@ -250,6 +266,7 @@ fill_file() {
 }
 read_direct() {
   if ((RAND_QD)); then rand4k "$WORK/srv/d/sparse"; return; fi
+  if ((CONCURRENT)); then "$SPARSE_BIN" seq --direct "$WORK/srv/d/many"/f*; return; fi
   if ((LIST)); then timed xrdfs "root://127.0.0.1:$CLIENT_PORT" ls -l /d/wide; return; fi
   if ((HTTP)); then
     if ((SEQUENTIAL)); then timed curl -sf -o /dev/null "$1"; else
