@@ -717,30 +717,42 @@ void Fetcher::ProbeWindowLocked(const RemoteFile& file, ReadStream* stream, size
           .try_emplace(file.source,
                        ReadaheadProbeOptions{.base_cap = options_.readahead_max,
                                              .limit = options_.readahead_limit,
-                                             .min_epoch = options_.readahead_probe_epoch})
+                                             .min_epoch = options_.readahead_probe_epoch,
+                                             .idle_reset = options_.readahead_idle_reset})
           .first->second;
   const bool was_probing = probe.probing();
+  const bool was_retesting = probe.retesting();
   const ReadaheadProbe::Step step =
       probe.OnRead(length, std::chrono::steady_clock::now(), waited,
                    stream->memory_bound.load(std::memory_order_relaxed));
+  using Reason = ReadaheadProbe::Step::Reason;
   switch (step.kind) {
     case ReadaheadProbe::Step::Kind::kGrow:
-      // This stream's read made it grow: if it cannot have the memory, nobody measures it.
+      // This stream's read made it grow (or, at the end of a re-test, grow back): if it cannot
+      // have the memory, nobody measures it.
       if (!ApplyCapLocked(stream, step.to)) {
         probe.Refused();
         stats_.readahead_refused.fetch_add(1, std::memory_order_relaxed);
         return;
       }
       stream->window = step.to;
-      stats_.readahead_grows.fetch_add(1, std::memory_order_relaxed);
+      if (step.reason == Reason::kProbe) {
+        stats_.readahead_grows.fetch_add(1, std::memory_order_relaxed);
+      }
       AddWorkers(std::max(options_.threads, options_.grown_threads));
       return;
     case ReadaheadProbe::Step::Kind::kShrink:
-      stats_.readahead_shrinks.fetch_add(1, std::memory_order_relaxed);
+      (step.reason == Reason::kRetest ? stats_.readahead_retests
+       : step.reason == Reason::kIdle ? stats_.readahead_resets
+                                      : stats_.readahead_shrinks)
+          .fetch_add(1, std::memory_order_relaxed);
       break;
     case ReadaheadProbe::Step::Kind::kNone:
       if (was_probing && !probe.probing()) {
         stats_.readahead_kept.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (was_retesting && !probe.retesting()) {
+        stats_.readahead_released.fetch_add(1, std::memory_order_relaxed);
       }
       break;
   }
@@ -869,6 +881,9 @@ FetcherStats Fetcher::Stats() const {
   s.readahead_kept = stats_.readahead_kept.load();
   s.readahead_shrinks = stats_.readahead_shrinks.load();
   s.readahead_refused = stats_.readahead_refused.load();
+  s.readahead_retests = stats_.readahead_retests.load();
+  s.readahead_released = stats_.readahead_released.load();
+  s.readahead_resets = stats_.readahead_resets.load();
   s.readahead_lent_bytes = lent_->reserved();
   for (const auto* pool : {&buffers_, &small_buffers_, &piece_buffers_}) {
     const BufferPoolStats b = (*pool)->Stats();

@@ -114,6 +114,8 @@ struct FetcherOptions {
   uint64_t readahead_limit = 0;
   // How long the probe measures a window for, at least (tests shorten it).
   std::chrono::nanoseconds readahead_probe_epoch = std::chrono::milliseconds(250);
+  // A remote without a sequential read for this long forgets its grown window (tests shorten it).
+  std::chrono::nanoseconds readahead_idle_reset = std::chrono::seconds(30);
   // A run of reads is a stream only once it spans at least this many bytes, or counts at least
   // min_stream_reads reads. The kernel reads ahead on its own, up to max_readahead (1 MiB,
   // fuse/fuse_server.cc) per request: a read at a file's start or two adjacent small reads make
@@ -161,6 +163,8 @@ struct FetcherStats {
   // probes whose stream could not have the memory; the memory lent to grown windows now.
   uint64_t readahead_limit_bytes = 0;
   uint64_t readahead_grows = 0, readahead_kept = 0, readahead_shrinks = 0, readahead_refused = 0;
+  // Re-tests of kept growths begun, growths given back at one, idle resets of a grown remote.
+  uint64_t readahead_retests = 0, readahead_released = 0, readahead_resets = 0;
   uint64_t readahead_lent_bytes = 0;
 };
 
@@ -314,7 +318,8 @@ class Fetcher {
     std::atomic<uint64_t> remote_requests{0}, remote_bytes{0}, remote_errors{0},
         memory_hit_bytes{0}, cache_hit_bytes{0}, partial_hit_bytes{0}, piece_hit_bytes{0},
         sparse_fetches{0}, prefetch_requests{0}, prefetch_dropped{0}, readahead_grows{0},
-        readahead_kept{0}, readahead_shrinks{0}, readahead_refused{0};
+        readahead_kept{0}, readahead_shrinks{0}, readahead_refused{0}, readahead_retests{0},
+        readahead_released{0}, readahead_resets{0};
   } stats_;
 };
 

@@ -31,7 +31,17 @@
 //   - a pause of more than min_epoch between two reads ends the epoch unjudged (its rate would
 //     mix two workloads: a probe once grew on the first read of a new pass, and was kept because
 //     that pass read from the cache), the next epoch is a warm-up, and a probe being judged is
-//     undone without counting as a failure.
+//     undone without counting as a failure;
+//   - a kept growth is tested again, downward: after kFirstRetestEpochs judged epochs at it, the
+//     cap halves for a warm-up and one judged epoch. If the rate stays above 1 / min_gain of the
+//     epoch before, the growth no longer pays (the link changed, or noise once kept it): the
+//     smaller cap stays, and this counts as a failed probe. Else the grown cap comes back, and
+//     the next re-test waits twice as long (up to kMaxRetestEpochs). A pause during a re-test
+//     brings the grown cap back;
+//   - after an idle time of more than idle_reset without a read, everything learnt is forgotten:
+//     the cap returns to base_cap, failures and backoff are cleared, and growth must be earned
+//     again (the link the next reads take may not be the one measured; TCP restarts its window
+//     after an idle period for the same reason: RFC 5681 section 4.1, RFC 7661).
 //
 // The caller applies the cap to each stream, as memory allows (Refused() when the stream whose
 // read made it grow could not have it).
@@ -50,6 +60,7 @@ struct ReadaheadProbeOptions {
   double min_gain = 1.2;            // a larger cap must raise the rate at least this much
   std::chrono::nanoseconds min_epoch = std::chrono::milliseconds(250);
   uint64_t epoch_windows = 2;  // an epoch covers at least this many caps of bytes read
+  std::chrono::nanoseconds idle_reset = std::chrono::seconds(30);  // forget all after this idle
 };
 
 class ReadaheadProbe {
@@ -59,12 +70,19 @@ class ReadaheadProbe {
   // What the caller should do with the cap after a read.
   struct Step {
     enum class Kind { kNone, kGrow, kShrink };
+    // Why: a probe upward (kGrow: it begins; kShrink: it did not pay, or a pause undid it), a
+    // re-test of a kept growth (kShrink: it begins; kGrow: the growth still pays, or a pause
+    // ended the re-test), or an idle time longer than idle_reset (kShrink to base_cap).
+    enum class Reason { kProbe, kRetest, kIdle };
     Kind kind = Kind::kNone;
+    Reason reason = Reason::kProbe;
     uint64_t from = 0, to = 0;  // the cap before and after (kGrow, kShrink)
   };
 
   static constexpr uint32_t kFirstBackoffEpochs = 4;
   static constexpr uint32_t kMaxBackoffEpochs = 64;
+  static constexpr uint32_t kFirstRetestEpochs = 16;
+  static constexpr uint32_t kMaxRetestEpochs = 256;
 
   explicit ReadaheadProbe(const ReadaheadProbeOptions& options);
 
@@ -72,6 +90,12 @@ class ReadaheadProbe {
   uint64_t cap() const { return cap_; }
   // Whether a probe is being judged (the cap was just raised).
   bool probing() const { return probe_from_ != 0; }
+  // Whether a kept growth is being re-tested (the cap was just halved).
+  bool retesting() const { return retest_from_ != 0; }
+  // Re-tests whose smaller cap did as well, so that it stayed (the growth given back).
+  uint32_t released() const { return released_; }
+  // Idle times that reset what was learnt.
+  uint32_t resets() const { return resets_; }
   // Probes undone by a pause before they could be judged (not failures).
   uint32_t abandoned() const { return abandoned_; }
   // Probes that did not pay (each doubles the wait before the next one).
@@ -87,6 +111,10 @@ class ReadaheadProbe {
 
  private:
   void StartEpoch(Clock::time_point now);
+  // Forgets what was learnt (idle_reset passed): the cap back to base_cap.
+  Step Reset();
+  // Ends a re-test with the grown cap back (`reason` of the step: kRetest).
+  Step Restore();
   // Epochs to wait before the next probe after `failures` failed ones.
   static uint32_t BackoffEpochs(uint32_t failures);
 
@@ -94,10 +122,16 @@ class ReadaheadProbe {
   uint64_t cap_;
   uint64_t probe_from_ = 0;   // nonzero while a probe is judged: the cap before it
   double baseline_rate_ = 0;  // bytes per second of the epoch before the probe
+  uint64_t retest_from_ = 0;  // nonzero while a re-test is judged: the grown cap it halved
+  uint64_t grew_from_ = 0;    // the cap before the kGrow just returned (for Refused())
   uint32_t failures_ = 0;
   uint32_t abandoned_ = 0;
+  uint32_t released_ = 0;
+  uint32_t resets_ = 0;
   uint32_t backoff_epochs_ = 0;  // epochs left before the next probe
   uint32_t epochs_at_cap_ = 0;   // epochs completed since the cap last changed
+  uint32_t kept_epochs_ = 0;     // judged epochs at a kept growth since it was last tested
+  uint32_t retest_epochs_ = kFirstRetestEpochs;  // ... before the next re-test
   bool in_epoch_ = false;
   Clock::time_point epoch_start_{};
   Clock::time_point last_read_{};

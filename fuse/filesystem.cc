@@ -375,6 +375,9 @@ std::string Filesystem::StatsJson() {
                      ",\"readahead_kept\":" + std::to_string(f.readahead_kept) +
                      ",\"readahead_shrinks\":" + std::to_string(f.readahead_shrinks) +
                      ",\"readahead_refused\":" + std::to_string(f.readahead_refused) +
+                     ",\"readahead_retests\":" + std::to_string(f.readahead_retests) +
+                     ",\"readahead_released\":" + std::to_string(f.readahead_released) +
+                     ",\"readahead_resets\":" + std::to_string(f.readahead_resets) +
                      ",\"readahead_lent_bytes\":" + std::to_string(f.readahead_lent_bytes) +
                      ",\"fetch_buffer_in_use_bytes\":" + std::to_string(f.buffer_in_use_bytes) +
                      ",\"fetch_buffer_idle_bytes\":" + std::to_string(f.buffer_idle_bytes) +

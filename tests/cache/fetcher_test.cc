@@ -245,6 +245,8 @@ class FetcherTest : public ::testing::Test {
     RecordProperty("readahead_grows", std::to_string(stats.readahead_grows));
     RecordProperty("readahead_kept", std::to_string(stats.readahead_kept));
     RecordProperty("readahead_shrinks", std::to_string(stats.readahead_shrinks));
+    RecordProperty("readahead_retests", std::to_string(stats.readahead_retests));
+    RecordProperty("readahead_resets", std::to_string(stats.readahead_resets));
   }
 
   // ReadSlice() of [offset, offset + len): one slice of exactly the file's bytes.
@@ -1368,6 +1370,38 @@ TEST_F(FetcherTest, WindowGrowsPastItsMaxBehindALongRoundTrip) {
   }
   fake_.SetDelay(std::chrono::milliseconds(0));
   EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u);
+}
+
+// A remote that went without a sequential read for longer than readahead_idle_reset forgets its
+// grown window: the next stream starts from readahead_max and takes no lent memory in its first
+// reads (the next stream right after a grown one takes the grown window from its first reads:
+// WindowGrowsPastItsMaxBehindALongRoundTrip).
+TEST_F(FetcherTest, GrownWindowIsForgottenAfterAnIdleTime) {
+  FetcherOptions o = GrowingFetcherOptions(std::chrono::milliseconds(30));
+  o.readahead_idle_reset = std::chrono::milliseconds(300);
+  StartFetcher(o);
+  const std::string contents = Contents(25, 256ull * kBlock);
+  fake_.AddFile("/wan/i", contents);
+  const std::string second = Contents(26, 64ull * kBlock);
+  fake_.AddFile("/wan/j", second);
+  fake_.AddFile("/wan/k", second);
+  fake_.SetDelay(std::chrono::milliseconds(5));
+  {
+    ReadStream stream;
+    ReadInBlocks(FileOf("/wan/i"), contents, &stream);
+  }
+  const FetcherStats grown = fetcher_->Stats();
+  ASSERT_GE(grown.readahead_kept, 1u) << "no window grew behind the round trip";
+  EXPECT_EQ(grown.readahead_resets, 0u);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  {
+    ReadStream stream;
+    ReadInBlocks(FileOf("/wan/j"), second, &stream, 8 * kBlock);
+    EXPECT_EQ(fetcher_->Stats().readahead_lent_bytes, 0u) << "the grown window outlived the idle";
+  }
+  EXPECT_EQ(fetcher_->Stats().readahead_resets, 1u);
+  fake_.SetDelay(std::chrono::milliseconds(0));
 }
 
 // Reads served by the cache say nothing about the link: a stream of cached blocks neither feeds

@@ -1,7 +1,7 @@
 // ReadaheadProbe: the decisions of the window's growth, on a clock the test drives (no sleeps):
 // an epoch's length and bytes, the reader's waits, a kept and an undone probe, the limit, a refused
-// reservation, a start from what an earlier stream learnt, a pause between reads. ReadaheadBudget:
-// the ceiling shared by all streams.
+// reservation, a start from what an earlier stream learnt, a pause between reads, the re-test of a
+// kept growth, an idle time that forgets it. ReadaheadBudget: the ceiling shared by all streams.
 #include "cache/readahead_probe.h"
 
 #include <gtest/gtest.h>
@@ -102,8 +102,9 @@ TEST(ReadaheadProbeTest, GrowsWhileEachDoublingPaysThenStopsAtTheLimit) {
   EXPECT_EQ(reader.mib() - at_first, 3u * 128) << "warm-up, judged, then the next epoch";
   EXPECT_EQ(step.from, 64 * kMiB);
   EXPECT_EQ(step.to, 128 * kMiB);
-  // 128 MiB pays too; then the limit is reached and nothing more happens.
-  EXPECT_EQ(reader.Next(200, true, 5000).kind, Kind::kNone);
+  // 128 MiB pays too; then the limit is reached and nothing more happens (until the growth is
+  // tested again: 16 epochs of 256 MiB).
+  EXPECT_EQ(reader.Next(200, true, 3000).kind, Kind::kNone);
   EXPECT_EQ(probe.cap(), 128 * kMiB);
   EXPECT_FALSE(probe.probing());
   EXPECT_EQ(probe.failures(), 0u);
@@ -219,6 +220,125 @@ TEST(ReadaheadProbeTest, APauseUndoesAProbeWithoutCountingAFailure) {
   EXPECT_EQ(probe.abandoned(), 1u);
   // A warm-up, then the next epoch probes again at once.
   EXPECT_EQ(reader.Next(100, true, 64 + 64).kind, Kind::kGrow);
+}
+
+// Grows to 64 MiB at `slow` MiB/s and keeps it at `fast` (limit 64 MiB: no further probe).
+// Returns at the end of the epoch that kept it.
+void GrowAndKeep(Reader* reader, ReadaheadProbe* probe, double slow, double fast) {
+  ASSERT_EQ(reader->Next(slow, true).kind, Kind::kGrow);
+  const uint64_t epoch = 2 * 64;  // MiB: bytes decide at these rates
+  ASSERT_EQ(reader->Next(fast, true, 2 * epoch).kind, Kind::kNone);  // warm-up, judged: kept
+  ASSERT_EQ(probe->cap(), 64 * kMiB);
+  ASSERT_FALSE(probe->probing());
+}
+
+// A kept growth is tested again, downward, after kFirstRetestEpochs epochs: the cap halves for a
+// warm-up and a judged epoch. While the growth still pays (here 1.5 x), the grown cap comes
+// back, and the next re-test waits twice as long.
+TEST(ReadaheadProbeTest, AKeptGrowthIsTestedAgainAndComesBackWhileItPays) {
+  ReadaheadProbe probe(Options(32, 64));
+  Reader reader(&probe);
+  GrowAndKeep(&reader, &probe, 100, 150);
+  uint64_t from = reader.mib();
+  ReadaheadProbe::Step step = reader.Next(150, true);
+  ASSERT_EQ(step.kind, Kind::kShrink);
+  EXPECT_EQ(step.reason, ReadaheadProbe::Step::Reason::kRetest);
+  EXPECT_EQ(step.from, 64 * kMiB);
+  EXPECT_EQ(step.to, 32 * kMiB);
+  EXPECT_TRUE(probe.retesting());
+  EXPECT_EQ(reader.mib() - from, ReadaheadProbe::kFirstRetestEpochs * 128u);
+  // At 32 MiB the link gives 100 MiB/s again: a warm-up, a judged epoch, the growth back.
+  from = reader.mib();
+  step = reader.Next(100, true);
+  ASSERT_EQ(step.kind, Kind::kGrow);
+  EXPECT_EQ(step.reason, ReadaheadProbe::Step::Reason::kRetest);
+  EXPECT_EQ(step.to, 64 * kMiB);
+  EXPECT_EQ(reader.mib() - from, 2u * 64);
+  EXPECT_FALSE(probe.retesting());
+  EXPECT_EQ(probe.released(), 0u);
+  EXPECT_EQ(probe.failures(), 0u);
+  // The next re-test: a warm-up at 64 MiB, then twice as many judged epochs.
+  from = reader.mib();
+  step = reader.Next(150, true);
+  ASSERT_EQ(step.kind, Kind::kShrink);
+  EXPECT_EQ(step.reason, ReadaheadProbe::Step::Reason::kRetest);
+  EXPECT_EQ(reader.mib() - from, (1 + 2 * ReadaheadProbe::kFirstRetestEpochs) * 128u);
+}
+
+// A growth that no longer pays (the link changed, or noise kept it) is given back at its
+// re-test, as a failed probe: the next probe upward waits for the backoff.
+TEST(ReadaheadProbeTest, AGrowthThatNoLongerPaysIsGivenBackAtItsRetest) {
+  ReadaheadProbe probe(Options(32, 64));
+  Reader reader(&probe);
+  GrowAndKeep(&reader, &probe, 100, 150);
+  ASSERT_EQ(reader.Next(150, true).kind, Kind::kShrink);
+  // 140 MiB/s at 32 MiB: 150 is less than 1.2 x that.
+  EXPECT_EQ(reader.Next(140, true, 2 * 64).kind, Kind::kNone);
+  EXPECT_EQ(probe.cap(), 32 * kMiB);
+  EXPECT_FALSE(probe.retesting());
+  EXPECT_EQ(probe.released(), 1u);
+  EXPECT_EQ(probe.failures(), 1u);
+  const uint64_t from = reader.mib();
+  ASSERT_EQ(reader.Next(140, true).kind, Kind::kGrow);
+  EXPECT_EQ(reader.mib() - from, ReadaheadProbe::kFirstBackoffEpochs * 64u);
+}
+
+// A pause ends a re-test with the grown cap back (the one known to pay); a refused reservation
+// for it leaves the smaller cap.
+TEST(ReadaheadProbeTest, APauseDuringARetestBringsTheGrownCapBack) {
+  ReadaheadProbe probe(Options(32, 64));
+  Reader reader(&probe);
+  GrowAndKeep(&reader, &probe, 100, 150);
+  ASSERT_EQ(reader.Next(150, true).kind, Kind::kShrink);
+  reader.Pause(milliseconds(1000));
+  const ReadaheadProbe::Step step = reader.Next(100, true, 1);
+  ASSERT_EQ(step.kind, Kind::kGrow);
+  EXPECT_EQ(step.reason, ReadaheadProbe::Step::Reason::kRetest);
+  EXPECT_EQ(probe.cap(), 64 * kMiB);
+  EXPECT_FALSE(probe.retesting());
+
+  ReadaheadProbe refused(Options(32, 64));
+  Reader other(&refused);
+  GrowAndKeep(&other, &refused, 100, 150);
+  ASSERT_EQ(other.Next(150, true).kind, Kind::kShrink);
+  ASSERT_EQ(other.Next(100, true).kind, Kind::kGrow);
+  refused.Refused();
+  EXPECT_EQ(refused.cap(), 32 * kMiB);
+  EXPECT_FALSE(refused.probing());
+  EXPECT_FALSE(refused.retesting());
+}
+
+// After idle_reset without a read everything learnt is forgotten: a kept growth, failures and
+// their backoff. A shorter idle time is only a pause.
+TEST(ReadaheadProbeTest, AnIdleTimeForgetsWhatWasLearnt) {
+  ReadaheadProbe probe(Options(32, 64));
+  Reader reader(&probe);
+  GrowAndKeep(&reader, &probe, 100, 150);
+  reader.Pause(std::chrono::seconds(10));
+  EXPECT_EQ(reader.Next(150, true, 1).kind, Kind::kNone) << "10 s is only a pause";
+  EXPECT_EQ(probe.cap(), 64 * kMiB);
+  reader.Pause(std::chrono::seconds(31));
+  ReadaheadProbe::Step step = reader.Next(150, true, 1);
+  ASSERT_EQ(step.kind, Kind::kShrink);
+  EXPECT_EQ(step.reason, ReadaheadProbe::Step::Reason::kIdle);
+  EXPECT_EQ(step.from, 64 * kMiB);
+  EXPECT_EQ(step.to, 32 * kMiB);
+  EXPECT_EQ(probe.resets(), 1u);
+
+  // Failures are forgiven: after a failed probe and an idle time, the next probe comes after a
+  // warm-up and one epoch, not after the backoff.
+  ReadaheadProbe failed(Options(32, 64));
+  Reader again(&failed);
+  ASSERT_EQ(again.Next(500, true).kind, Kind::kGrow);
+  ASSERT_EQ(again.Next(500, true).kind, Kind::kShrink);
+  ASSERT_EQ(failed.failures(), 1u);
+  again.Pause(std::chrono::seconds(31));
+  EXPECT_EQ(again.Next(500, true, 1).kind, Kind::kNone) << "at the base cap: no step";
+  EXPECT_EQ(failed.failures(), 0u);
+  EXPECT_EQ(failed.resets(), 1u);
+  const uint64_t from = again.mib();
+  ASSERT_EQ(again.Next(500, true).kind, Kind::kGrow);
+  EXPECT_EQ(again.mib() - from, 2u * 125);
 }
 
 TEST(ReadaheadBudgetTest, ReservationsShareOneCeiling) {
