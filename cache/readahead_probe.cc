@@ -93,7 +93,7 @@ ReadaheadProbe::Step ReadaheadProbe::OnRead(uint64_t bytes, Clock::time_point no
     return {Step::Kind::kShrink, Step::Reason::kProbe, grown, cap_};
   }
   if (retesting()) {
-    if (rate * options_.min_gain > baseline_rate_) {
+    if (rate * options_.release_gain > baseline_rate_) {
       // The smaller cap does about as well: the growth no longer pays, as a failed probe.
       retest_from_ = 0;
       ++released_;

@@ -33,11 +33,14 @@
 //     that pass read from the cache), the next epoch is a warm-up, and a probe being judged is
 //     undone without counting as a failure;
 //   - a kept growth is tested again, downward: after kFirstRetestEpochs judged epochs at it, the
-//     cap halves for a warm-up and one judged epoch. If the rate stays above 1 / min_gain of the
-//     epoch before, the growth no longer pays (the link changed, or noise once kept it): the
+//     cap halves for a warm-up and one judged epoch. If the rate stays above 1 / release_gain of
+//     the epoch before, the growth no longer pays (the link changed, or noise once kept it): the
 //     smaller cap stays, and this counts as a failed probe. Else the grown cap comes back, and
-//     the next re-test waits twice as long (up to kMaxRetestEpochs). A pause during a re-test
-//     brings the grown cap back;
+//     the next re-test waits twice as long (up to kMaxRetestEpochs). release_gain is below
+//     min_gain (hysteresis): a growth that gains a little over min_gain is not given back and
+//     taken again by turns as noise moves the epochs' rates (at 1.2 both ways, a 20 ms link
+//     whose growth gains ~1.25 lost it at the first re-test and read 4 GiB ~12 % slower). A
+//     pause during a re-test brings the grown cap back;
 //   - after an idle time of more than idle_reset without a read, everything learnt is forgotten:
 //     the cap returns to base_cap, failures and backoff are cleared, and growth must be earned
 //     again (the link the next reads take may not be the one measured; TCP restarts its window
@@ -58,6 +61,7 @@ struct ReadaheadProbeOptions {
   uint64_t base_cap = 32ull << 20;  // the window a stream reaches by itself (readahead_max)
   uint64_t limit = 32ull << 20;     // the largest cap a probe may reach (== base_cap: never)
   double min_gain = 1.2;            // a larger cap must raise the rate at least this much
+  double release_gain = 1.1;        // ... and a kept one keep it at least this much
   std::chrono::nanoseconds min_epoch = std::chrono::milliseconds(250);
   uint64_t epoch_windows = 2;  // an epoch covers at least this many caps of bytes read
   std::chrono::nanoseconds idle_reset = std::chrono::seconds(30);  // forget all after this idle

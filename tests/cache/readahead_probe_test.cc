@@ -23,6 +23,7 @@ ReadaheadProbeOptions Options(uint64_t base_mib, uint64_t limit_mib) {
   return ReadaheadProbeOptions{.base_cap = base_mib * kMiB,
                                .limit = limit_mib * kMiB,
                                .min_gain = 1.2,
+                               .release_gain = 1.1,
                                .min_epoch = milliseconds(250),
                                .epoch_windows = 2};
 }
@@ -266,13 +267,24 @@ TEST(ReadaheadProbeTest, AKeptGrowthIsTestedAgainAndComesBackWhileItPays) {
 }
 
 // A growth that no longer pays (the link changed, or noise kept it) is given back at its
-// re-test, as a failed probe: the next probe upward waits for the backoff.
+// re-test, as a failed probe: the next probe upward waits for the backoff. One that gains less
+// than a probe must, but more than release_gain, is kept (hysteresis).
 TEST(ReadaheadProbeTest, AGrowthThatNoLongerPaysIsGivenBackAtItsRetest) {
+  ReadaheadProbe kept(Options(32, 64));
+  Reader gaining(&kept);
+  GrowAndKeep(&gaining, &kept, 100, 150);
+  ASSERT_EQ(gaining.Next(150, true).kind, Kind::kShrink);
+  // 130 MiB/s at 32 MiB: 150 is 1.15 x that.
+  const ReadaheadProbe::Step step = gaining.Next(130, true, 2 * 64);
+  EXPECT_EQ(step.kind, Kind::kGrow);
+  EXPECT_EQ(step.reason, ReadaheadProbe::Step::Reason::kRetest);
+  EXPECT_EQ(kept.released(), 0u);
+
   ReadaheadProbe probe(Options(32, 64));
   Reader reader(&probe);
   GrowAndKeep(&reader, &probe, 100, 150);
   ASSERT_EQ(reader.Next(150, true).kind, Kind::kShrink);
-  // 140 MiB/s at 32 MiB: 150 is less than 1.2 x that.
+  // 140 MiB/s at 32 MiB: 150 is less than 1.1 x that.
   EXPECT_EQ(reader.Next(140, true, 2 * 64).kind, Kind::kNone);
   EXPECT_EQ(probe.cap(), 32 * kMiB);
   EXPECT_FALSE(probe.retesting());
