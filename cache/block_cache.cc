@@ -22,6 +22,7 @@
 #include "cache/chunk_sums.h"
 #include "cache/dataset_map.h"
 #include "cache/eviction_policy.h"
+#include "cache/new_files.h"
 #include "cache/size_classes.h"
 #include "cache/slot_allocator.h"
 #include "common/aligned_buffer_pool.h"
@@ -54,6 +55,9 @@ constexpr uint32_t kNoFile = UINT32_MAX;
 constexpr size_t kEvictBatch = 256;  // victims deleted per synced index batch
 // How long the writer waits for more when it holds less than a block of inserts.
 constexpr auto kWriterLinger = std::chrono::milliseconds(2);
+// NewFiles' bounds: files (~100 bytes each), and blocks remembered (~40 bytes each: ~5 MiB).
+constexpr size_t kNewFilesMax = 4096;
+constexpr size_t kNewFileBlocksMax = size_t{128} << 10;
 // Idle buffers smaller than a block kept for reuse (pieces, partial reads, small files).
 constexpr size_t kMaxKeptSmallBufferBytes = size_t{8} << 20;
 constexpr char kPinMetaPrefix[] = "pin/";
@@ -131,6 +135,7 @@ struct InsertCmd {
   uint32_t crc;                  // BlockChecksum(data, chunked)
   std::vector<uint32_t> record;  // the chunk record
   InsertData data;
+  NewFiles::Pending pending;  // ends (destroyed) once the entry is committed or the insert dropped
 };
 struct ControlCmd {
   std::function<void()> fn;
@@ -296,8 +301,11 @@ class BlockCacheImpl final : public BlockCache {
     std::atomic<uint64_t> lookups{0}, hits{0}, misses{0}, crc_failures{0}, read_errors{0},
         stale_reads{0}, partial_reads{0}, partial_read_bytes{0}, record_misses{0}, inserts{0},
         insert_bytes{0}, insert_duplicates{0}, inserts_rejected{0}, inserts_shared{0},
-        insert_waits{0}, insert_wait_ns{0}, write_errors{0}, evictions{0}, evicted_bytes{0};
+        insert_waits{0}, insert_wait_ns{0}, write_errors{0}, evictions{0}, evicted_bytes{0},
+        new_file_skips{0};
   } counters_;
+  // The files the index held nothing of when first looked up, with the blocks inserted since.
+  NewFiles new_files_{kNewFilesMax, kNewFileBlocksMax};
 };
 
 template <typename T>
@@ -422,8 +430,40 @@ BlockCacheImpl::~BlockCacheImpl() {
 
 std::vector<std::optional<BlockEntry>> BlockCacheImpl::EntriesOf(const FileKey& file,
                                                                  std::span<const uint32_t> blocks) {
-  std::vector<std::string> keys(blocks.size(), BlockKey(file, 0));
-  for (size_t i = 0; i < blocks.size(); ++i) SetBlockIndex(&keys[i], blocks[i]);
+  std::vector<std::optional<BlockEntry>> out(blocks.size());
+  if (blocks.empty()) return out;
+  const std::string prefix = FilePrefix(file);
+  std::vector<bool> may_hold;
+  uint64_t ticket = 0;
+  switch (new_files_.Filter(prefix, blocks, &may_hold, &ticket)) {
+    case NewFiles::State::kUnknown: {
+      Result<bool> any = index_->HasBlocks(prefix);
+      if (!any.ok()) break;  // look the blocks up
+      new_files_.Learn(prefix, *any, ticket);
+      if (*any) break;
+      counters_.new_file_skips.fetch_add(blocks.size(), std::memory_order_relaxed);
+      return out;  // nothing of the file is cached
+    }
+    case NewFiles::State::kNew: {
+      std::vector<std::string> keys;
+      std::vector<size_t> at;
+      for (size_t i = 0; i < blocks.size(); ++i) {
+        if (!may_hold[i]) continue;
+        keys.push_back(prefix);
+        AppendBigEndian32(&keys.back(), blocks[i]);
+        at.push_back(i);
+      }
+      counters_.new_file_skips.fetch_add(blocks.size() - keys.size(), std::memory_order_relaxed);
+      if (keys.empty()) return out;
+      std::vector<std::optional<BlockEntry>> found = index_->MultiGet(keys);
+      for (size_t j = 0; j < at.size(); ++j) out[at[j]] = std::move(found[j]);
+      return out;
+    }
+    case NewFiles::State::kOld:
+      break;
+  }
+  std::vector<std::string> keys(blocks.size(), prefix);
+  for (size_t i = 0; i < blocks.size(); ++i) AppendBigEndian32(&keys[i], blocks[i]);
   return index_->MultiGet(keys);
 }
 
@@ -752,6 +792,9 @@ Status BlockCacheImpl::Enqueue(InsertCmd cmd, InsertMode mode) {
     // more bytes than it had (WriterMain): not once per piece of a sparse read.
     wake = queue_.empty() || pending_bytes_ + queued >= options_.block_size;
     pending_bytes_ += queued;
+    // Reported before the entry can be committed (the writer takes it from the queue).
+    cmd.pending = new_files_.Inserted(
+        std::string_view(cmd.key).substr(0, cmd.key.size() - sizeof(uint32_t)), cmd.block);
     queue_.push_back(std::move(cmd));
   }
   if (wake) work_cv_.notify_one();
@@ -1593,6 +1636,7 @@ BlockCacheStats BlockCacheImpl::Stats() {
   s.index_memory_bytes = index_->MemoryBytes();
   s.index_memo_hits = index_->memo_hits();
   s.index_memo_keys = index_->memo_keys();
+  s.new_file_skips = counters_.new_file_skips.load();
   return s;
 }
 

@@ -27,7 +27,8 @@
 //  - Per-dataset usage (cache/dataset_map.h) is updated in the same atomic index batch as the
 //    entries it counts, so it is exact after any crash; Usage() is O(number of datasets).
 //
-// Threads: Read() runs on the caller's thread: one MultiGet, one io_uring batch, CRC checks
+// Threads: Read() runs on the caller's thread: one MultiGet (none, or fewer keys, for a file the
+// index held nothing of when first looked up: cache/new_files.h), one io_uring batch, CRC checks
 // overlapping the I/O, no lock held across I/O; LookUp() + ReadInto() split it in two (the
 // MultiGet; the batch, into the caller's memory). ReadRange() likewise: one Get, one chunk-record
 // pread (page cache, usually), one read of the chunks it needs. Mutations (inserts, evictions,
@@ -166,6 +167,9 @@ struct BlockCacheStats {
   uint64_t index_disk_bytes = 0, index_memory_bytes = 0;
   uint64_t index_memo_hits = 0;  // block keys looked up from the index's memo (no RocksDB read)
   uint64_t index_memo_keys = 0;  // gauge: keys the memo holds
+  // Block keys of files the index held nothing of when first asked, answered "not cached"
+  // without the index (cache/new_files.h).
+  uint64_t new_file_skips = 0;
 };
 
 // What the open-time recovery found and did.

@@ -403,6 +403,14 @@ Result<std::vector<std::pair<std::string, std::string>>> BlockIndex::Scan(Table 
   return out;
 }
 
+Result<bool> BlockIndex::HasBlocks(std::string_view prefix) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), blocks_));
+  it->Seek(ToSlice(prefix));
+  const bool found = it->Valid() && it->key().starts_with(ToSlice(prefix));
+  HOARDFS_RETURN_IF_ERROR(FromRocks(it->status(), "seek cache index"));
+  return found;
+}
+
 Result<bool> BlockIndex::HasPrefix(Table table, std::string_view prefix) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(table)));
   it->Seek(ToSlice(prefix));

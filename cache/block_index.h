@@ -129,6 +129,8 @@ class BlockIndex {
   Result<std::optional<std::string>> Get(Table table, std::string_view key);
   // Whether any key of `table` starts with `prefix` (one seek).
   Result<bool> HasPrefix(Table table, std::string_view prefix);
+  // Whether any block key starts with `prefix` (one seek; FilePrefix(): any block of the file).
+  Result<bool> HasBlocks(std::string_view prefix);
   // All entries of `table` whose key starts with `prefix`, in key order.
   Result<std::vector<std::pair<std::string, std::string>>> Scan(Table table,
                                                                 std::string_view prefix);

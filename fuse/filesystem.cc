@@ -388,6 +388,7 @@ std::string Filesystem::StatsJson() {
                      ",\"record_misses\":" + std::to_string(s.record_misses) +
                      ",\"record_memo_hits\":" + std::to_string(s.record_memo_hits) +
                      ",\"index_memo_hits\":" + std::to_string(s.index_memo_hits) +
+                     ",\"new_file_skips\":" + std::to_string(s.new_file_skips) +
                      ",\"inserts_shared\":" + std::to_string(s.inserts_shared) +
                      ",\"inserts\":" + std::to_string(s.inserts) +
                      ",\"store_writes\":" + std::to_string(s.store_writes) +

@@ -215,6 +215,60 @@ TEST(BlockCacheTest, SurvivesReopen) {
   }
 }
 
+// A file the index held nothing of when first looked up is answered "not cached" without the
+// index for every block not inserted since, and a block inserted since is found
+// (cache/new_files.h). Reopened, the cache looks that file's blocks up again.
+TEST(BlockCacheTest, LookupsOfANewFileSkipTheIndexButFindWhatWasInserted) {
+  TestDir dir;
+  const BlockCacheOptions o = SmallOptions(dir.path(), 64);
+  auto cache = OpenOrDie(o);
+  const FileKey f = File("/new/file.root");
+  const std::vector<uint32_t> blocks = {0, 1, 2, 3};
+  for (const auto& e : cache->LookUp(f, blocks)) EXPECT_FALSE(e.has_value());
+  EXPECT_EQ(cache->Stats().new_file_skips, 4u);
+  Put(*cache, f, 2);
+  ASSERT_TRUE(cache->Flush().ok());
+  std::vector<std::optional<BlockEntry>> found = cache->LookUp(f, blocks);
+  EXPECT_FALSE(found[0].has_value());
+  EXPECT_FALSE(found[1].has_value());
+  EXPECT_TRUE(found[2].has_value()) << "an inserted block of a new file was skipped";
+  EXPECT_FALSE(found[3].has_value());
+  EXPECT_EQ(cache->Stats().new_file_skips, 4u + 3);
+  EXPECT_TRUE(HasExact(*cache, f, 2));
+  EXPECT_TRUE(cache->Contains(f, blocks)[2]);
+
+  cache.reset();
+  cache = OpenOrDie(o);
+  found = cache->LookUp(f, blocks);
+  EXPECT_TRUE(found[2].has_value());
+  EXPECT_FALSE(found[3].has_value());
+  EXPECT_EQ(cache->Stats().new_file_skips, 0u) << "a file with entries must be looked up";
+}
+
+// Inserts racing the first lookups of their file (a reader learning that the index holds
+// nothing of it while they are queued or being committed) are found once committed.
+TEST(BlockCacheTest, InsertsRacingTheFirstLookupsOfTheirFileAreFound) {
+  TestDir dir;
+  auto cache = OpenOrDie(SmallOptions(dir.path(), 256));
+  constexpr uint32_t kPerFile = 8;
+  const std::vector<uint32_t> blocks = {0, 1, 2, 3, 4, 5, 6, 7};
+  for (int round = 0; round < 24; ++round) {
+    const FileKey f = File("/race/" + std::to_string(round));
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+      while (!done.load()) (void)cache->LookUp(f, blocks);
+    });
+    for (uint32_t b = 0; b < kPerFile; ++b) Put(*cache, f, b, 4096);
+    ASSERT_TRUE(cache->Flush().ok());
+    done.store(true);
+    reader.join();
+    const std::vector<std::optional<BlockEntry>> found = cache->LookUp(f, blocks);
+    for (uint32_t b = 0; b < kPerFile; ++b) {
+      EXPECT_TRUE(found[b].has_value()) << "round " << round << ": block " << b << " skipped";
+    }
+  }
+}
+
 TEST(BlockCacheTest, HardLimitAndWatermarks) {
   TestDir dir;
   auto o = SmallOptions(dir.path(), 40);
