@@ -261,11 +261,15 @@ class BlockCacheImpl final : public BlockCache {
   std::unique_ptr<EvictionPolicy> policy_;
   SlotTable<SlotState> slots_;  // per slot of every class; grown by the writer only
 
-  // Queue to the writer. Lock order: mu_ before usage_mu_/pins_mu_ (never held together now).
+  // Queue to the writer. Lock order: mu_ before usage_mu_/pins_mu_ (never held together now) and
+  // before new_files_'s own (Enqueue reports an insert under mu_).
   std::mutex mu_;
   std::condition_variable work_cv_;      // writer waits for commands
   std::condition_variable room_cv_;      // inserters wait for queue room
   std::condition_variable ready_cv_;
+  // The files the index held nothing of when first looked up, with the blocks inserted since.
+  // Declared before the queue: queued inserts hold tokens of it.
+  NewFiles new_files_{kNewFilesMax, kNewFileBlocksMax};
   std::deque<Command> queue_;            // GUARDED_BY(mu_)
   size_t pending_bytes_ = 0;             // GUARDED_BY(mu_)
   bool stopping_ = false;                // GUARDED_BY(mu_)
@@ -304,8 +308,6 @@ class BlockCacheImpl final : public BlockCache {
         insert_waits{0}, insert_wait_ns{0}, write_errors{0}, evictions{0}, evicted_bytes{0},
         new_file_skips{0};
   } counters_;
-  // The files the index held nothing of when first looked up, with the blocks inserted since.
-  NewFiles new_files_{kNewFilesMax, kNewFileBlocksMax};
 };
 
 template <typename T>
