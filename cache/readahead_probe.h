@@ -47,7 +47,7 @@
 //     after an idle period for the same reason: RFC 5681 section 4.1, RFC 7661).
 //
 // The caller applies the cap to each stream, as memory allows (Refused() when the stream whose
-// read made it grow could not have it).
+// read made it grow, or grow back at the end of a re-test, could not have it).
 //
 // Not thread-safe: the caller's lock guards it.
 #pragma once
