@@ -437,36 +437,31 @@ std::vector<std::optional<BlockEntry>> BlockCacheImpl::EntriesOf(const FileKey& 
   const std::string prefix = FilePrefix(file);
   std::vector<bool> may_hold;
   uint64_t ticket = 0;
-  switch (new_files_.Filter(prefix, blocks, &may_hold, &ticket)) {
-    case NewFiles::State::kUnknown: {
-      Result<bool> any = index_->HasBlocks(prefix);
-      if (!any.ok()) break;  // look the blocks up
+  const NewFiles::State state = new_files_.Filter(prefix, blocks, &may_hold, &ticket);
+  if (state == NewFiles::State::kUnknown) {
+    Result<bool> any = index_->HasBlocks(prefix);
+    if (any.ok()) {  // else look the blocks up
       new_files_.Learn(prefix, *any, ticket);
-      if (*any) break;
-      counters_.new_file_skips.fetch_add(blocks.size(), std::memory_order_relaxed);
-      return out;  // nothing of the file is cached
-    }
-    case NewFiles::State::kNew: {
-      std::vector<std::string> keys;
-      std::vector<size_t> at;
-      for (size_t i = 0; i < blocks.size(); ++i) {
-        if (!may_hold[i]) continue;
-        keys.push_back(prefix);
-        AppendBigEndian32(&keys.back(), blocks[i]);
-        at.push_back(i);
+      if (!*any) {
+        counters_.new_file_skips.fetch_add(blocks.size(), std::memory_order_relaxed);
+        return out;  // nothing of the file is cached
       }
-      counters_.new_file_skips.fetch_add(blocks.size() - keys.size(), std::memory_order_relaxed);
-      if (keys.empty()) return out;
-      std::vector<std::optional<BlockEntry>> found = index_->MultiGet(keys);
-      for (size_t j = 0; j < at.size(); ++j) out[at[j]] = std::move(found[j]);
-      return out;
     }
-    case NewFiles::State::kOld:
-      break;
   }
-  std::vector<std::string> keys(blocks.size(), prefix);
-  for (size_t i = 0; i < blocks.size(); ++i) AppendBigEndian32(&keys[i], blocks[i]);
-  return index_->MultiGet(keys);
+  // Every block, or of a new file only those inserted since it was found new.
+  std::vector<size_t> at;
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (state == NewFiles::State::kNew && !may_hold[i]) continue;
+    at.push_back(i);
+    keys.push_back(prefix);
+    AppendBigEndian32(&keys.back(), blocks[i]);
+  }
+  counters_.new_file_skips.fetch_add(blocks.size() - at.size(), std::memory_order_relaxed);
+  if (at.empty()) return out;
+  std::vector<std::optional<BlockEntry>> found = index_->MultiGet(keys);
+  for (size_t j = 0; j < at.size(); ++j) out[at[j]] = std::move(found[j]);
+  return out;
 }
 
 std::vector<bool> BlockCacheImpl::ReadTargets(const FileKey& file,
