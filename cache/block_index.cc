@@ -403,20 +403,21 @@ Result<std::vector<std::pair<std::string, std::string>>> BlockIndex::Scan(Table 
   return out;
 }
 
-Result<bool> BlockIndex::HasBlocks(std::string_view prefix) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), blocks_));
+Result<bool> BlockIndex::AnyKeyWithPrefix(rocksdb::ColumnFamilyHandle* table,
+                                          std::string_view prefix) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), table));
   it->Seek(ToSlice(prefix));
   const bool found = it->Valid() && it->key().starts_with(ToSlice(prefix));
   HOARDFS_RETURN_IF_ERROR(FromRocks(it->status(), "seek cache index"));
   return found;
 }
 
+Result<bool> BlockIndex::HasBlocks(std::string_view prefix) {
+  return AnyKeyWithPrefix(blocks_, prefix);
+}
+
 Result<bool> BlockIndex::HasPrefix(Table table, std::string_view prefix) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(table)));
-  it->Seek(ToSlice(prefix));
-  const bool found = it->Valid() && it->key().starts_with(ToSlice(prefix));
-  HOARDFS_RETURN_IF_ERROR(FromRocks(it->status(), "seek cache metadata"));
-  return found;
+  return AnyKeyWithPrefix(Handle(table), prefix);
 }
 
 uint64_t BlockIndex::DiskBytes() const {

@@ -155,6 +155,8 @@ class BlockIndex {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* files_ = nullptr;
   rocksdb::ColumnFamilyHandle* Handle(Table table) const;
+  // Whether any key of `table` starts with `prefix` (one seek).
+  Result<bool> AnyKeyWithPrefix(rocksdb::ColumnFamilyHandle* table, std::string_view prefix);
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool was_reset_ = false;
   std::atomic<uint64_t> decode_errors_{0};
