@@ -1,7 +1,8 @@
 // NewFiles: what the block cache knows, in memory, of which blocks the index can hold for the file
 // versions being read, so that a lookup of a file the cache never held does not ask RocksDB for
 // every block and piece of it (a cold sparse read asks for ~11 new piece keys per read: one
-// MultiGet and 11 memo probes, ~35-45 us of a ~700 us read here; docs/benchmarks.md).
+// MultiGet and 11 memo probes, ~35-45 us of a ~700 us read by a scratch build's timer;
+// docs/benchmarks.md).
 //
 // A file version (its key prefix, cache/block_key.h) is in one of three states:
 //   kUnknown  nothing known: the caller asks the index whether it holds any key of the prefix (one
