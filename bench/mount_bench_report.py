@@ -27,6 +27,10 @@ for r in set(res[("xrdcp", "seq_cold")]) | set(res[("curl", "seq_cold")]):
 for r in set(res[("ranges-http", "sparse_cold")]) | set(res[("ranges-xroot", "sparse_cold")]):
     v = [x for x in (res[("ranges-http", "sparse_cold")].get(r), res[("ranges-xroot", "sparse_cold")].get(r)) if x]
     res[("ranges", "sparse_cold")][r] = min(v)
+# the concurrent readers' cold limit: the faster of the direct readers (XrdCl, libcurl) at once
+for r in set(res[("readers-xrdcl", "scale_cold")]) | set(res[("readers-curl", "scale_cold")]):
+    res[("readers", "scale_cold")][r] = max(res[("readers-xrdcl", "scale_cold")].get(r, 0),
+                                            res[("readers-curl", "scale_cold")].get(r, 0))
 units.setdefault("scale_rss", "MiB")
 big, small, wide = E["MB_BIG_MIB"], int(E["MB_SMALL"]), int(E["MB_WIDE"])
 sparse_mib, scale_n, scale_mib = E["MB_SPARSE_MIB"], E["MB_SCALE_N"], E["MB_SCALE_MIB"]
@@ -90,6 +94,8 @@ def limit_of(case, backend):
         return {"root": ("ranges", "the same ranges by a direct client (faster of XrdCl, libcurl)"),
                 "http": ("ranges-http", "the same ranges as HTTP GETs (libcurl)"),
                 "s3": None}[backend]
+    if case == "scale_cold" and res[("readers", "scale_cold")]:
+        return ("readers", f"{scale_n} direct readers of the server at once (faster of XrdCl, libcurl)")
     if case in LOCAL:
         return ("local", LOCAL[case])
     return None
@@ -256,6 +262,14 @@ if res[("xrdcp", "seq_cold")] or res[("curl", "seq_cold")]:
             if res[("curl-s3-ranges", "seq_cold")] else "")
          if res[("curl-ranges", "seq_cold")] else "")
       + " (xrdcp's wall time includes its start, ~0.1–0.5 s here; curl's time_total does not).")
+    P("")
+if res[("readers", "scale_cold")]:
+    P(f"{scale_n} concurrent readers, cold, MB/s: XrdCl (8 MiB reads, four streams) "
+      + cell(res[("readers-xrdcl", "scale_cold")].values())
+      + (", libcurl GETs from the HTTP door " + cell(res[("readers-curl", "scale_cold")].values())
+         if res[("readers-curl", "scale_cold")] else "")
+      + f"; {scale_n} O_DIRECT readers of the local files " + cell(res[("local", "scale_cold")].values())
+      + " (the limit of the warm pass).")
     P("")
 if res[("ranges", "sparse_cold")]:
     P("Sparse read by direct clients, cold, s: root:// (XrdCl) " + cell(res[("ranges-xroot", "sparse_cold")].values())

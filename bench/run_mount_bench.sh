@@ -797,14 +797,28 @@ fs_round() {
 }
 
 # scale_round ROUND: SCALE_N threads reading SCALE_N distinct files at once (1 MiB reads): the
-# local disk with O_DIRECT (the limit), then hoardfs over root:// on a fresh mount and an empty
-# cache (cold), and again after drop_caches (warm, from its cache); its peak RSS (VmHWM).
+# local disk with O_DIRECT (the warm limit); the same files from the server by direct clients, a
+# thread each, all at once (the cold limit: XrdCl in 8 MiB reads over four streams as hoardfs
+# reads, and one libcurl GET each from the HTTP door); then hoardfs over root:// on a fresh mount
+# and an empty cache (cold), and again after drop_caches (warm, from its cache); its peak RSS.
 scale_round() {
-  local r="$1" m="$MNT/scale" ca="$CACHES/scale-$1" hwm
+  local r="$1" m="$MNT/scale" ca="$CACHES/scale-$1" hwm f
+  local xroot_urls=() http_urls=()
+  for f in "$DATA"/scale/f*; do
+    xroot_urls+=("root://127.0.0.1:$XRD_PORT//$DATA_NAME/scale/${f##*/}")
+    http_urls+=("http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/scale/${f##*/}")
+  done
   log "round $r: scaling, $SCALE_N concurrent readers"
   drop_caches
   measure "$r" local scale_warm MB/s conv_scale timeout 600 "$SPARSE_BIN" seq --direct "$DATA"/scale/f*
   [[ -n "$LAST_OUT" ]] && rec "$r" local scale_cold "$(conv_scale "$LAST_OUT")" MB/s
+  drop_caches
+  measure "$r" readers-xrdcl scale_cold MB/s conv_scale timeout 600 \
+    env XRD_SUBSTREAMSPERCHANNEL=4 "$SPARSE_BIN" xseq "${xroot_urls[@]}"
+  if [[ $WANT_HTTP == 1 ]]; then
+    drop_caches
+    measure "$r" readers-curl scale_cold MB/s conv_scale timeout 600 "$SPARSE_BIN" hseq "${http_urls[@]}"
+  fi
   mount_hoardfs "$m" "$ca" "root://127.0.0.1:$XRD_PORT//$DATA_NAME" || return 1
   drop_caches
   measure "$r" hoardfs-root scale_cold MB/s conv_scale timeout 600 "$SPARSE_BIN" seq "$m"/scale/f*
@@ -1011,8 +1025,11 @@ mkdir -p "$(dirname "$OUT")"
   echo "  range GETs (libcurl), the faster of the two for root:// (none over S3); warm = the same preads on the local"
   echo "  file, page cache dropped. Over-fetch = hoardfs's remote_bytes delta ÷ bytes the application read."
   echo "- Scaling: $SCALE_N threads each reading its own ${SCALE_MIB} MiB file with 1 MiB preads, all at once"
-  echo "  (\`bench/sparse_read seq\`): the local files with O_DIRECT (the limit), then hoardfs over root:// on a fresh"
-  echo "  mount with an empty cache (cold) and again after drop_caches (warm); aggregate MB/s and the daemon's VmHWM."
+  echo "  (\`bench/sparse_read seq\`): the local files with O_DIRECT (the warm limit); the same files from the server by"
+  echo "  direct clients, a thread each, all at once (the cold limit, the faster of: XrdCl in 8 MiB reads over four"
+  echo "  streams, \`sparse_read xseq\`; one libcurl GET each from the HTTP door, \`sparse_read hseq\`); then hoardfs over"
+  echo "  root:// on a fresh mount with an empty cache (cold) and again after drop_caches (warm); aggregate MB/s and the"
+  echo "  daemon's VmHWM."
   echo "- Every FUSE system, each round: mount A on an empty cache, page cache dropped: TTFB, sparse cold/warm, cold seq (\`dd bs=1M\`),"
   echo "  \`ls -f\` of the wide directory cold then warm, stat of every file of small/ cold then warm; mount B on A's"
   echo "  cache (hoardfs, rclone, s3fs) after \`echo 3 > /proc/sys/vm/drop_caches\`: warm seq, hot seq (read again), fio 4 KiB"

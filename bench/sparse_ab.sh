@@ -35,8 +35,10 @@
 #                  `xrdfs ls -l` of it (names with attributes, as hoardfs lists). Not with --bare
 #   --concurrent N N files of --size-mib each read at once instead, each by its own thread in 1 MiB
 #                  reads (`sparse_read seq`, as the mount benchmark's scaling case); the direct
-#                  client is the same read of the server's local copies with O_DIRECT ("local",
-#                  page cache dropped). With --warm the pass's peak RSS covers the cold fill and
+#                  client reads the same files from the server at once, a thread each: XrdCl in
+#                  8 MiB reads (`sparse_read xseq`), or one libcurl GET each with --http (`hseq`);
+#                  with --warm it is the same read of the server's local copies with O_DIRECT
+#                  ("local", page cache dropped). With --warm the pass's peak RSS covers the cold fill and
 #                  the warm read on one mount (the case that found the window's growth holding
 #                  memory: docs/benchmarks.md)
 #   --list-stat    with --list: also lstat() every entry after the listing (as `ls -l` does), in
@@ -225,7 +227,11 @@ DIRECT=xrdcl  # the direct client's name in the output
 if ((HTTP)); then URL="http://127.0.0.1:$CLIENT_HTTP_PORT/d"; DIRECT=libcurl; fi
 ((RAND_QD)) && DIRECT=local
 ((LIST)) && DIRECT=xrdfs
-((CONCURRENT)) && DIRECT=local
+if ((CONCURRENT)); then
+  DIRECT=xrdcl-parallel
+  ((HTTP)) && DIRECT=libcurl-parallel
+  ((WARM)) && DIRECT=local
+fi
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 # Prints "seconds=S" for one read of the file through a mount (read_file PATH) or by the direct
@@ -266,7 +272,14 @@ fill_file() {
 }
 read_direct() {
   if ((RAND_QD)); then rand4k "$WORK/srv/d/sparse"; return; fi
-  if ((CONCURRENT)); then "$SPARSE_BIN" seq --direct "$WORK/srv/d/many"/f*; return; fi
+  if ((CONCURRENT)); then
+    local f urls=()
+    if ((WARM)); then "$SPARSE_BIN" seq --direct "$WORK/srv/d/many"/f*; return; fi
+    for f in "$WORK/srv/d/many"/f*; do urls+=("$(dirname "$1")/many/${f##*/}"); done
+    if ((HTTP)); then "$SPARSE_BIN" hseq "${urls[@]}"; else
+      XRD_SUBSTREAMSPERCHANNEL=4 "$SPARSE_BIN" xseq "${urls[@]}"; fi  # as hoardfs's XrdCl
+    return
+  fi
   if ((LIST)); then timed xrdfs "root://127.0.0.1:$CLIENT_PORT" ls -l /d/wide; return; fi
   if ((HTTP)); then
     if ((SEQUENTIAL)); then timed curl -sf -o /dev/null "$1"; else

@@ -11,9 +11,14 @@
 //                                          after the other; size from the open file's stat)
 //   sparse_read seq [--direct] FILE...     one thread per file, each reads its file with 1 MiB
 //                                          reads (O_DIRECT with --direct), all started together
+//   sparse_read xseq URL...                the direct client's seq: one thread per root:// URL,
+//                                          each reads its file with 8 MiB XrdCl reads (xrdcp's
+//                                          chunk), one after the other, all started together
+//   sparse_read hseq URL...                likewise one whole-file GET per http:// URL (libcurl,
+//                                          one handle per thread)
 //
-// read, http, xroot and seq print one line: "bytes=B seconds=S requests=N" (B = bytes the
-// application read; S = wall time from the first read to the last, opens excluded). Exit status
+// read, http, xroot, seq, xseq and hseq print one line: "bytes=B seconds=S requests=N" (B = bytes
+// the application read; S = wall time from the first read to the last, opens excluded). Exit status
 // 1 on any error or short read.
 //
 // The pattern (docs/benchmarks.md, "sparse"): the file is cut into 4 MiB clusters; a cluster
@@ -21,12 +26,12 @@
 // then scaled so that the 50 fill the cluster); the analysis reads 5 branches (the same 5 in
 // every cluster, chosen by the seed), i.e. 5 baskets per cluster at scattered offsets, about 10 %
 // of the file, cluster after cluster, each cluster's baskets in offset order.
-#include <XrdCl/XrdClFile.hh>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <XrdCl/XrdClFile.hh>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -34,6 +39,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -93,7 +100,8 @@ uint64_t ParseU64(const char* s) { return std::strtoull(s, nullptr, 10); }
 int Usage() {
   std::fprintf(stderr,
                "usage: sparse_read pattern SIZE SEED | read FILE SEED [--direct] | "
-               "http URL SIZE SEED | xroot URL SEED | seq [--direct] FILE...\n");
+               "http URL SIZE SEED | xroot URL SEED | seq [--direct] FILE... | xseq URL... | "
+               "hseq URL...\n");
   return 2;
 }
 
@@ -225,41 +233,30 @@ int XrootPattern(const char* url, uint64_t seed) {
   return 0;
 }
 
-int ParallelSeq(const std::vector<std::string>& files, bool direct) {
-  constexpr size_t kBlock = 1 << 20;
+// Starts one thread per item, each running `open(item)` and then, once every thread has opened
+// its item, `read(opened)` (bytes read, or nullopt on an error); prints the summary line.
+template <typename Open, typename Read>
+int ParallelStreams(const std::vector<std::string>& items, Open open, Read read) {
   std::atomic<uint64_t> total{0};
   std::atomic<int> errors{0};
-  std::atomic<int> waiting{static_cast<int>(files.size())};
-  std::vector<std::thread> threads;
-  double t0 = 0;
+  std::atomic<int> waiting{static_cast<int>(items.size())};
   std::atomic<bool> go{false};
-  for (const std::string& f : files) {
-    threads.emplace_back([&, f] {
-      char* buf = Buffer(kBlock);
-      const int fd = ::open(f.c_str(), O_RDONLY | (direct ? O_DIRECT : 0));
+  std::vector<std::thread> threads;
+  for (const std::string& item : items) {
+    threads.emplace_back([&, item] {
+      auto opened = open(item);
       --waiting;
       while (!go) std::this_thread::yield();
-      if (fd < 0 || buf == nullptr) {
+      const std::optional<uint64_t> bytes = opened ? read(*opened) : std::nullopt;
+      if (bytes) {
+        total += *bytes;
+      } else {
         ++errors;
-        return;
       }
-      uint64_t off = 0;
-      for (;;) {
-        const ssize_t n = ::pread(fd, buf, kBlock, static_cast<off_t>(off));
-        if (n < 0) {
-          ++errors;
-          break;
-        }
-        if (n == 0) break;
-        off += static_cast<uint64_t>(n);
-      }
-      total += off;
-      ::close(fd);
-      std::free(buf);
     });
   }
   while (waiting > 0) std::this_thread::yield();
-  t0 = Now();
+  const double t0 = Now();
   go = true;
   for (std::thread& t : threads) t.join();
   const double t1 = Now();
@@ -268,8 +265,95 @@ int ParallelSeq(const std::vector<std::string>& files, bool direct) {
     return 1;
   }
   std::printf("bytes=%llu seconds=%.6f requests=%zu\n",
-              static_cast<unsigned long long>(total.load()), t1 - t0, files.size());
+              static_cast<unsigned long long>(total.load()), t1 - t0, items.size());
   return 0;
+}
+
+int ParallelSeq(const std::vector<std::string>& files, bool direct) {
+  constexpr size_t kBlock = 1 << 20;
+  auto open = [direct](const std::string& f) -> std::optional<int> {
+    const int fd = ::open(f.c_str(), O_RDONLY | (direct ? O_DIRECT : 0));
+    if (fd < 0) {
+      std::perror(f.c_str());
+      return std::nullopt;
+    }
+    return fd;
+  };
+  auto read = [](int fd) -> std::optional<uint64_t> {
+    char* buf = Buffer(kBlock);
+    uint64_t off = 0;
+    bool ok = buf != nullptr;
+    while (ok) {
+      const ssize_t n = ::pread(fd, buf, kBlock, static_cast<off_t>(off));
+      ok = n >= 0;
+      if (n <= 0) break;
+      off += static_cast<uint64_t>(n);
+    }
+    ::close(fd);
+    std::free(buf);
+    return ok ? std::optional<uint64_t>(off) : std::nullopt;
+  };
+  return ParallelStreams(files, open, read);
+}
+
+int XrootParallelSeq(const std::vector<std::string>& urls) {
+  constexpr uint32_t kChunk = 8 << 20;
+  using FilePtr = std::shared_ptr<XrdCl::File>;
+  auto open = [](const std::string& url) -> std::optional<FilePtr> {
+    auto file = std::make_shared<XrdCl::File>();
+    const XrdCl::XRootDStatus st = file->Open(url, XrdCl::OpenFlags::Read);
+    if (!st.IsOK()) {
+      std::fprintf(stderr, "open %s: %s\n", url.c_str(), st.ToString().c_str());
+      return std::nullopt;
+    }
+    return file;
+  };
+  auto read = [](const FilePtr& file) -> std::optional<uint64_t> {
+    std::vector<char> buf(kChunk);
+    uint64_t off = 0;
+    for (;;) {
+      uint32_t got = 0;
+      const XrdCl::XRootDStatus st = file->Read(off, kChunk, buf.data(), got);
+      if (!st.IsOK()) {
+        std::fprintf(stderr, "read at %llu: %s\n", static_cast<unsigned long long>(off),
+                     st.ToString().c_str());
+        return std::nullopt;
+      }
+      off += got;
+      if (got < kChunk) break;
+    }
+    const XrdCl::XRootDStatus closed = file->Close();
+    if (!closed.IsOK()) std::fprintf(stderr, "close: %s\n", closed.ToString().c_str());
+    return off;
+  };
+  return ParallelStreams(urls, open, read);
+}
+
+int HttpParallelSeq(const std::vector<std::string>& urls) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  using Handle = std::shared_ptr<CURL>;
+  auto open = [](const std::string& url) -> std::optional<Handle> {
+    Handle h(curl_easy_init(), curl_easy_cleanup);
+    if (!h) return std::nullopt;
+    curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, CountBytes);
+    curl_easy_setopt(h.get(), CURLOPT_TIMEOUT, 600L);
+    curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
+    return h;
+  };
+  auto read = [](const Handle& h) -> std::optional<uint64_t> {
+    uint64_t got = 0;
+    curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &got);
+    const CURLcode rc = curl_easy_perform(h.get());
+    long status = 0;
+    curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK || status != 200) {
+      std::fprintf(stderr, "GET: %s, status %ld\n", curl_easy_strerror(rc), status);
+      return std::nullopt;
+    }
+    return got;
+  };
+  return ParallelStreams(urls, open, read);
 }
 
 }  // namespace
@@ -301,6 +385,10 @@ int main(int argc, char** argv) {
     }
     if (files.empty()) return Usage();
     return ParallelSeq(files, direct);
+  }
+  if ((mode == "xseq" || mode == "hseq") && argc >= 3) {
+    const std::vector<std::string> urls(argv + 2, argv + argc);
+    return mode == "xseq" ? XrootParallelSeq(urls) : HttpParallelSeq(urls);
   }
   return Usage();
 }
