@@ -63,20 +63,23 @@ size_t BufferPool::Capacity(size_t length) const {
 std::shared_ptr<std::byte[]> BufferPool::Get(size_t length) {
   if (length < options_.min_pooled_bytes)
     return std::make_shared_for_overwrite<std::byte[]>(length);
-  const size_t capacity = Capacity(length);
+  size_t capacity = Capacity(length);
   std::byte* data = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.gets++;
-    stats_.in_use_bytes += capacity;
-    if (auto it = idle_.find(capacity); it != idle_.end() && !it->second.empty()) {
+    // The smallest idle buffer that holds `length`, if it is not much larger.
+    if (auto it = idle_.lower_bound(capacity); it != idle_.end() && it->first <= 2 * capacity) {
+      capacity = it->first;
       data = it->second.back();
       it->second.pop_back();
+      if (it->second.empty()) idle_.erase(it);
       stats_.idle_bytes -= capacity;
       stats_.reuses++;
     } else {
       stats_.maps++;
     }
+    stats_.in_use_bytes += capacity;
   }
   if (data == nullptr) {
     // Populated now: the caller fills the buffer at once, and a fault per page costs more (above

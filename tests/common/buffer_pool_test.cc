@@ -72,6 +72,46 @@ TEST(BufferPoolTest, ReleasedBufferIsReused) {
   EXPECT_EQ(s.in_use_bytes, 3 * kGranule);
 }
 
+// A read of another size takes the smallest idle buffer that holds it, up to twice its capacity
+// (a fresh mapping is zeroed page by page); a much larger one stays idle for a larger read.
+TEST(BufferPoolTest, SmallestIdleBufferOfUpToTwiceTheCapacityIsReused) {
+  auto pool = BufferPool::Create(Small(16 * kGranule));
+  std::shared_ptr<std::byte[]> two = pool->Get(2 * kGranule);
+  std::shared_ptr<std::byte[]> three = pool->Get(3 * kGranule);
+  std::shared_ptr<std::byte[]> eight = pool->Get(8 * kGranule);
+  std::byte* two_at = two.get();
+  std::byte* three_at = three.get();
+  std::byte* eight_at = eight.get();
+  two.reset();
+  three.reset();
+  eight.reset();
+  EXPECT_EQ(pool->Stats().idle_bytes, 13 * kGranule);
+
+  std::shared_ptr<std::byte[]> a = pool->Get(kGranule + 1);  // capacity 2: the 2
+  EXPECT_EQ(a.get(), two_at);
+  std::shared_ptr<std::byte[]> b = pool->Get(kGranule);  // 1: the 2 is taken, the 3 is too large
+  EXPECT_NE(b.get(), three_at);
+  EXPECT_NE(b.get(), eight_at);
+  std::shared_ptr<std::byte[]> c = pool->Get(2 * kGranule);  // 2: the 3
+  EXPECT_EQ(c.get(), three_at);
+  std::shared_ptr<std::byte[]> d = pool->Get(5 * kGranule);  // 5: the 8
+  EXPECT_EQ(d.get(), eight_at);
+  BufferPoolStats s = pool->Stats();
+  EXPECT_EQ(s.reuses, 3u);
+  EXPECT_EQ(s.maps, 4u);  // the first three and b
+  EXPECT_EQ(s.idle_bytes, 0u);
+  EXPECT_EQ(s.in_use_bytes, (2 + 1 + 3 + 8) * kGranule);  // what each buffer holds, not asked
+
+  // Released, each goes back under its own capacity.
+  c.reset();
+  d.reset();
+  s = pool->Stats();
+  EXPECT_EQ(s.idle_bytes, 11 * kGranule);
+  EXPECT_EQ(s.in_use_bytes, 3 * kGranule);
+  EXPECT_EQ(pool->Get(8 * kGranule).get(), eight_at);
+  EXPECT_EQ(pool->Get(3 * kGranule).get(), three_at);
+}
+
 TEST(BufferPoolTest, IdleBytesAreBoundedAndTheRestIsUnmapped) {
   auto pool = BufferPool::Create(Small(2 * kGranule));
   std::vector<std::shared_ptr<std::byte[]>> held;
