@@ -377,7 +377,7 @@ pass() {  # pass BIN ROUND [CACHE_PARENT LABEL CACHE_SIZE]
   counters="$(timeout 10 getfattr --only-values -n user.hoardfs.stats "$MNT" 2>/dev/null |
     python3 -c 'import json, sys
 d = json.load(sys.stdin)
-print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "inserts", "store_writes", "store_reads", "partial_reads", "partial_read_bytes", "record_misses", "index_memo_hits", "new_file_skips", "insert_waits", "insert_wait_seconds", "remote_stats", "remote_lists", "names_first_listings", "fetch_buffer_maps", "fetch_buffer_reuses", "readahead_grows", "readahead_kept", "readahead_shrinks", "readahead_refused", "readahead_retests", "readahead_released", "readahead_resets")))' 2>/dev/null || true)"
+print(" ".join("%s=%s" % (k, d.get(k, "-")) for k in ("remote_requests", "remote_bytes", "memory_hit_bytes", "cache_hit_bytes", "inserts", "store_writes", "store_reads", "partial_reads", "partial_read_bytes", "record_misses", "index_memo_hits", "new_file_skips", "insert_waits", "insert_wait_seconds", "remote_stats", "remote_lists", "names_first_listings", "fetch_buffer_maps", "fetch_buffer_reuses", "readahead_grows", "readahead_kept", "readahead_shrinks", "readahead_refused", "readahead_retests", "readahead_released", "readahead_resets")))' 2>/dev/null || true)"
   # A warm pass: the remote requests of the measured read only (the cold one's are subtracted).
   ((WARM)) && counters="warm_remote_requests=$(($(remote_requests) - remote_before)) $counters"
   # The daemon's peak RSS (VmHWM): a fresh daemon per pass, so the pass's own.
