@@ -271,49 +271,55 @@ int ParallelStreams(const std::vector<std::string>& items, Open open, Read read)
 
 int ParallelSeq(const std::vector<std::string>& files, bool direct) {
   constexpr size_t kBlock = 1 << 20;
-  auto open = [direct](const std::string& f) -> std::optional<int> {
+  struct Opened {
+    int fd;
+    std::shared_ptr<char> buf;
+  };
+  auto open = [direct](const std::string& f) -> std::optional<Opened> {
+    std::shared_ptr<char> buf(Buffer(kBlock), std::free);
     const int fd = ::open(f.c_str(), O_RDONLY | (direct ? O_DIRECT : 0));
-    if (fd < 0) {
+    if (fd < 0 || buf == nullptr) {
       std::perror(f.c_str());
+      if (fd >= 0) ::close(fd);
       return std::nullopt;
     }
-    return fd;
+    return Opened{fd, std::move(buf)};
   };
-  auto read = [](int fd) -> std::optional<uint64_t> {
-    char* buf = Buffer(kBlock);
+  auto read = [](const Opened& o) -> std::optional<uint64_t> {
     uint64_t off = 0;
-    bool ok = buf != nullptr;
+    bool ok = true;
     while (ok) {
-      const ssize_t n = ::pread(fd, buf, kBlock, static_cast<off_t>(off));
+      const ssize_t n = ::pread(o.fd, o.buf.get(), kBlock, static_cast<off_t>(off));
       ok = n >= 0;
       if (n <= 0) break;
       off += static_cast<uint64_t>(n);
     }
-    ::close(fd);
-    std::free(buf);
+    ::close(o.fd);
     return ok ? std::optional<uint64_t>(off) : std::nullopt;
   };
   return ParallelStreams(files, open, read);
 }
 
 int XrootParallelSeq(const std::vector<std::string>& urls) {
-  constexpr uint32_t kChunk = 8 << 20;
-  using FilePtr = std::shared_ptr<XrdCl::File>;
-  auto open = [](const std::string& url) -> std::optional<FilePtr> {
+  static constexpr uint32_t kChunk = 8 << 20;
+  struct Opened {
+    std::shared_ptr<XrdCl::File> file;
+    std::shared_ptr<std::vector<char>> buf;  // filled here: its pages are not faulted in the read
+  };
+  auto open = [](const std::string& url) -> std::optional<Opened> {
     auto file = std::make_shared<XrdCl::File>();
     const XrdCl::XRootDStatus st = file->Open(url, XrdCl::OpenFlags::Read);
     if (!st.IsOK()) {
       std::fprintf(stderr, "open %s: %s\n", url.c_str(), st.ToString().c_str());
       return std::nullopt;
     }
-    return file;
+    return Opened{std::move(file), std::make_shared<std::vector<char>>(kChunk)};
   };
-  auto read = [](const FilePtr& file) -> std::optional<uint64_t> {
-    std::vector<char> buf(kChunk);
+  auto read = [](const Opened& o) -> std::optional<uint64_t> {
     uint64_t off = 0;
     for (;;) {
       uint32_t got = 0;
-      const XrdCl::XRootDStatus st = file->Read(off, kChunk, buf.data(), got);
+      const XrdCl::XRootDStatus st = o.file->Read(off, kChunk, o.buf->data(), got);
       if (!st.IsOK()) {
         std::fprintf(stderr, "read at %llu: %s\n", static_cast<unsigned long long>(off),
                      st.ToString().c_str());
@@ -322,7 +328,7 @@ int XrootParallelSeq(const std::vector<std::string>& urls) {
       off += got;
       if (got < kChunk) break;
     }
-    const XrdCl::XRootDStatus closed = file->Close();
+    const XrdCl::XRootDStatus closed = o.file->Close();
     if (!closed.IsOK()) std::fprintf(stderr, "close: %s\n", closed.ToString().c_str());
     return off;
   };

@@ -24,6 +24,8 @@
 //        readahead_limit - readahead_max in all: the link's bytes in flight, not each stream's).
 //        Remote reads land in buffers from a BufferPool (mapped memory, reused; at most
 //        max_idle_buffer_bytes of released ones kept), so memory freed is returned to the kernel.
+//        A read may take an idle buffer of up to twice its size: the budget counts the blocks'
+//        bytes, and the buffers behind them may hold up to twice that.
 //
 //   ReadSlice(file, offset, length) of at most partial_read_max_bytes (and half a block) outside a
 //   sequential stream, in a file larger than one block, whose block is not in memory (and each
