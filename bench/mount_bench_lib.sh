@@ -241,6 +241,23 @@ mount_bare_fuse() {
     fail_note "bare_fuse: could not raise read_ahead_kb"
 }
 
+# mount_uring_fuse MNT FILE: the FUSE ceiling over FUSE-over-io_uring (bench/uring_fuse
+# --transport uring: a ring and a pinned thread per CPU, each request's O_DIRECT read an io_uring
+# read on its ring; needs the fuse module's enable_uring, which the caller sets), with the bdi
+# read-ahead hoardfs sets for itself (1 MiB).
+mount_uring_fuse() {
+  phase "mount_uring_fuse"
+  local m="$1" file="$2"
+  MOUNT_PID=""
+  MOUNTS+=("$m")
+  "$URING_FUSE_BIN" --transport uring "$file" "$m" >>"$LOG_DIR/uring_fuse.log" 2>&1 </dev/null &
+  MOUNT_PID=$!
+  STARTED_PIDS+=("$MOUNT_PID:$m")
+  wait_mounted "$m" || { fail_note "uring_fuse: $m not mounted"; return 1; }
+  echo 1024 >"/sys/class/bdi/$(mountpoint -d "$m")/read_ahead_kb" 2>/dev/null ||
+    fail_note "uring_fuse: could not raise read_ahead_kb"
+}
+
 mount_xrootdfs() {  # mount_xrootdfs MNT [PORT]: xrootd's port by default
   phase "mount_xrootdfs"
   local m="$1"

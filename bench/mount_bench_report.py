@@ -323,6 +323,37 @@ if CEILING_CASES:
         ceiling_json[case] = cj
         P("| " + " | ".join(row) + " |")
     P("")
+# The FUSE ceiling over the kernel's other transport, FUSE-over-io_uring (bench/uring_fuse, same
+# round): a target bare FUSE misses but this meets is within FUSE's reach on this kernel.
+URING_CASES = [c for c in CEILING_CASES if res[("fuse-uring", c[0])]]
+if URING_CASES:
+    P("The same local file through **FUSE-over-io_uring** (bench/uring_fuse --transport uring, in "
+      "the limits' round, mounted alike): the kernel's other FUSE transport (Linux 6.14+; libfuse "
+      "3.14, and so hoardfs and bare FUSE, use /dev/fuse). A ring and a pinned thread per CPU; each "
+      "request's O_DIRECT read is an io_uring read on its queue's ring, and its reply is committed "
+      "with the fetch of the next request when that read completes. A target bare FUSE misses and "
+      "this meets is within a FUSE filesystem's reach here, over this transport and with such an "
+      "asynchronous read path (docs/benchmarks.md, \"FUSE-over-io_uring\").")
+    P("")
+    P("| case | over io_uring | ÷ limit | target ÷ limit | ÷ bare FUSE | "
+      + " | ".join(f"{TITLE[h]} ÷ it" for h in hoardfs) + " |")
+    P("|---|---:|---:|---:|---:|" + "---:|" * len(hoardfs))
+    for case, label, _, lower, target, _ in URING_CASES:
+        lim = limit_of(case, "root")
+        ur, bare = res[("fuse-uring", case)], res[("fuse-bare", case)]
+        ru, rb = ratios(ur, res[(lim[0], case)], lower), ratios(ur, bare, lower)
+        row = [label, cell(ur.values()), rcell(ru),
+               f"≥ {target:.2f}".rstrip("0").rstrip(".") if target else "—", rcell(rb)]
+        cj = {"value": summary(ur.values()), "vs_limit": summary(ru), "vs_bare": summary(rb),
+              "hoardfs_vs_it": {}}
+        for h in hoardfs:
+            rh = ratios(res[(h, case)], ur, lower)
+            row.append(rcell(rh))
+            if rh:
+                cj["hoardfs_vs_it"][h] = summary(rh)
+        ceiling_json[f"{case}_over_io_uring"] = cj
+        P("| " + " | ".join(row) + " |")
+    P("")
 # Bare FUSE over xrootd's HTTP door and over the RGW (bench/run_mount_bench.sh: bare_cold), against
 # libcurl.
 for case, what, scheme, direct_sys in (("seq_cold", "Cold seq", "http", "curl"),

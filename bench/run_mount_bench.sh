@@ -161,6 +161,7 @@ cleanup() {
     stop_pid "$pid" "$needle"
   done
   ramdisk_down "$WORK/cache-ramdisk"  # after its daemon has gone
+  [[ -n "${URING_PARAM_WAS:-}" ]] && echo "$URING_PARAM_WAS" >"$URING_PARAM" 2>/dev/null
   if [[ -n "$KEEP_LOGS" ]]; then
     # with the raw figures (results.tsv, diag.tsv, rss.tsv: bench/mount_bench_report.py's input)
     mkdir -p "$KEEP_LOGS" && cp -r "$LOG_DIR/." "$KEEP_LOGS/" 2>/dev/null
@@ -219,7 +220,7 @@ if [[ $WANT_PLOTS == 1 ]]; then
   if ensure_cmd gnuplot gnuplot-nox; then HAVE_PLOTS=1; else PEER_NOTES+=("plots: gnuplot-nox could not be installed"); fi
 fi
 
-TARGETS=(hoardfs sparse_read bare_fuse dir_list delay_proxy)
+TARGETS=(hoardfs sparse_read bare_fuse uring_fuse dir_list delay_proxy)
 [[ $HAVE_S3 == 1 ]] && TARGETS+=(hoardfs_rgw_server)
 if [[ -n "${HOARDFS_BIN:-}" ]]; then
   log "using HOARDFS_BIN=$HOARDFS_BIN"
@@ -240,6 +241,7 @@ fi
 SPARSE_BIN="${SPARSE_READ_BIN:-$BUILD/bench/sparse_read}"
 RGW_BIN="${RGW_SERVER_BIN:-$BUILD/tests/hoardfs_rgw_server}"
 BARE_FUSE_BIN="${BARE_FUSE_BIN:-$BUILD/bench/bare_fuse}"
+URING_FUSE_BIN="${URING_FUSE_BIN:-$BUILD/bench/uring_fuse}"
 DIR_LIST_BIN="${DIR_LIST_BIN:-$BUILD/bench/dir_list}"
 DELAY_PROXY_BIN="${DELAY_PROXY_BIN:-$BUILD/bench/delay_proxy}"
 if [[ $WANT_WAN == 1 && ! -x "$DELAY_PROXY_BIN" ]]; then
@@ -255,6 +257,18 @@ HAVE_BARE_FUSE=1
 if [[ ! -x "$BARE_FUSE_BIN" ]]; then
   PEER_NOTES+=("FUSE ceiling: no bare_fuse binary ($BARE_FUSE_BIN): skipped")
   HAVE_BARE_FUSE=0
+fi
+# The FUSE ceiling over io_uring: the kernel's enable_uring is set for the run, restored after.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_PARAM_WAS=""
+HAVE_URING_FUSE=0
+if [[ ! -x "$URING_FUSE_BIN" ]]; then
+  PEER_NOTES+=("FUSE ceiling over io_uring: no uring_fuse binary ($URING_FUSE_BIN): skipped")
+elif [[ ! -w "$URING_PARAM" ]]; then
+  PEER_NOTES+=("FUSE ceiling over io_uring: this kernel has no FUSE-over-io_uring: skipped")
+else
+  URING_PARAM_WAS="$(cat "$URING_PARAM")"
+  echo Y >"$URING_PARAM" && HAVE_URING_FUSE=1
 fi
 if [[ ! -x "$SPARSE_BIN" ]] && ((WANT_SPARSE + WANT_SCALE > 0)); then
   PEER_NOTES+=("sparse and scaling cases: no sparse_read binary ($SPARSE_BIN): skipped")
@@ -612,7 +626,8 @@ bare_cold() {
 }
 
 # The FUSE ceiling: the large file through bench/bare_fuse (pread O_DIRECT + reply per request, no
-# cache logic), mounted as hoardfs mounts: warm seq, hot seq, both fio jobs; then cold over
+# cache logic), mounted as hoardfs mounts: warm seq, hot seq, both fio jobs (and the same through
+# bench/uring_fuse over FUSE-over-io_uring, where the kernel has it); then cold over
 # root://, http:// and s3:// (bare_cold). Then the local sparse file through it (the sparse warm
 # ceiling), and the sparse file cold over root:// and http://.
 fuse_ceiling_round() {
@@ -624,6 +639,19 @@ fuse_ceiling_round() {
   measure "$r" fuse-bare seq_hot MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
   fio_case "$r" fuse-bare "$m/big"
   unmount_fs fuse-bare "$m"
+  if [[ $HAVE_URING_FUSE == 1 ]]; then
+    # The same over the kernel's other transport, FUSE-over-io_uring (bench/uring_fuse): what an
+    # asynchronous read path on per-CPU rings lifts the ceiling to.
+    local mu="$MNT/fuse-uring"
+    mkdir -p "$mu"
+    if mount_uring_fuse "$mu" "$DATA/big"; then
+      drop_caches
+      measure "$r" fuse-uring seq_warm MB/s conv_seq dd_read "$mu/big" "$BIG_BYTES"
+      measure "$r" fuse-uring seq_hot MB/s conv_seq dd_read "$mu/big" "$BIG_BYTES"
+      fio_case "$r" fuse-uring "$mu/big"
+    fi
+    unmount_fs fuse-uring "$mu"
+  fi
   bare_cold "$r" fuse-bare "root://127.0.0.1:$XRD_PORT//$DATA_NAME/big" seq_cold
   [[ $WANT_HTTP == 1 ]] && bare_cold "$r" fuse-bare-http "http://127.0.0.1:$XRD_HTTP_PORT/$DATA_NAME/big" seq_cold
   [[ $HAVE_S3 == 1 ]] && bare_cold "$r" fuse-bare-s3 "$RGW_ENDPOINT/$RGW_BUCKET/$DATA_NAME/big" seq_cold \
@@ -1039,6 +1067,9 @@ mkdir -p "$(dirname "$OUT")"
   echo "- FUSE ceiling (in the limits' round): \`bench/bare_fuse\` mounts the local large file, serving each FUSE read"
   echo "  with one O_DIRECT pread and a reply (no index, no checksum, no remote), mounted as hoardfs is (max_read"
   echo "  1 MiB, keep_cache, 16 threads kept alive, read_ahead_kb 1024); warm seq, hot seq and both fio jobs as above."
+  echo "  Where the kernel has FUSE-over-io_uring, \`bench/uring_fuse --transport uring\` serves the same file over it"
+  echo "  (no libfuse; a ring and a pinned thread per CPU, each read an io_uring read on that ring), mounted alike, for"
+  echo "  the same four cases; the fuse module's enable_uring is set for the run and restored after it."
   echo "  Then it mounts the local sparse file (sparse warm), and the sparse file over root://, serving each FUSE read with one XrdCl read of exactly that range"
   echo "  (over http:// too: one libcurl range GET each) and a reply (nothing cached): the sparse read, server page cache dropped, is the cold ceiling of a FUSE"
   echo "  filesystem before it caches anything. The large file likewise, cold, over root://, http:// and s3:// (signed range GETs)."
