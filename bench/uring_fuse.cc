@@ -19,9 +19,10 @@
 //                      whose handlers block (as libfuse's loop runs them, and hoardfs's do) would
 //                      use the rings.
 //
-// So uring_fuse dev ÷ bare_fuse shows this program matches libfuse's transport, and uring ÷ dev
-// is what the transport alone would buy a FUSE filesystem here (QD16 and psync random 4 KiB are
-// bound by FUSE's round trip: docs/benchmarks.md, "The FUSE ceiling").
+// So uring_fuse dev ÷ bare_fuse shows this program matches libfuse's transport; uring ÷ dev is
+// what the other transport buys a FUSE filesystem whose reads are asynchronous on the queue's
+// ring, and uring --workers ÷ dev what it buys one whose handlers block (QD16 and psync random
+// 4 KiB are bound by FUSE's round trip: docs/benchmarks.md, "The FUSE ceiling").
 //
 // Mounted as bare_fuse and hoardfs mount: read-only, max_read and max_readahead 1 MiB,
 // keep_cache, attributes and entries cached 3600 s; the caller raises the bdi read_ahead_kb.
@@ -38,12 +39,10 @@
 #include <liburing.h>
 #include <linux/fuse.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
