@@ -137,6 +137,12 @@ class OneFileFs {
 
   int direct_fd() const { return direct_fd_; }
 
+  // A kRead done synchronously: one O_DIRECT pread into `out`, and the reply it makes.
+  Action ReadNow(const Action& read, char* out) const {
+    const ssize_t got = ::pread(direct_fd_, out, read.size, static_cast<off_t>(read.offset));
+    return got < 0 ? Error(errno) : Action{Action::kReply, 0, static_cast<size_t>(got), 0};
+  }
+
   // The per-op header size of the opcodes handled below (/dev/fuse gives it inline).
   static size_t OpHeaderSize(uint32_t opcode) {
     switch (opcode) {
@@ -302,12 +308,7 @@ bool ServeDevice(int fuse_fd, const OneFileFs& fs) {
     const size_t rest_len = static_cast<size_t>(n) > after ? static_cast<size_t>(n) - after : 0;
     Action a = fs.Handle(in, op, rest, rest_len, reply.get());
     if (a.kind == Action::kNoReply) continue;
-    if (a.kind == Action::kRead) {
-      const ssize_t got =
-          ::pread(fs.direct_fd(), reply.get(), a.size, static_cast<off_t>(a.offset));
-      a = got < 0 ? Action{Action::kReply, -errno, 0, 0}
-                  : Action{Action::kReply, 0, static_cast<size_t>(got), 0};
-    }
+    if (a.kind == Action::kRead) a = fs.ReadNow(a, reply.get());
     fuse_out_header out{};
     out.unique = in.unique;
     out.error = a.error;
@@ -499,7 +500,10 @@ class RingQueue {
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(e));
   }
 
-  void Commit(Entry* e, const fuse_in_header& in, int error, size_t size) {
+  // Replies to the request in `e` (its fuse_in_header is still in in_out) and fetches the next.
+  void Commit(Entry* e, int error, size_t size) {
+    fuse_in_header in;
+    std::memcpy(&in, e->h()->in_out, sizeof(in));
     fuse_out_header out{};
     out.unique = in.unique;
     out.error = error;
@@ -509,11 +513,9 @@ class RingQueue {
     SubmitCommand(e, kUringCmdCommitAndFetch);
   }
 
-  // A request arrived in `e`.
+  // A request arrived in `e`: served on the queue's thread, its file read on the ring.
   void Dispatch(Entry* e) {
     UringReqHeader* h = e->h();
-    g_ring_requests.fetch_add(1, std::memory_order_relaxed);
-    e->commit_id = h->ent.commit_id;
     fuse_in_header in;
     std::memcpy(&in, h->in_out, sizeof(in));
     const Action a =
@@ -527,7 +529,7 @@ class RingQueue {
       return;
     }
     // A request that wants no reply should not come by a ring; answer it so the entry returns.
-    Commit(e, in, a.kind == Action::kNoReply ? -ENOSYS : a.error, a.size);
+    Commit(e, a.kind == Action::kNoReply ? -ENOSYS : a.error, a.size);
   }
 
   bool Serve() {
@@ -549,12 +551,11 @@ class RingQueue {
         if (data == kEventTag) {
           CommitDone(*cqe);
         } else if ((data & kReadTag) != 0) {
-          fuse_in_header in;
-          std::memcpy(&in, e->h()->in_out, sizeof(in));
-          Commit(e, in, cqe->res < 0 ? cqe->res : 0, cqe->res < 0 ? 0 : cqe->res);
+          Commit(e, cqe->res < 0 ? cqe->res : 0, cqe->res < 0 ? 0 : cqe->res);
         } else if (cqe->res == 0) {
+          g_ring_requests.fetch_add(1, std::memory_order_relaxed);
+          e->commit_id = e->h()->ent.commit_id;
           if (pool_ != nullptr) {
-            g_ring_requests.fetch_add(1, std::memory_order_relaxed);
             pool_->Push([this, e] { ServeOnWorker(e); });
           } else {
             Dispatch(e);
@@ -576,19 +577,15 @@ class RingQueue {
 
   // --workers: a request served on a worker thread, as a libfuse loop serves it (a synchronous
   // read of the file). Its reply goes back to the queue's thread, which alone submits to the
-  // ring: a worker's own submission would make it the issuer of the entry's next fetch, and the
-  // kernel then completes that fetch by task work on the worker (measured: half the rate).
+  // ring. A first cut in which workers committed their replies themselves ran at about half the
+  // rate (one pass, not kept); the likely cause, not profiled: a worker's submission makes it
+  // the issuer of the entry's next fetch, whose completion the kernel then runs on the worker.
   void ServeOnWorker(Entry* e) {
     UringReqHeader* h = e->h();
     fuse_in_header in;
     std::memcpy(&in, h->in_out, sizeof(in));
     Action a = fs_.Handle(in, h->op_in, e->payload.get(), h->ent.payload_sz, e->payload.get());
-    if (a.kind == Action::kRead) {
-      const ssize_t got =
-          ::pread(fs_.direct_fd(), e->payload.get(), a.size, static_cast<off_t>(a.offset));
-      a = got < 0 ? Action{Action::kReply, -errno, 0, 0}
-                  : Action{Action::kReply, 0, static_cast<size_t>(got), 0};
-    }
+    if (a.kind == Action::kRead) a = fs_.ReadNow(a, e->payload.get());
     e->done_error = a.kind == Action::kNoReply ? -ENOSYS : a.error;
     e->done_size = a.size;
     {
@@ -616,12 +613,7 @@ class RingQueue {
       std::lock_guard lock(done_mutex_);
       done.swap(done_);
     }
-    for (Entry* e : done) {
-      fuse_in_header in;
-      std::memcpy(&in, e->h()->in_out, sizeof(in));
-      e->commit_id = e->h()->ent.commit_id;
-      Commit(e, in, e->done_error, e->done_size);
-    }
+    for (Entry* e : done) Commit(e, e->done_error, e->done_size);
     if ((cqe.flags & IORING_CQE_F_MORE) == 0) ArmEventPoll();
   }
 
