@@ -164,6 +164,8 @@ class BlockCacheImpl final : public BlockCache {
   std::vector<bool> ReadInto(const FileKey& file, std::span<const ReadTarget> targets) override;
   std::optional<CachedRange> ReadRange(const FileKey& file, uint32_t block, uint32_t offset,
                                        uint32_t length) override;
+  std::unique_ptr<PendingRangeRead> PlanRangeRead(const FileKey& file, uint32_t block,
+                                                  uint32_t offset, uint32_t length) override;
   std::vector<bool> Contains(const FileKey& file, std::span<const uint32_t> blocks) override;
   Status Insert(const FileKey& file, uint32_t block, std::span<const std::byte> data,
                 InsertMode mode) override;
@@ -191,6 +193,44 @@ class BlockCacheImpl final : public BlockCache {
   // Reads and verifies each target into its dest (one batch); a fault drops the entry. Counts
   // no hits or misses.
   std::vector<bool> ReadTargets(const FileKey& file, std::span<const ReadTarget> targets);
+
+  // One chunk-range read of a cached block (ReadRange, PlanRangeRead): the chunks to read and
+  // the record to check them against, with the slot pinned (a reader) until Unpin() or
+  // destruction.
+  struct RangeRead {
+    std::string key;  // BlockKey(): the entry dropped if the chunks fail
+    BlockEntry entry;
+    std::vector<uint32_t> record;     // the block's chunk record (checked against entry.crc)
+    uint32_t first = 0, last = 0;     // the chunks read
+    uint32_t from = 0, to = 0;        // the bytes of the block read: [from, to)
+    uint32_t offset = 0, length = 0;  // the bytes asked for, inside [from, to)
+    SlotState* pinned = nullptr;      // the slot, while pinned
+
+    RangeRead() = default;
+    RangeRead(const RangeRead&) = delete;
+    RangeRead& operator=(const RangeRead&) = delete;
+    ~RangeRead() { Unpin(); }
+    void Unpin() {
+      if (pinned != nullptr) pinned->readers.fetch_sub(1);
+      pinned = nullptr;
+    }
+  };
+  enum class RangeStep {
+    kReady,     // *r is set and its slot pinned: read [from, to), then CompleteRange()
+    kWhole,     // no chunk record to use (none kept, not chunked), or most of the block wanted
+    kMiss,      // the entry names no valid slot
+    kStale,     // the slot was reused since the lookup
+    kNoRecord,  // the record is missing, torn or another occupant's: read whole, then repair
+  };
+  // Prepares the chunk-range read of bytes [offset, offset + length) of the block of entry `e`
+  // (key `key`). Counts nothing. REQUIRES: 0 < length, offset + length <= e.length.
+  RangeStep PrepareRange(std::string key, const BlockEntry& e, uint32_t offset, uint32_t length,
+                         RangeRead* r);
+  // Verifies the chunks `buf` holds (bytes [r.from, r.to) of the block; `read`: the store read's
+  // status), unpins, and counts a hit (policy Touch) or a miss (read error or CRC failure; the
+  // entry dropped). Counts no lookup. True: a hit.
+  bool CompleteRange(RangeRead& r, const std::byte* buf, const Status& read);
+  class PlannedRange;  // PlanRangeRead()'s
 
   // --- inserts (any thread) ---
   // The arguments of an insert of `size` bytes are valid (kInvalidArgument otherwise).
@@ -321,6 +361,40 @@ T BlockCacheImpl::RunOnWriter(std::function<T()> fn) {
   }
   work_cv_.notify_one();
   return future.get();
+}
+
+// A PrepareRange() whose store read the caller does, completed by CompleteRange().
+class BlockCacheImpl::PlannedRange final : public PendingRangeRead {
+ public:
+  explicit PlannedRange(BlockCacheImpl* cache) : cache_(cache) {}
+  const StoreExtent& extent() const override { return extent_; }
+  uint32_t skip() const override { return range_.offset - range_.from; }
+  uint32_t length() const override { return range_.length; }
+  bool Finish(const std::byte* buf, int64_t res) override;
+
+  RangeRead range_;
+  StoreExtent extent_;
+
+ private:
+  BlockCacheImpl* const cache_;
+  bool finished_ = false;
+};
+
+bool BlockCacheImpl::PlannedRange::Finish(const std::byte* buf, int64_t res) {
+  if (finished_) return false;
+  finished_ = true;
+  cache_->counters_.lookups.fetch_add(1, std::memory_order_relaxed);
+  // The chunks' bytes must all be there; the O_DIRECT padding past them may be cut short.
+  const uint32_t need = range_.to - range_.from;
+  Status read;
+  if (res < 0) {
+    read =
+        Status::FromErrno(static_cast<int>(-res), fmt::format("read slot {}", range_.entry.slot));
+  } else if (buf == nullptr || res < int64_t{need}) {
+    read = Status::IOError(
+        fmt::format("short read of slot {}: {} of {} bytes", range_.entry.slot, res, need));
+  }
+  return cache_->CompleteRange(range_, buf, read);
 }
 
 Status BlockCacheImpl::Init() {
@@ -611,6 +685,72 @@ void BlockCacheImpl::RepairRecord(const BlockEntry& entry, std::vector<uint32_t>
   work_cv_.notify_one();
 }
 
+BlockCacheImpl::RangeStep BlockCacheImpl::PrepareRange(std::string key, const BlockEntry& e,
+                                                       uint32_t offset, uint32_t length,
+                                                       RangeRead* r) {
+  const bool chunked = (e.flags & BlockEntry::kFlagChunkSums) != 0;
+  const uint32_t first = offset / kChunkSize;
+  const uint32_t last = (offset + length - 1) / kChunkSize;
+  const uint32_t chunks = ChunkCount(e.length);
+  // Whole-block reads when there is no record, or most of the block is wanted anyway.
+  if (!chunked || !sums_->HasRecords(e.slot) || 2 * (last - first + 1) > chunks) {
+    return RangeStep::kWhole;
+  }
+  if (!slots_.Contains(e.slot) || e.length > classes_.SizeOfSlot(e.slot)) return RangeStep::kMiss;
+
+  SlotState& slot = slots_.at(e.slot);
+  slot.readers.fetch_add(1);  // pin, then check the generation (see ReadTargets())
+  r->pinned = &slot;
+  if (ready_.load() && slot.generation.load() != e.generation) {
+    r->Unpin();
+    return RangeStep::kStale;
+  }
+  r->record.resize(chunks);
+  if (!sums_->Read(e.slot, r->record) || RecordChecksum(r->record) != e.crc) {
+    r->Unpin();
+    return RangeStep::kNoRecord;
+  }
+  r->key = std::move(key);
+  r->entry = e;
+  r->first = first;
+  r->last = last;
+  r->from = first * kChunkSize;
+  r->to = std::min(e.length, (last + 1) * kChunkSize);
+  r->offset = offset;
+  r->length = length;
+  return RangeStep::kReady;
+}
+
+bool BlockCacheImpl::CompleteRange(RangeRead& r, const std::byte* buf, const Status& read) {
+  const uint32_t slot = r.entry.slot;
+  bool ok = read.ok();
+  if (!ok) {
+    counters_.read_errors.fetch_add(1, std::memory_order_relaxed);
+    log_->warn("cache read of slot {} failed ({}); serving as a miss", slot, read.ToString());
+  } else {
+    for (uint32_t c = r.first; c <= r.last && ok; ++c) {
+      const uint32_t at = c * kChunkSize - r.from;
+      const uint32_t n = std::min(kChunkSize, r.to - r.from - at);
+      ok = Crc32c(buf + at, n) == r.record[c];
+    }
+    if (!ok) {
+      counters_.crc_failures.fetch_add(1, std::memory_order_relaxed);
+      log_->warn("checksum mismatch in slot {}; dropping the block and serving as a miss", slot);
+    }
+  }
+  r.Unpin();
+  if (!ok) {
+    DropBadEntries({{std::move(r.key), r.entry}});
+    counters_.misses.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  policy_->Touch(slot);
+  counters_.hits.fetch_add(1, std::memory_order_relaxed);
+  counters_.partial_reads.fetch_add(1, std::memory_order_relaxed);
+  counters_.partial_read_bytes.fetch_add(r.to - r.from, std::memory_order_relaxed);
+  return true;
+}
+
 std::optional<CachedRange> BlockCacheImpl::ReadRange(const FileKey& file, uint32_t block,
                                                      uint32_t offset, uint32_t length) {
   counters_.lookups.fetch_add(1, std::memory_order_relaxed);
@@ -631,79 +771,66 @@ std::optional<CachedRange> BlockCacheImpl::ReadRange(const FileKey& file, uint32
     if (!got[0].has_value()) return std::nullopt;
     return CachedRange{std::move(*got[0]), offset, length};
   };
-  const bool chunked = (e.flags & BlockEntry::kFlagChunkSums) != 0;
-  const uint32_t first = offset / kChunkSize;
-  const uint32_t last = (offset + length - 1) / kChunkSize;
-  const uint32_t chunks = ChunkCount(e.length);
-  // Whole-block reads when there is no record, or most of the block is wanted anyway.
-  if (!chunked || !sums_->HasRecords(e.slot) || 2 * (last - first + 1) > chunks) return whole();
-  if (!slots_.Contains(e.slot) || e.length > classes_.SizeOfSlot(e.slot)) return miss();
-
-  SlotState& slot = slots_.at(e.slot);
-  slot.readers.fetch_add(1);  // pin, then check the generation (see Read())
-  bool pinned = true;
-  auto unpin = [&] {
-    if (pinned) slot.readers.fetch_sub(1);
-    pinned = false;
-  };
-  if (ready_.load() && slot.generation.load() != e.generation) {
-    unpin();
-    counters_.stale_reads.fetch_add(1, std::memory_order_relaxed);
-    return miss();
-  }
-  std::vector<uint32_t> record(chunks);
-  if (!sums_->Read(e.slot, record) || RecordChecksum(record) != e.crc) {
-    // Not there, torn, or another occupant's: read the block whole (verified against the entry)
-    // and write its record again.
-    counters_.record_misses.fetch_add(1, std::memory_order_relaxed);
-    unpin();
-    std::optional<CachedRange> r = whole();
-    if (r.has_value()) {
-      std::vector<uint32_t> fresh;
-      ComputeChunkRecord(r->chunks.bytes(), &fresh);
-      RepairRecord(e, std::move(fresh));
+  RangeRead r;
+  switch (PrepareRange(std::move(key), e, offset, length, &r)) {
+    case RangeStep::kReady:
+      break;
+    case RangeStep::kWhole:
+      return whole();
+    case RangeStep::kMiss:
+      return miss();
+    case RangeStep::kStale:
+      counters_.stale_reads.fetch_add(1, std::memory_order_relaxed);
+      return miss();
+    case RangeStep::kNoRecord: {
+      // Not there, torn, or another occupant's: read the block whole (verified against the
+      // entry) and write its record again.
+      counters_.record_misses.fetch_add(1, std::memory_order_relaxed);
+      std::optional<CachedRange> got = whole();
+      if (got.has_value()) {
+        std::vector<uint32_t> fresh;
+        ComputeChunkRecord(got->chunks.bytes(), &fresh);
+        RepairRecord(e, std::move(fresh));
+      }
+      return got;
     }
-    return r;
   }
 
-  const uint32_t from = first * kChunkSize;
-  const uint32_t to = std::min(e.length, (last + 1) * kChunkSize);
-  AlignedBuffer buffer = pool_->Get(to - from);
+  AlignedBuffer buffer = pool_->Get(r.to - r.from);
   BlockIo op;
   op.slot = e.slot;
-  op.offset = from;
-  op.length = to - from;
+  op.offset = r.from;
+  op.length = r.to - r.from;
   op.buf = buffer.data();
   store_->Read(std::span(&op, 1));
-  bool ok = op.status.ok();
-  if (!ok) {
-    counters_.read_errors.fetch_add(1, std::memory_order_relaxed);
-    log_->warn("cache read of slot {} failed ({}); serving as a miss", op.slot,
-               op.status.ToString());
-  } else {
-    for (uint32_t c = first; c <= last && ok; ++c) {
-      const uint32_t at = c * kChunkSize - from;
-      const uint32_t n = std::min(kChunkSize, to - from - at);
-      ok = Crc32c(buffer.data() + at, n) == record[c];
-    }
-    if (!ok) {
-      counters_.crc_failures.fetch_add(1, std::memory_order_relaxed);
-      log_->warn("checksum mismatch in slot {}; dropping the block and serving as a miss", op.slot);
-    }
+  if (!CompleteRange(r, buffer.data(), op.status)) {
+    pool_->Put(std::move(buffer));
+    return std::nullopt;
   }
-  unpin();
-  if (!ok) {
-    DropBadEntries({{key, e}});
-    return miss();
-  }
-  policy_->Touch(e.slot);
-  counters_.hits.fetch_add(1, std::memory_order_relaxed);
-  counters_.partial_reads.fetch_add(1, std::memory_order_relaxed);
-  counters_.partial_read_bytes.fetch_add(to - from, std::memory_order_relaxed);
   auto pool = pool_;
   return CachedRange{
       CachedBlock(std::move(buffer), [pool](AlignedBuffer b) { pool->Put(std::move(b)); }),
-      offset - from, length};
+      offset - r.from, length};
+}
+
+std::unique_ptr<PendingRangeRead> BlockCacheImpl::PlanRangeRead(const FileKey& file, uint32_t block,
+                                                                uint32_t offset, uint32_t length) {
+  if (length == 0) return nullptr;
+  std::string key = BlockKey(file, block);
+  std::vector<std::optional<BlockEntry>> entries = index_->MultiGet(std::span(&key, 1));
+  if (!entries[0].has_value()) return nullptr;
+  const BlockEntry& e = *entries[0];
+  // ReadRange() would shorten a range past the block's end: the caller's answer would be short.
+  if (offset >= e.length || length > e.length - offset) return nullptr;
+  auto plan = std::make_unique<PlannedRange>(this);
+  if (PrepareRange(std::move(key), e, offset, length, &plan->range_) != RangeStep::kReady) {
+    return nullptr;
+  }
+  const RangeRead& r = plan->range_;
+  Result<StoreExtent> extent = store_->Locate(e.slot, r.from, r.to - r.from);
+  if (!extent.ok()) return nullptr;  // destroying the plan unpins the slot
+  plan->extent_ = *extent;
+  return plan;
 }
 
 std::vector<bool> BlockCacheImpl::Contains(const FileKey& file, std::span<const uint32_t> blocks) {

@@ -114,6 +114,25 @@ struct CachedRange {
   std::span<const std::byte> bytes() const { return chunks.bytes().subspan(skip, length); }
 };
 
+// A ReadRange() whose store read the caller does (BlockCache::PlanRangeRead): the FUSE ring reads
+// extent() on its own io_uring and hands the result to Finish(). Holds the slot's reader pin (the
+// slot is not reused meanwhile) until Finish() or destruction; destroying it unfinished unpins
+// and counts nothing. REQUIRES: finished or destroyed before its BlockCache. One thread at a time.
+class PendingRangeRead {
+ public:
+  virtual ~PendingRangeRead() = default;
+  virtual const StoreExtent& extent() const = 0;  // read these bytes into a 4096-aligned buffer
+  virtual uint32_t skip() const = 0;    // offset of the first requested byte in that buffer
+  virtual uint32_t length() const = 0;  // requested bytes (== the length asked: see PlanRangeRead)
+  // `res`: the read's result as io_uring gives it (bytes read, or -errno); fewer bytes than the
+  // chunks take is a read error. Verifies the chunks (CRC32C against the chunk record), unpins,
+  // counts the lookup and a hit (hits, partial_reads, partial_read_bytes, the eviction policy's
+  // Touch) or a miss (read_errors or crc_failures; the bad entry dropped), as ReadRange() does.
+  // True: bytes [buf + skip(), + length()) are the verified bytes. Call at most once (a second
+  // call returns false and counts nothing).
+  virtual bool Finish(const std::byte* buf, int64_t res) = 0;
+};
+
 struct DatasetUsage {
   uint32_t remote_id = 0;
   std::string prefix;
@@ -227,6 +246,19 @@ class BlockCache {
   // at or beyond the block's end). Never an error.
   virtual std::optional<CachedRange> ReadRange(const FileKey& file, uint32_t block, uint32_t offset,
                                                uint32_t length) = 0;
+  // ReadRange() for a caller that reads the store itself (on its own io_uring: the FUSE ring's
+  // warm reads). Does ReadRange()'s lookup (the index, usually its memo; the chunk record, usually
+  // in memory) and pins the slot; no data is read. nullptr where ReadRange() would not do one
+  // chunk-range read: not cached, `length` 0, offset at or after the block's end, a range the
+  // block's end would shorten (offset + length > its length), no chunk record or an invalid one,
+  // most of the block wanted (ReadRange reads it whole then), the slot stale, or a store that
+  // cannot Locate(). A nullptr counts nothing (the caller goes on to ReadRange(), which counts);
+  // the lookup is counted at Finish() (lookups, and hits or misses, as ReadRange() counts them).
+  virtual std::unique_ptr<PendingRangeRead> PlanRangeRead(const FileKey& /*file*/,
+                                                          uint32_t /*block*/, uint32_t /*offset*/,
+                                                          uint32_t /*length*/) {
+    return nullptr;
+  }
   // Which of `blocks` are cached (index only, no data read).
   virtual std::vector<bool> Contains(const FileKey& file, std::span<const uint32_t> blocks) = 0;
 

@@ -241,6 +241,7 @@ class IoUringBlockStore final : public BlockStore {
   Status Deallocate(std::span<const uint32_t> slots) override;
   void Read(std::span<BlockIo> ops, const std::function<void(BlockIo&)>& on_complete) override;
   void Write(std::span<BlockIo> ops) override;
+  Result<StoreExtent> Locate(uint32_t slot, uint32_t offset, uint32_t length) const override;
 
  private:
   int OpenFlags() const { return O_RDWR | O_CLOEXEC | (direct_ ? O_DIRECT : 0); }
@@ -642,6 +643,22 @@ IoUringBlockStore::Place IoUringBlockStore::PlaceOf(const BlockIo& op) const {
           index % cf.slots_per_file * cf.size + op.offset};
 }
 
+Result<StoreExtent> IoUringBlockStore::Locate(uint32_t slot, uint32_t offset,
+                                              uint32_t length) const {
+  // The checks of CheckOp() for a read (no buffer: the caller's), then PlaceOf(): the capacity is
+  // loaded (acquire) before the fd, which was published before it, so a slot inside the capacity
+  // has its fd. Files are never closed while the store lives.
+  BlockIo op;
+  op.slot = slot;
+  op.offset = offset;
+  op.length = length;
+  op.buf = reinterpret_cast<void*>(uintptr_t{kDirectIoAlignment});  // any aligned address
+  if (!CheckOp(op, /*write=*/false)) return op.status;
+  const Place place = PlaceOf(op);
+  if (place.fd < 0) return Status::Internal(OpContext(op, false) + ": data file not open");
+  return StoreExtent{place.fd, place.offset, static_cast<uint32_t>(AlignUp(length))};
+}
+
 void IoUringBlockStore::RunBatch(Ring& ring, std::span<BlockIo> ops, bool write,
                                  const std::function<void(BlockIo&)>* on_complete) noexcept {
   auto finish = [&](BlockIo& op) {
@@ -890,6 +907,11 @@ void RemoveLegacyFiles(const std::string& dir, spdlog::logger& log) {
 }
 
 }  // namespace
+
+Result<StoreExtent> BlockStore::Locate(uint32_t slot, uint32_t /*offset*/,
+                                       uint32_t /*length*/) const {
+  return Status::NotSupported(fmt::format("this block store cannot locate slot {}", slot));
+}
 
 std::string BlockStore::FileName(uint32_t class_size, uint64_t file) {
   return fmt::format("c{}k-{:04d}.blk", class_size / 1024, file);

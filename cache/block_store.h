@@ -55,6 +55,13 @@ struct BlockIo {
   uint32_t offset = 0;  // reads: first byte within the slot (a multiple of 4096); writes: 0
 };
 
+// Where bytes of a slot lie on disk, for a caller that reads them on its own io_uring.
+struct StoreExtent {
+  int fd = -1;          // the data file; open for the life of the store
+  uint64_t offset = 0;  // byte offset in it
+  uint32_t length = 0;  // bytes to read: the asked length rounded up to 4096 (O_DIRECT)
+};
+
 class BlockStore {
  public:
   // Opens (creating if needed) the data files in options.dir. Existing files keep their size.
@@ -111,6 +118,15 @@ class BlockStore {
   // file touched). Ops to adjacent slots of one file are written by one transfer (writev); its
   // failure fails each of them. An op's status is OK only if its bytes are durable.
   virtual void Write(std::span<BlockIo> ops) = 0;
+
+  // Where bytes [offset, offset + length) of `slot` are, for a caller that reads them itself
+  // (BlockCache::PlanRangeRead: the FUSE ring's own io_uring): `offset` a multiple of 4096; read
+  // extent.length bytes into a 4096-aligned buffer when direct_io(). The descriptor stays open
+  // (and the place valid) for the life of the store; such reads are not counted in
+  // read_transfers(). kInvalidArgument for a slot beyond the data files (class_slots()), a range
+  // past the slot's class size, an empty range or an unaligned offset. The default (stores that
+  // cannot tell, such as test wrappers) is kNotSupported.
+  virtual Result<StoreExtent> Locate(uint32_t slot, uint32_t offset, uint32_t length) const;
 
   // Write transfers submitted so far: a write of ops to adjacent slots of one data file is one
   // transfer (writev), so this is below the number of ops when pieces land side by side.

@@ -489,6 +489,44 @@ Result<std::optional<FetchedSlice>> Fetcher::ReadSlice(const RemoteFile& file, u
   return std::optional<FetchedSlice>(std::move(slice));
 }
 
+std::unique_ptr<PendingSlice> Fetcher::PlanSlice(const RemoteFile& file, uint64_t offset,
+                                                 size_t length, ReadStream* stream) {
+  // Inside the file (no short answer) and one block.
+  if (length == 0 || offset >= file.ref.size || length > file.ref.size - offset) return nullptr;
+  const auto block = static_cast<uint32_t>(offset / block_size_);
+  if ((offset + length - 1) / block_size_ != block) return nullptr;
+  // Where ReadPartial() would ask ReadCachedRange() first.
+  if (!PartialEligible(file, length, stream) || InMemory(file, block)) return nullptr;
+  if (stream != nullptr && PiecesAllowed(block) &&
+      stream->pieces_first.load(std::memory_order_relaxed)) {
+    return nullptr;
+  }
+  const uint64_t in_block = offset - uint64_t{block} * block_size_;
+  std::unique_ptr<PendingRangeRead> range = cache_->PlanRangeRead(
+      file.key, block, static_cast<uint32_t>(in_block), static_cast<uint32_t>(length));
+  if (range == nullptr) return nullptr;
+  auto slice = std::make_unique<PendingSlice>();
+  slice->range = std::move(range);
+  slice->file = &file;
+  slice->offset = offset;
+  slice->length = length;
+  slice->stream = stream;
+  slice->fetcher = this;
+  return slice;
+}
+
+bool Fetcher::FinishSlice(PendingSlice& slice, const std::byte* buf, int64_t res) {
+  if (slice.range == nullptr || !slice.range->Finish(buf, res)) return false;
+  // As ReadCachedRange() and ReadPartial() after a range served from the cache.
+  stats_.cache_hit_bytes.fetch_add(slice.length, std::memory_order_relaxed);
+  stats_.partial_hit_bytes.fetch_add(slice.length, std::memory_order_relaxed);
+  if (slice.stream != nullptr) {
+    slice.stream->pieces_first.store(false, std::memory_order_relaxed);
+    ScheduleReadahead(*slice.file, slice.offset, slice.length, slice.stream, ReadOrigin{});
+  }
+  return true;
+}
+
 Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file, uint32_t block,
                                                          uint64_t in_block, size_t length,
                                                          ReadStream* stream, bool* cache_missed) {

@@ -149,6 +149,20 @@ struct FetchedSlice {
   size_t size = 0;
 };
 
+class Fetcher;
+
+// ReadSlice() whose cache read the caller does (the FUSE ring's warm reads): Fetcher::PlanSlice
+// makes it, the caller reads range->extent() on its own io_uring, Fetcher::FinishSlice completes
+// it. Holds the plan (and its slot's reader pin) until destroyed.
+struct PendingSlice {
+  std::unique_ptr<PendingRangeRead> range;
+  const RemoteFile* file = nullptr;  // as given to PlanSlice: must outlive the slice
+  uint64_t offset = 0;
+  size_t length = 0;
+  ReadStream* stream = nullptr;
+  Fetcher* fetcher = nullptr;  // the Fetcher that planned it (FinishSlice)
+};
+
 struct FetcherStats {
   uint64_t remote_requests = 0, remote_bytes = 0, remote_errors = 0;
   uint64_t memory_hit_bytes = 0, cache_hit_bytes = 0;
@@ -186,6 +200,21 @@ class Fetcher {
   // one block (nullopt otherwise: use Read()). Short only at the end of the file.
   Result<std::optional<FetchedSlice>> ReadSlice(const RemoteFile& file, uint64_t offset,
                                                 size_t length, ReadStream* stream);
+
+  // ReadSlice() split for a caller that does the cache read on its own io_uring (the FUSE
+  // ring's warm reads). A plan when ReadSlice(file, offset, length, stream) would serve the range
+  // from the cache's chunks (ReadPartial's first cache step: PartialEligible, block not in memory,
+  // stream not looking up pieces first), the range lies inside the file and inside one block, and
+  // BlockCache::PlanRangeRead gives one; nullptr otherwise (call ReadSlice). Blocks on nothing but
+  // the index and chunk-record lookups (usually memory); counts nothing.
+  std::unique_ptr<PendingSlice> PlanSlice(const RemoteFile& file, uint64_t offset, size_t length,
+                                          ReadStream* stream);
+  // Completes `slice` with its read's result (bytes read, or -errno, as io_uring gives it). True:
+  // the verified bytes are [buf + slice.range->skip(), + slice.length); the fetcher's counters
+  // (cache_hit_bytes, partial_hit_bytes) and the stream (pieces_first, readahead) learn of the
+  // read as after ReadSlice(). False: a miss (counted by the cache, the bad entry dropped); serve
+  // the request with ReadSlice(), which looks up again. Call at most once per slice.
+  bool FinishSlice(PendingSlice& slice, const std::byte* buf, int64_t res);
 
   // Bytes of `file` present in the block cache (index only).
   uint64_t CachedBytes(const RemoteFile& file);

@@ -115,6 +115,13 @@ class RemoteTree {
                                                 size_t length, ReadStream* stream) {
     return fetcher_->ReadSlice(file, offset, length, stream);
   }
+  std::unique_ptr<PendingSlice> PlanSlice(const RemoteFile& file, uint64_t offset, size_t length,
+                                          ReadStream* stream) {
+    return fetcher_->PlanSlice(file, offset, length, stream);
+  }
+  bool FinishSlice(PendingSlice& slice, const std::byte* buf, int64_t res) {
+    return fetcher_->FinishSlice(slice, buf, res);
+  }
   uint64_t CachedBytes(const RemoteFile& file) { return fetcher_->CachedBytes(file); }
   TreeStats Stats() const;
   FetcherStats FetchStats() const { return fetcher_->Stats(); }
