@@ -64,34 +64,16 @@
 #include <thread>
 #include <vector>
 
+#include "fuse/uring_abi.h"
+
 namespace {
 
-// FUSE-over-io_uring's part of the protocol (7.42, Linux 6.14's include/uapi/linux/fuse.h);
-// Debian 12's linux/fuse.h is 7.38 and has none of it.
-constexpr uint64_t kInitOverIoUring = 1ULL << 41;
-constexpr uint32_t kUringCmdRegister = 1;
-constexpr uint32_t kUringCmdCommitAndFetch = 2;
-struct UringEntInOut {
-  uint64_t flags;
-  uint64_t commit_id;  // to be sent back with the reply
-  uint32_t payload_sz;
-  uint32_t padding;
-  uint64_t reserved;
-};
-struct UringReqHeader {
-  char in_out[128];  // fuse_in_header of the request, fuse_out_header of the reply
-  char op_in[128];   // the request's per-op header (fuse_read_in, ...), if it has one
-  UringEntInOut ent;
-};
-struct UringCmdReq {  // in the SQE's 80-byte command area (IORING_SETUP_SQE128)
-  uint64_t flags;
-  uint64_t commit_id;
-  uint16_t qid;
-  uint8_t padding[6];
-};
-constexpr size_t kSqeCmdOffset = 48;
-static_assert(offsetof(io_uring_sqe, addr3) == kSqeCmdOffset);
-static_assert(sizeof(UringCmdReq) <= 80);
+using hoardfs::fuse_uring::kCmdCommitAndFetch;
+using hoardfs::fuse_uring::kCmdRegister;
+using hoardfs::fuse_uring::kInitOverIoUring;
+using hoardfs::fuse_uring::kSqeCmdOffset;
+using UringCmdReq = hoardfs::fuse_uring::CmdReq;
+using UringReqHeader = hoardfs::fuse_uring::ReqHeader;
 
 constexpr uint64_t kFileIno = 2;
 constexpr uint32_t kMaxRead = 1u << 20;
@@ -451,7 +433,7 @@ class RingQueue {
       std::memset(e.header.get(), 0, kAlign);
       e.iov[0] = {e.header.get(), sizeof(UringReqHeader)};
       e.iov[1] = {e.payload.get(), kMaxRead};
-      SubmitCommand(&e, kUringCmdRegister);
+      SubmitCommand(&e, kCmdRegister);
     }
     const bool ok = Serve();
     io_uring_queue_exit(&ring_);
@@ -489,12 +471,12 @@ class RingQueue {
     sqe->flags = IOSQE_FIXED_FILE;
     sqe->fd = 0;
     sqe->cmd_op = cmd;
-    if (cmd == kUringCmdRegister) {
+    if (cmd == kCmdRegister) {
       sqe->addr = reinterpret_cast<uint64_t>(e->iov);
       sqe->len = 2;
     }
     UringCmdReq req{};
-    req.commit_id = cmd == kUringCmdRegister ? 0 : e->commit_id;
+    req.commit_id = cmd == kCmdRegister ? 0 : e->commit_id;
     req.qid = qid_;
     std::memcpy(reinterpret_cast<char*>(sqe) + kSqeCmdOffset, &req, sizeof(req));
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(e));
@@ -510,7 +492,7 @@ class RingQueue {
     out.len = static_cast<uint32_t>(sizeof(out) + (error == 0 ? size : 0));
     std::memcpy(e->h()->in_out, &out, sizeof(out));
     e->h()->ent.payload_sz = static_cast<uint32_t>(error == 0 ? size : 0);
-    SubmitCommand(e, kUringCmdCommitAndFetch);
+    SubmitCommand(e, kCmdCommitAndFetch);
   }
 
   // A request arrived in `e`: served on the queue's thread, its file read on the ring.
@@ -563,7 +545,7 @@ class RingQueue {
         } else if (cqe->res == -ENOTCONN || cqe->res == -ENODEV || cqe->res == -ECANCELED) {
           done = true;  // the connection is gone: unmounted
         } else if (cqe->res == -EINTR || cqe->res == -EAGAIN) {
-          SubmitCommand(e, e->commit_id == 0 ? kUringCmdRegister : kUringCmdCommitAndFetch);
+          SubmitCommand(e, e->commit_id == 0 ? kCmdRegister : kCmdCommitAndFetch);
         } else {
           std::fprintf(stderr, "uring_fuse: queue %u: %s\n", qid_, ErrorText(-cqe->res).c_str());
           done = true;

@@ -84,7 +84,10 @@ int main(int argc, char** argv) {
           "never (memory: the growth on top, at most limit - window for all readers together)")
       ->capture_default_str();
   mount->add_flag("-f,--foreground", m.foreground, "stay in the foreground");
-  mount->add_option("-o", m.fuse_options, "mount options (allow_other, ...)")->delimiter(',');
+  mount
+      ->add_option("-o", m.fuse_options,
+                   "mount options (allow_other, io_uring, io_uring_depth=N, ...)")
+      ->delimiter(',');
   mount->add_option("--attr-ttl", m.attr_ttl, "seconds attributes are trusted")
       ->capture_default_str();
   mount->add_option("--dir-ttl", m.dir_ttl, "seconds listings are trusted")->capture_default_str();

@@ -141,6 +141,33 @@ struct Readahead {
   uint64_t limit = 0;   // FetcherOptions::readahead_limit (>= window)
 };
 
+// The FUSE side of the mount: -o options of ours (allow_other, io_uring, io_uring_depth=N), the
+// rest passed to libfuse as they are.
+Result<FuseOptions> FuseOptionsOf(const MountArgs& a) {
+  FuseOptions fuse;
+  fuse.mountpoint = a.mountpoint;
+  fuse.fsname = "hoardfs";
+  for (const std::string& o : a.fuse_options) {
+    if (o == "allow_other") {
+      fuse.allow_other = true;
+    } else if (o == "io_uring") {
+      fuse.io_uring = true;
+    } else if (o.starts_with("io_uring_depth=")) {
+      const std::string v = o.substr(std::string_view("io_uring_depth=").size());
+      char* end = nullptr;
+      const unsigned long depth = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || depth < 1 || depth > 1024) {
+        return Status::InvalidArgument("-o " + o + ": a depth of 1 to 1024");
+      }
+      fuse.io_uring_depth = static_cast<unsigned>(depth);
+    } else {
+      fuse.extra_options.push_back(o);
+    }
+  }
+  fuse.debug = a.debug_fuse;
+  return fuse;
+}
+
 // --readahead and --readahead-limit (or the table's readahead and readahead_limit). A limit given
 // below the window is an error; the default limit below a larger window given is the window (no
 // growth).
@@ -196,6 +223,8 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
   // Checked before any remote is contacted: a bad value fails at once.
   auto readahead = ReadaheadOf(a, table);
   if (!readahead.ok()) return fail(readahead.status());
+  auto fuse_options = FuseOptionsOf(a);
+  if (!fuse_options.ok()) return fail(fuse_options.status());
 
   std::vector<std::unique_ptr<ObjectSource>> sources;
   for (const MountTableEntry& e : table.mounts) {
@@ -299,18 +328,7 @@ int Serve(const MountArgs& a, const MountTable& table, int ready_fd) {
     fs = std::make_unique<Filesystem>(std::move(*names), cache->get(), fo);
   }
 
-  FuseOptions fuse;
-  fuse.mountpoint = a.mountpoint;
-  fuse.fsname = "hoardfs";
-  for (const std::string& o : a.fuse_options) {
-    if (o == "allow_other") {
-      fuse.allow_other = true;
-    } else {
-      fuse.extra_options.push_back(o);
-    }
-  }
-  fuse.debug = a.debug_fuse;
-  auto server = FuseServer::Mount(fs.get(), fuse);
+  auto server = FuseServer::Mount(fs.get(), *fuse_options);
   if (!server.ok()) return fail(server.status());
   for (size_t i = 0; i < table.mounts.size(); ++i) {
     Logger("daemon")->info("mounted {} at {}/{} (remote id {})", sources[i]->Describe(),

@@ -292,6 +292,14 @@ Result<std::optional<FetchedSlice>> Filesystem::ReadSlice(OpenFile& file, uint64
   return slice;
 }
 
+std::unique_ptr<PendingSlice> Filesystem::PlanRead(OpenFile& file, uint64_t offset, size_t size) {
+  return file.tree->PlanSlice(file.file, offset, size, &file.stream);
+}
+
+bool Filesystem::FinishRead(PendingSlice& slice, const std::byte* buf, int64_t res) {
+  return slice.fetcher != nullptr && slice.fetcher->FinishSlice(slice, buf, res);
+}
+
 void Filesystem::NoteReadRequest(uint64_t ino, uint64_t offset, size_t size) {
   read_sizes_.Record(size);
   // spdlog's default level is the process-wide one SetLogLevel() sets: no registry lookup per
@@ -408,7 +416,7 @@ std::string Filesystem::StatsJson() {
                      ",\"remote_lists\":" + std::to_string(meta.lists) +
                      ",\"remote_name_lists\":" + std::to_string(meta.name_lists) +
                      ",\"names_first_listings\":" + std::to_string(meta.names_first) + "," +
-                     read_sizes_.JsonMembers();
+                     read_sizes_.JsonMembers() + "," + transport_stats_.JsonMembers();
   if (names_->is_table()) json += ",\"remotes\":[" + per_remote + "]";
   return json + "}";
 }

@@ -43,6 +43,7 @@
 #include "common/result.h"
 #include "fuse/mount_namespace.h"
 #include "fuse/read_sizes.h"
+#include "fuse/transport_stats.h"
 
 namespace hoardfs {
 
@@ -116,6 +117,14 @@ class Filesystem {
   Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<std::byte> out);
   // The same without a copy when the range lies within one block (nullopt: use Read()).
   Result<std::optional<FetchedSlice>> ReadSlice(OpenFile& file, uint64_t offset, size_t size);
+  // Read() split for the FUSE ring (fuse/uring_transport.h): a plan when the read is a warm
+  // small read the ring can serve with its own io_uring read (Fetcher::PlanSlice), the range
+  // inside the handle's file (no short read); nullptr: use ReadSlice()/Read(). Neither counts the
+  // request (NoteReadRequest: the caller). `file` must outlive the plan.
+  std::unique_ptr<PendingSlice> PlanRead(OpenFile& file, uint64_t offset, size_t size);
+  // Completes a PlanRead() plan, as Fetcher::FinishSlice: true: the bytes are
+  // [buf + slice.range->skip(), + slice.length); false: serve the request with ReadSlice()/Read().
+  bool FinishRead(PendingSlice& slice, const std::byte* buf, int64_t res);
   // Counts one read request of the kernel (once per request, whichever of the two serves it)
   // for the stats' fuse_read_* counters, and logs it at debug level.
   void NoteReadRequest(uint64_t ino, uint64_t offset, size_t size);
@@ -128,6 +137,8 @@ class Filesystem {
   Result<std::vector<std::string>> ListXattr(uint64_t ino);
 
   const FilesystemOptions& options() const { return options_; }
+  // How requests reach the daemon; the transport counts into it, the stats report it.
+  TransportStats& transport_stats() { return transport_stats_; }
 
   // Handles given to the kernel. They are owned here, so handles the kernel never releases (the
   // session ended while files were open) are freed with the Filesystem.
@@ -163,6 +174,7 @@ class Filesystem {
   };
 
   ReadSizes read_sizes_;
+  TransportStats transport_stats_;
 
   std::mutex mu_;
   std::unordered_map<uint64_t, InodeVersions> versions_;   // GUARDED_BY(mu_)

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "fuse/uring_transport.h"
 
 namespace hoardfs {
 namespace {
@@ -356,6 +357,15 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(Filesystem* fs, const Fuse
                            " (is /dev/fuse available, and are you root or in the fuse group?)");
   }
   server->mounted_ = true;
+  if (options.io_uring) {
+    UringTransportOptions to;
+    to.depth = options.io_uring_depth;
+    to.workers = options.max_threads;
+    Result<std::unique_ptr<UringTransport>> transport =
+        UringTransport::Attach(server->session_, fuse_session_fd(server->session_), fs, to);
+    if (!transport.ok()) return transport.status();  // the destructor unmounts
+    server->transport_ = std::move(*transport);
+  }
   RaiseReadahead(options.mountpoint, options.read_ahead_kb);
   return server;
 }
@@ -363,6 +373,7 @@ Result<std::unique_ptr<FuseServer>> FuseServer::Mount(Filesystem* fs, const Fuse
 FuseServer::~FuseServer() {
   if (session_ != nullptr) {
     if (mounted_) fuse_session_unmount(session_);
+    transport_.reset();  // the kernel ended its rings' commands with the mount
     fuse_session_destroy(session_);
   }
 }
@@ -379,6 +390,7 @@ Status FuseServer::Run() {
   fuse_remove_signal_handlers(session_);
   fuse_session_unmount(session_);
   mounted_ = false;
+  transport_.reset();
   if (rc < 0) return Status::FromErrno(-rc, "fuse loop on " + options_.mountpoint);
   return Status::Ok();
 }

@@ -7,6 +7,9 @@
 // mounting, the FUSE device's bdi read_ahead_kb is raised (the kernel otherwise caps readahead at
 // 128 KiB whatever max_readahead says: measured in ../docs/benchmarks.md).
 //
+// With FuseOptions::io_uring the session's requests come by FUSE-over-io_uring where the kernel
+// offers it (fuse/uring_transport.h); the handlers are the same.
+//
 // Thread-safety: Run() is called once, from one thread; Exit() may be called from any thread or a
 // signal-safe context (it only flags the session).
 #pragma once
@@ -22,6 +25,8 @@ struct fuse_session;
 
 namespace hoardfs {
 
+class UringTransport;
+
 struct FuseOptions {
   std::string mountpoint;                  // REQUIRED: an existing, empty directory
   std::string fsname = "hoardfs";          // shown in /proc/mounts
@@ -30,6 +35,9 @@ struct FuseOptions {
   unsigned max_threads = 16;
   unsigned read_ahead_kb = 1024;           // 0: leave the kernel's default
   bool debug = false;                      // libfuse request tracing
+  // FUSE-over-io_uring where the kernel offers it (fuse/uring_transport.h), else /dev/fuse.
+  bool io_uring = false;
+  unsigned io_uring_depth = 16;  // request entries per queue (one queue per CPU)
 };
 
 class FuseServer {
@@ -50,6 +58,7 @@ class FuseServer {
   struct fuse_session* session_ = nullptr;
   bool mounted_ = false;
   FuseOptions options_;
+  std::unique_ptr<UringTransport> transport_;  // with options_.io_uring
 };
 
 }  // namespace hoardfs

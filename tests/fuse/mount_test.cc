@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -939,6 +940,175 @@ TEST_F(MountTest, KernelReadRequestsAreCountedBySize) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// FUSE-over-io_uring (-o io_uring, fuse/uring_transport.h).
+
+constexpr const char* kEnableUring = "/sys/module/fuse/parameters/enable_uring";
+
+// Sets the fuse module's enable_uring for the life of the object and restores it after. The
+// parameter only lets the kernel offer the transport: mounts that do not ask for it (other tests
+// running meanwhile) are not affected.
+class EnableUringSwitch {
+ public:
+  explicit EnableUringSwitch(bool on) {
+    std::ifstream in(kEnableUring);
+    if (!(in >> before_)) {
+      why_not_ = std::string("this kernel has no FUSE-over-io_uring (no ") + kEnableUring + ")";
+      return;
+    }
+    if (!Write(on ? "Y" : "N")) {
+      why_not_ = std::string("cannot write ") + kEnableUring + ": " + ErrnoName(errno);
+    }
+  }
+  ~EnableUringSwitch() {
+    if (!before_.empty()) Write(before_);
+  }
+  EnableUringSwitch(const EnableUringSwitch&) = delete;
+  EnableUringSwitch& operator=(const EnableUringSwitch&) = delete;
+  const std::string& why_not() const { return why_not_; }
+
+ private:
+  static bool Write(const std::string& value) {
+    std::ofstream out(kEnableUring);
+    out << value;
+    out.flush();
+    return static_cast<bool>(out);
+  }
+  std::string before_;
+  std::string why_not_;
+};
+
+std::string TransportOf(const std::string& stats) {
+  const std::string key = "\"fuse_transport\":\"";
+  const size_t at = stats.find(key);
+  if (at == std::string::npos) return "";
+  const size_t from = at + key.size();
+  return stats.substr(from, stats.find('"', from) - from);
+}
+
+// Reads `count` random 4 KiB-aligned ranges of 4 to 24 KiB (some across a 16 KiB chunk's edge)
+// of `file` through `mnt` with O_DIRECT (each a request to the daemon), checking every byte.
+void CheckRandomDirectReads(const std::string& mnt, const Dataset& dataset, const char* file,
+                            int count, uint32_t seed) {
+  const int fd = ::open((mnt + file).c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << "open O_DIRECT: " << ErrnoName(errno);
+  const uint64_t size = dataset.Find(file)->size;
+  std::mt19937 rng(seed);
+  AlignedBuffer buffer(64 << 10);
+  size_t bad = 0;
+  for (int i = 0; i < count; ++i) {
+    const size_t length = 4096 * (1 + rng() % 6);
+    const uint64_t offset = (rng() % ((size - length) / 4096)) * 4096;
+    const ssize_t n = ::pread(fd, buffer.data(), length, static_cast<off_t>(offset));
+    const bool same = n == static_cast<ssize_t>(length) &&
+                      std::string(reinterpret_cast<const char*>(buffer.data()), length) ==
+                          dataset.Bytes(file, offset, length);
+    if (!same && ++bad <= kMaxReported) {
+      ADD_FAILURE() << "pread " << length << " at " << offset << ": " << n << " "
+                    << (n < 0 ? ErrnoName(errno) : "wrong bytes");
+    }
+  }
+  ::close(fd);
+}
+
+// Over the rings, the whole tree reads as the source (lookups, listings, attributes, reads,
+// readlink: every handler, run by the transport's workers), warm small reads are served on the
+// queues' own threads (their cache reads on the rings), a cache block that fails its checksum
+// falls back to a worker and is read from the remote, and the mount ends cleanly.
+TEST_F(MountTest, IoUringTransportServesTheTreeAndWarmReadsOnItsRings) {
+  EnableUringSwitch uring(true);
+  if (!uring.why_not().empty()) GTEST_SKIP() << "skipped: " << uring.why_not();
+  const std::string mnt = NewDir("mnt");
+  const std::string cache = scratch_->Sub("cache");
+  std::vector<std::string> options = MountOptions(cache);
+  options.insert(options.end(), {"-o", "io_uring"});
+  Daemon* d = nullptr;
+  ASSERT_TRUE(StartMount(DatasetUrl(), mnt, options, &d));
+  auto stats = [&] { return GetXattr(mnt, "user.hoardfs.stats").value_or(""); };
+
+  CheckWholeTree(mnt);
+  CheckLsR(mnt);
+  const std::string after_tree = stats();
+  std::cout << "after the tree: " << after_tree << "\n";
+  EXPECT_EQ(TransportOf(after_tree), "io_uring") << after_tree;
+  EXPECT_GT(JsonNumber(after_tree, "fuse_ring_requests").value_or(0), 1000u) << after_tree;
+
+  // The mount ends cleanly, rings and all.
+  auto unmount = [&](Daemon* daemon) {
+    ProcessResult um = RunProcess({"fusermount3", "-u", mnt}, 20s);
+    ASSERT_EQ(um.exit_code, 0) << um.Describe();
+    std::optional<int> st = WaitFor(daemon->pid, 10s);
+    ASSERT_TRUE(st.has_value()) << "daemon still running 10 s after fusermount3 -u";
+    MarkReaped(*daemon, *st);
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st;
+    EXPECT_FALSE(IsMounted(mnt));
+    const std::string log = SlurpFile(daemon->log_path);
+    EXPECT_NE(log.find("] io_uring: "), std::string::npos) << "the queues never started\n"
+                                                           << Tail(log, 30);
+    EXPECT_EQ(log.find("io_uring: queue"), std::string::npos) << Tail(log, 30);  // no queue error
+  };
+  unmount(d);
+  ASSERT_FALSE(HasFailure());
+
+  // Warm, in a new daemon over the same cache (nothing in its memory): small direct reads of
+  // the large file, every block of which was cached above, are served on the rings.
+  ASSERT_TRUE(StartMount(DatasetUrl(), mnt, options, &d));
+  CheckRandomDirectReads(mnt, *dataset_, Dataset::kLargeFile, 300, 7);
+  const std::string warm = stats();
+  std::cout << "warm: " << warm << "\n";
+  EXPECT_GE(JsonNumber(warm, "fuse_ring_fast_reads").value_or(0), 200u) << warm;
+  EXPECT_EQ(JsonNumber(warm, "fuse_ring_fast_fallbacks").value_or(1), 0u) << warm;
+  EXPECT_EQ(JsonNumber(warm, "crc_failures").value_or(1), 0u) << warm;
+  EXPECT_EQ(JsonNumber(warm, "remote_requests").value_or(1), 0u) << warm;
+
+  // Every cached block's bytes overwritten behind the daemon's back (its chunk records intact):
+  // each ring read fails its checksum, goes to a worker, which misses and fetches the remote.
+  size_t spoiled = 0;
+  for (const std::filesystem::directory_entry& f :
+       std::filesystem::directory_iterator(cache + "/data")) {
+    const std::string name = f.path().filename().string();
+    if (!f.is_regular_file() || !name.starts_with("c") || !name.ends_with(".blk")) continue;
+    const int fd = ::open(f.path().c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << f.path() << ": " << ErrnoName(errno);
+    const std::string junk(1 << 20, '\x5a');
+    for (uint64_t at = 0; at < f.file_size(); at += junk.size()) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(junk.size(), f.file_size() - at));
+      ASSERT_EQ(::pwrite(fd, junk.data(), n, static_cast<off_t>(at)), static_cast<ssize_t>(n));
+    }
+    ::close(fd);
+    ++spoiled;
+  }
+  ASSERT_GT(spoiled, 0u) << "no data file in " << cache;
+  CheckRandomDirectReads(mnt, *dataset_, Dataset::kLargeFile, 50, 1234);
+  const std::string spoilt = stats();
+  std::cout << "spoilt: " << spoilt << "\n";
+  EXPECT_GT(JsonNumber(spoilt, "fuse_ring_fast_fallbacks").value_or(0), 0u) << spoilt;
+  EXPECT_GT(JsonNumber(spoilt, "crc_failures").value_or(0), 0u) << spoilt;
+
+  EXPECT_GT(JsonNumber(spoilt, "remote_requests").value_or(0), 0u) << spoilt;
+  unmount(d);
+}
+
+// -o io_uring where the kernel does not offer the transport: the mount serves by /dev/fuse, says
+// why in the log, and reads right.
+TEST_F(MountTest, IoUringOptionWithoutTheKernelsOfferServesByDevFuse) {
+  EnableUringSwitch uring(false);
+  if (!uring.why_not().empty()) GTEST_SKIP() << "skipped: " << uring.why_not();
+  const std::string mnt = NewDir("mnt");
+  std::vector<std::string> options = MountOptions(scratch_->Sub("cache"));
+  options.insert(options.end(), {"-o", "io_uring"});
+  Daemon* d = nullptr;
+  ASSERT_TRUE(StartMount(DatasetUrl(), mnt, options, &d));
+  ProcessResult sum = RunProcess({"sha256sum", mnt + Dataset::kLargeFile}, 60s);
+  ASSERT_EQ(sum.exit_code, 0) << sum.Describe();
+  EXPECT_EQ(sum.out.substr(0, 64), dataset_->Find(Dataset::kLargeFile)->sha256);
+  CheckRandomDirectReads(mnt, *dataset_, Dataset::kLargeFile, 50, 99);
+  const std::string stats = GetXattr(mnt, "user.hoardfs.stats").value_or("");
+  EXPECT_EQ(TransportOf(stats), "dev") << stats;
+  EXPECT_EQ(JsonNumber(stats, "fuse_ring_requests"), std::optional<uint64_t>(0)) << stats;
+  EXPECT_NE(SlurpFile(d->log_path).find("does not offer FUSE-over-io_uring"), std::string::npos);
+}
+
+// ------------------------------------------------------------------------------------------------
 // Mount errors: one line on stderr naming the problem, a non-zero exit, nothing mounted and no
 // process left.
 
@@ -1020,6 +1190,16 @@ TEST_F(MountErrorTest, ReadaheadOutOfRangeOrMalformed) {
   ProcessResult r =
       MountCommand(DatasetUrl(), mnt, {"--readahead", "64M", "--readahead-limit", "32M"});
   ExpectCleanFailure(r, mnt, {"--readahead-limit 32M is below --readahead 64M"});
+}
+
+TEST_F(MountErrorTest, IoUringDepthOutOfRangeOrMalformed) {
+  const std::string mnt = NewDir("mnt");
+  AddMountpoint(mnt);
+  for (const std::string& value : std::vector<std::string>{"0", "4096", "deep", ""}) {
+    SCOPED_TRACE(value);
+    ProcessResult r = MountCommand(DatasetUrl(), mnt, {"-o", "io_uring,io_uring_depth=" + value});
+    ExpectCleanFailure(r, mnt, {"io_uring_depth=" + value});
+  }
 }
 
 TEST_F(MountErrorTest, MissingMountPoint) {
