@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -946,10 +947,16 @@ constexpr const char* kEnableUring = "/sys/module/fuse/parameters/enable_uring";
 
 // Sets the fuse module's enable_uring for the life of the object and restores it after. The
 // parameter only lets the kernel offer the transport: mounts that do not ask for it (other tests
-// running meanwhile) are not affected.
+// running meanwhile) are not affected. Tests that set it run one at a time (ctest runs this
+// binary's tests as processes in parallel): each holds an exclusive lock on a file meanwhile.
 class EnableUringSwitch {
  public:
   explicit EnableUringSwitch(bool on) {
+    lock_fd_ = ::open("/tmp/hoardfs-test-enable-uring.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX) != 0) {
+      why_not_ = "cannot lock /tmp/hoardfs-test-enable-uring.lock: " + ErrnoName(errno);
+      return;
+    }
     std::ifstream in(kEnableUring);
     if (!(in >> before_)) {
       why_not_ = std::string("this kernel has no FUSE-over-io_uring (no ") + kEnableUring + ")";
@@ -961,6 +968,7 @@ class EnableUringSwitch {
   }
   ~EnableUringSwitch() {
     if (!before_.empty()) Write(before_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
   }
   EnableUringSwitch(const EnableUringSwitch&) = delete;
   EnableUringSwitch& operator=(const EnableUringSwitch&) = delete;
@@ -973,6 +981,7 @@ class EnableUringSwitch {
     out.flush();
     return static_cast<bool>(out);
   }
+  int lock_fd_ = -1;
   std::string before_;
   std::string why_not_;
 };
