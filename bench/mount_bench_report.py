@@ -35,10 +35,11 @@ units.setdefault("scale_rss", "MiB")
 big, small, wide = E["MB_BIG_MIB"], int(E["MB_SMALL"]), int(E["MB_WIDE"])
 sparse_mib, scale_n, scale_mib = E["MB_SPARSE_MIB"], E["MB_SCALE_N"], E["MB_SCALE_MIB"]
 
-ORDER = ["hoardfs-root", "hoardfs-http", "hoardfs-s3", "xrootdfs", "rclone", "rclone-s3", "s3fs"]
-BACKEND = {"hoardfs-root": "root", "hoardfs-http": "http", "hoardfs-s3": "s3", "xrootdfs": "root",
+ORDER = ["hoardfs-root", "hoardfs-uring", "hoardfs-http", "hoardfs-s3", "xrootdfs", "rclone", "rclone-s3", "s3fs"]
+BACKEND = {"hoardfs-root": "root", "hoardfs-uring": "root", "hoardfs-http": "http", "hoardfs-s3": "s3", "xrootdfs": "root",
            "rclone": "http", "rclone-s3": "s3", "s3fs": "s3"}
-TITLE = {"hoardfs-root": "hoardfs root://", "hoardfs-http": "hoardfs http://",
+TITLE = {"hoardfs-root": "hoardfs root://", "hoardfs-uring": "hoardfs root:// -o io_uring",
+         "hoardfs-http": "hoardfs http://",
          "hoardfs-s3": "hoardfs s3://", "xrootdfs": "xrootdfs", "rclone": "rclone WebDAV",
          "rclone-s3": "rclone S3", "s3fs": "s3fs"}
 systems = [s for s in ORDER if any(k[0] == s for k in res)]

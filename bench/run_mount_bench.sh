@@ -258,17 +258,22 @@ if [[ ! -x "$BARE_FUSE_BIN" ]]; then
   PEER_NOTES+=("FUSE ceiling: no bare_fuse binary ($BARE_FUSE_BIN): skipped")
   HAVE_BARE_FUSE=0
 fi
-# The FUSE ceiling over io_uring: the kernel's enable_uring is set for the run, restored after.
+# FUSE-over-io_uring (the FUSE ceiling over it, bench/uring_fuse, and hoardfs -o io_uring): the
+# kernel's enable_uring is set for the run, restored after.
 URING_PARAM=/sys/module/fuse/parameters/enable_uring
 URING_PARAM_WAS=""
+HAVE_URING=0
 HAVE_URING_FUSE=0
-if [[ ! -x "$URING_FUSE_BIN" ]]; then
-  PEER_NOTES+=("FUSE ceiling over io_uring: no uring_fuse binary ($URING_FUSE_BIN): skipped")
-elif [[ ! -w "$URING_PARAM" ]]; then
-  PEER_NOTES+=("FUSE ceiling over io_uring: this kernel has no FUSE-over-io_uring: skipped")
+if [[ ! -w "$URING_PARAM" ]]; then
+  PEER_NOTES+=("FUSE-over-io_uring (uring_fuse, hoardfs -o io_uring): this kernel has none: skipped")
 else
   URING_PARAM_WAS="$(cat "$URING_PARAM")"
-  echo Y >"$URING_PARAM" && HAVE_URING_FUSE=1
+  echo Y >"$URING_PARAM" && HAVE_URING=1
+  if [[ ! -x "$URING_FUSE_BIN" ]]; then
+    PEER_NOTES+=("FUSE ceiling over io_uring: no uring_fuse binary ($URING_FUSE_BIN): skipped")
+  else
+    HAVE_URING_FUSE=$HAVE_URING
+  fi
 fi
 if [[ ! -x "$SPARSE_BIN" ]] && ((WANT_SPARSE + WANT_SCALE > 0)); then
   PEER_NOTES+=("sparse and scaling cases: no sparse_read binary ($SPARSE_BIN): skipped")
@@ -761,6 +766,31 @@ sparse_case() {
   paired_sparse_warm "$r" "$sys" after
 }
 
+# uring_phase ROUND MNT CACHE: hoardfs over root:// mounted with -o io_uring on hoardfs-root's
+# cache (its B mount's, warm): warm seq, hot seq and both fio jobs as system hoardfs-uring, between
+# local limits of their own; the reads its rings served themselves (fuse_ring_fast_reads).
+uring_phase() {
+  local r="$1" m="$2" ca="$3" sys=hoardfs-uring st0 st1
+  mount_hoardfs "$m" "$ca" "root://127.0.0.1:$XRD_PORT//$DATA_NAME" -o io_uring || return 0
+  st0="$(hoardfs_stats "$m")"
+  if [[ "$(jq -r '.fuse_transport // ""' <<<"$st0" 2>/dev/null)" != io_uring ]]; then
+    fail_note "hoardfs -o io_uring: the kernel did not take the rings ($(jq -r '.fuse_transport // "?"' <<<"$st0" 2>/dev/null))"
+  fi
+  paired_local "$r" "$sys" before
+  drop_caches
+  measure "$r" "$sys" seq_warm MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
+  measure "$r" "$sys" seq_hot MB/s conv_seq dd_read "$m/big" "$BIG_BYTES"
+  st0="$(hoardfs_stats "$m")"
+  fio_case "$r" "$sys" "$m/big"
+  st1="$(hoardfs_stats "$m")"
+  diag "$r" "$sys" rand_fuse_reads "$(jq_delta "$st0" "$st1" fuse_reads)"
+  diag "$r" "$sys" rand_ring_fast_reads "$(jq_delta "$st0" "$st1" fuse_ring_fast_reads)"
+  diag "$r" "$sys" rand_ring_fast_fallbacks "$(jq_delta "$st0" "$st1" fuse_ring_fast_fallbacks)"
+  diag "$r" "$sys" rand_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
+  paired_local "$r" "$sys" after
+  RSS_LABEL="U" unmount_fs "$sys" "$m"
+}
+
 fs_round() {
   local sys="$1" r="$2" m="$MNT/$1" ca="$CACHES/$1-$2" st0="" st1
   log "round $r: $sys"
@@ -813,6 +843,11 @@ fs_round() {
     diag "$r" "$sys" rand_remote_bytes "$(jq_delta "$st0" "$st1" remote_bytes)"
   fi
   paired_local "$r" "$sys" after
+  if [[ $sys == hoardfs-root && $HAVE_URING == 1 ]]; then
+    RSS_LABEL="B" unmount_fs "$sys" "$m"
+    uring_phase "$r" "$m" "$ca"
+    do_mount "$sys" "$ca" || return 1
+  fi
   is_hoardfs "$sys" && st0="$(hoardfs_stats "$m")"
   meta_cat "$r" "$sys" "$m"
   if is_hoardfs "$sys"; then
@@ -1063,6 +1098,9 @@ mkdir -p "$(dirname "$OUT")"
   echo "  \`--direct=1\` random reads in one fio run (psync 1 job, then io_uring iodepth 16, ${FIO_RUNTIME} s each; page"
   echo "  cache dropped before), then cat of every file of smallcat/ (the same shape as small/, never touched) cold"
   echo "  then warm. cat comes last, so the small files' inserts cannot evict anything another case reads."
+  echo "  Where the kernel has FUSE-over-io_uring, hoardfs root:// is mounted again between fio and cat, on the same"
+  echo "  cache, with \`-o io_uring\` (system hoardfs-uring): warm seq, hot seq and both fio jobs, between local limits of"
+  echo "  their own."
   echo "  xrootdfs has no disk cache: its \"warm\" is a second remote read."
   echo "- FUSE ceiling (in the limits' round): \`bench/bare_fuse\` mounts the local large file, serving each FUSE read"
   echo "  with one O_DIRECT pread and a reply (no index, no checksum, no remote), mounted as hoardfs is (max_read"

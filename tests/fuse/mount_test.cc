@@ -1097,6 +1097,46 @@ TEST_F(MountTest, IoUringTransportServesTheTreeAndWarmReadsOnItsRings) {
   unmount(d);
 }
 
+// One request entry per queue: every request, served on a ring or by a worker, must give its
+// entry back for the next one (a lost entry would hang every later request of its CPU). Eight
+// readers at once, whole files and small direct reads of the large one, all right.
+TEST_F(MountTest, IoUringWithOneEntryPerQueueServesConcurrentReaders) {
+  EnableUringSwitch uring(true);
+  if (!uring.why_not().empty()) GTEST_SKIP() << "skipped: " << uring.why_not();
+  const std::string mnt = NewDir("mnt");
+  std::vector<std::string> options = MountOptions(scratch_->Sub("cache"));
+  options.insert(options.end(), {"-o", "io_uring,io_uring_depth=1"});
+  ASSERT_TRUE(StartMount(DatasetUrl(), mnt, options));
+  ASSERT_EQ(ReadWhole(mnt + Dataset::kLargeFile).data.size(),
+            dataset_->options().large_file_size);  // cached whole: the direct reads are warm
+  std::vector<std::string> files;
+  for (const auto& [path, e] : *expected_) {
+    if (e.type == ObjectType::kFile && e.size > 0 && e.size < (1u << 20) && files.size() < 400) {
+      files.push_back(path);
+    }
+  }
+  std::atomic<size_t> wrong{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 8; ++t) {
+    readers.emplace_back([&, t] {
+      if (t % 2 == 0) {
+        CheckRandomDirectReads(mnt, *dataset_, Dataset::kLargeFile, 200, 100 + t);
+        return;
+      }
+      for (size_t i = static_cast<size_t>(t); i < files.size(); i += 8) {
+        const uint64_t size = expected_->at(files[i]).size;
+        if (ReadWhole(mnt + files[i]).data != dataset_->Bytes(files[i], 0, size)) ++wrong;
+      }
+    });
+  }
+  for (std::thread& r : readers) r.join();
+  EXPECT_EQ(wrong.load(), 0u);
+  const std::string stats = GetXattr(mnt, "user.hoardfs.stats").value_or("");
+  std::cout << "one entry per queue: " << stats << "\n";
+  EXPECT_EQ(TransportOf(stats), "io_uring") << stats;
+  EXPECT_GT(JsonNumber(stats, "fuse_ring_fast_reads").value_or(0), 0u) << stats;
+}
+
 // -o io_uring where the kernel does not offer the transport: the mount serves by /dev/fuse, says
 // why in the log, and reads right.
 TEST_F(MountTest, IoUringOptionWithoutTheKernelsOfferServesByDevFuse) {
