@@ -527,6 +527,39 @@ bool Fetcher::FinishSlice(PendingSlice& slice, const std::byte* buf, int64_t res
   return true;
 }
 
+std::optional<FetchedSlice> Fetcher::MemorySlice(const RemoteFile& file, uint64_t offset,
+                                                 size_t length, ReadStream* stream) {
+  if (length == 0 || offset >= file.ref.size || length > file.ref.size - offset) {
+    return std::nullopt;
+  }
+  const auto block = static_cast<uint32_t>(offset / block_size_);
+  if ((offset + length - 1) / block_size_ != block) return std::nullopt;
+  const uint64_t in_block = offset - uint64_t{block} * block_size_;
+  std::optional<Block> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = blocks_.find(BlockKey(file.key, block));
+    if (it == blocks_.end() || !it->second.done ||
+        it->second.future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      return std::nullopt;
+    }
+    try {
+      const Result<Block>& r = it->second.future.get();
+      if (!r.ok() || r->size < in_block + length) return std::nullopt;
+      held = *r;
+    } catch (const std::future_error&) {
+      return std::nullopt;
+    }
+    stats_.memory_hit_bytes.fetch_add(it->second.bytes, std::memory_order_relaxed);  // as GetBlocks
+  }
+  if (stream != nullptr) {
+    ScheduleReadahead(file, offset, length, stream,
+                      ReadOrigin{.remote = WindowMayGrow() && held->remote});
+  }
+  return FetchedSlice{std::shared_ptr<const std::byte>(held->data, held->data.get() + in_block),
+                      length};
+}
+
 Result<std::optional<FetchedSlice>> Fetcher::ReadPartial(const RemoteFile& file, uint32_t block,
                                                          uint64_t in_block, size_t length,
                                                          ReadStream* stream, bool* cache_missed) {

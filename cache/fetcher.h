@@ -215,6 +215,12 @@ class Fetcher {
   // read as after ReadSlice(). False: a miss (counted by the cache, the bad entry dropped); serve
   // the request with ReadSlice(), which looks up again. Call at most once per slice.
   bool FinishSlice(PendingSlice& slice, const std::byte* buf, int64_t res);
+  // ReadSlice() of a range inside the file and one block that is held in memory, fetched or read
+  // moments ago (a sequential stream's readahead): its bytes at once, counted and told to the
+  // stream as ReadSlice() does; nullopt when the block is not there or still in flight (call
+  // ReadSlice). Never waits: for the FUSE ring's threads.
+  std::optional<FetchedSlice> MemorySlice(const RemoteFile& file, uint64_t offset, size_t length,
+                                          ReadStream* stream);
 
   // Bytes of `file` present in the block cache (index only).
   uint64_t CachedBytes(const RemoteFile& file);

@@ -122,6 +122,10 @@ class RemoteTree {
   bool FinishSlice(PendingSlice& slice, const std::byte* buf, int64_t res) {
     return fetcher_->FinishSlice(slice, buf, res);
   }
+  std::optional<FetchedSlice> MemorySlice(const RemoteFile& file, uint64_t offset, size_t length,
+                                          ReadStream* stream) {
+    return fetcher_->MemorySlice(file, offset, length, stream);
+  }
   uint64_t CachedBytes(const RemoteFile& file) { return fetcher_->CachedBytes(file); }
   TreeStats Stats() const;
   FetcherStats FetchStats() const { return fetcher_->Stats(); }

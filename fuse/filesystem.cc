@@ -296,6 +296,10 @@ std::unique_ptr<PendingSlice> Filesystem::PlanRead(OpenFile& file, uint64_t offs
   return file.tree->PlanSlice(file.file, offset, size, &file.stream);
 }
 
+std::optional<FetchedSlice> Filesystem::MemoryRead(OpenFile& file, uint64_t offset, size_t size) {
+  return file.tree->MemorySlice(file.file, offset, size, &file.stream);
+}
+
 bool Filesystem::FinishRead(PendingSlice& slice, const std::byte* buf, int64_t res) {
   return slice.fetcher != nullptr && slice.fetcher->FinishSlice(slice, buf, res);
 }

@@ -125,6 +125,9 @@ class Filesystem {
   // Completes a PlanRead() plan, as Fetcher::FinishSlice: true: the bytes are
   // [buf + slice.range->skip(), + slice.length); false: serve the request with ReadSlice()/Read().
   bool FinishRead(PendingSlice& slice, const std::byte* buf, int64_t res);
+  // The read's bytes when its block is in the fetcher's memory (Fetcher::MemorySlice), never
+  // waiting; nullopt: use PlanRead()/ReadSlice(). The range inside the handle's file.
+  std::optional<FetchedSlice> MemoryRead(OpenFile& file, uint64_t offset, size_t size);
   // Counts one read request of the kernel (once per request, whichever of the two serves it)
   // for the stats' fuse_read_* counters, and logs it at debug level.
   void NoteReadRequest(uint64_t ino, uint64_t offset, size_t size);

@@ -16,6 +16,7 @@ struct TransportStats {
   std::atomic<uint64_t> ring_requests{0};    // requests that came by a ring
   std::atomic<uint64_t> ring_fast_reads{0};  // ... reads served on the queue's thread
   std::atomic<uint64_t> ring_fast_fallbacks{0};  // ... planned so, then missed: to a worker
+  std::atomic<uint64_t> ring_memory_reads{0};    // ... from the fetcher's memory, on the thread
 
   // "fuse_transport":"io_uring"|"dev","fuse_ring_requests":N,... (members of an enclosing
   // JSON object, no braces around them).
@@ -26,7 +27,8 @@ struct TransportStats {
     return std::string("\"fuse_transport\":\"") + (io_uring.load() ? "io_uring" : "dev") +
            "\",\"fuse_ring_requests\":" + n(ring_requests) +
            ",\"fuse_ring_fast_reads\":" + n(ring_fast_reads) +
-           ",\"fuse_ring_fast_fallbacks\":" + n(ring_fast_fallbacks);
+           ",\"fuse_ring_fast_fallbacks\":" + n(ring_fast_fallbacks) +
+           ",\"fuse_ring_memory_reads\":" + n(ring_memory_reads);
   }
 };
 

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -149,6 +150,7 @@ class UringQueue {
   void SubmitCommand(RingEntry* e, uint32_t cmd);
   void ArmEventPoll();
   void Dispatch(RingEntry* e);
+  bool TryMemoryRead(RingEntry* e);
   bool TryFastRead(RingEntry* e);
   void FinishFastRead(RingEntry* e, int res);
   void CommitDone();
@@ -524,8 +526,32 @@ void UringQueue::Dispatch(RingEntry* e) {
   stats.io_uring.store(true, std::memory_order_relaxed);
   fuse_in_header in;
   std::memcpy(&in, e->header->in_out, sizeof(in));
-  if (in.opcode == FUSE_READ && TryFastRead(e)) return;
+  if (in.opcode == FUSE_READ && (TryMemoryRead(e) || TryFastRead(e))) return;
   t_->Work(e);
+}
+
+// A read whose block the fetcher holds in memory (a stream's readahead): copied into the entry
+// and answered at once.
+bool UringQueue::TryMemoryRead(RingEntry* e) {
+  fuse_read_in r;
+  std::memcpy(&r, e->header->op_in, sizeof(r));
+  auto* file = reinterpret_cast<Filesystem::OpenFile*>(r.fh);
+  if (file == nullptr || r.size > t_->payload_bytes()) return false;
+  std::optional<FetchedSlice> slice;
+  try {
+    slice = t_->fs()->MemoryRead(*file, r.offset, r.size);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (!slice.has_value()) return false;
+  std::memcpy(e->payload, slice->data.get(), slice->size);
+  fuse_in_header in;
+  std::memcpy(&in, e->header->in_out, sizeof(in));
+  t_->fs()->NoteReadRequest(in.nodeid, r.offset, r.size);
+  t_->stats().ring_memory_reads.fetch_add(1, std::memory_order_relaxed);
+  PutReply(e, 0, slice->size);
+  SubmitCommand(e, abi::kCmdCommitAndFetch);
+  return true;
 }
 
 bool UringQueue::TryFastRead(RingEntry* e) {

@@ -567,5 +567,35 @@ TEST_F(SlicePlanTest, FailedFinishIsAMissAndReadSliceStillServes) {
               contents_.substr(offset, 4096));
 }
 
+// MemorySlice: the bytes of a block held in memory at once, counted and told to the stream as
+// ReadSlice() would; nothing for a block not in memory or a range it cannot serve.
+TEST_F(SlicePlanTest, MemorySliceServesBlocksInMemoryOnly) {
+  // The setup read everything through a fetcher whose memory holds the whole file.
+  ReadStream stream;
+  const uint64_t offset = 6ull * kFetchBlock + 12345;
+  const uint64_t memory_before = fetcher_->Stats().memory_hit_bytes;
+  std::optional<FetchedSlice> slice = fetcher_->MemorySlice(file_, offset, 8192, &stream);
+  ASSERT_TRUE(slice.has_value());
+  EXPECT_EQ(slice->size, 8192u);
+  EXPECT_TRUE(std::string(reinterpret_cast<const char*>(slice->data.get()), slice->size) ==
+              contents_.substr(offset, 8192));
+  EXPECT_GT(fetcher_->Stats().memory_hit_bytes, memory_before);
+  {
+    std::lock_guard<std::mutex> lock(stream.mu);
+    EXPECT_EQ(stream.next_offset, offset + 8192);  // the stream learned of the read
+  }
+  const uint64_t size = contents_.size();
+  EXPECT_FALSE(fetcher_->MemorySlice(file_, size - 100, 4096, &stream).has_value());  // the end
+  EXPECT_FALSE(fetcher_->MemorySlice(file_, 4 * kFetchBlock - 100, 4096, &stream).has_value());
+  EXPECT_FALSE(fetcher_->MemorySlice(file_, 4 * kFetchBlock, 0, &stream).has_value());
+  EXPECT_TRUE(fetcher_->MemorySlice(file_, size - 100, 100, &stream).has_value());  // last block
+  // A fetcher that keeps nothing in memory: never, and no remote read either.
+  StartFetcher(kFetchBlock / 2);
+  fake_.ResetCounters();
+  EXPECT_FALSE(fetcher_->MemorySlice(file_, offset, 8192, &stream).has_value());
+  EXPECT_EQ(fake_.counters().reads, 0u);
+  EXPECT_EQ(fetcher_->Stats().memory_hit_bytes, 0u);
+}
+
 }  // namespace
 }  // namespace hoardfs

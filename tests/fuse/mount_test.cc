@@ -1040,6 +1040,8 @@ TEST_F(MountTest, IoUringTransportServesTheTreeAndWarmReadsOnItsRings) {
   std::cout << "after the tree: " << after_tree << "\n";
   EXPECT_EQ(TransportOf(after_tree), "io_uring") << after_tree;
   EXPECT_GT(JsonNumber(after_tree, "fuse_ring_requests").value_or(0), 1000u) << after_tree;
+  // The large file's sequential read: its readahead's blocks answered from memory on the rings.
+  EXPECT_GT(JsonNumber(after_tree, "fuse_ring_memory_reads").value_or(0), 0u) << after_tree;
 
   // The mount ends cleanly, rings and all.
   auto unmount = [&](Daemon* daemon) {
@@ -1099,14 +1101,16 @@ TEST_F(MountTest, IoUringTransportServesTheTreeAndWarmReadsOnItsRings) {
 
 // One request entry per queue: every request, served on a ring or by a worker, must give its
 // entry back for the next one (a lost entry would hang every later request of its CPU). Eight
-// readers at once, whole files and small direct reads of the large one, all right.
+// readers at once, whole files and small direct reads of the large one, all right; then a
+// SIGTERM under load ends the daemon cleanly.
 TEST_F(MountTest, IoUringWithOneEntryPerQueueServesConcurrentReaders) {
   EnableUringSwitch uring(true);
   if (!uring.why_not().empty()) GTEST_SKIP() << "skipped: " << uring.why_not();
   const std::string mnt = NewDir("mnt");
   std::vector<std::string> options = MountOptions(scratch_->Sub("cache"));
   options.insert(options.end(), {"-o", "io_uring,io_uring_depth=1"});
-  ASSERT_TRUE(StartMount(DatasetUrl(), mnt, options));
+  Daemon* d = nullptr;
+  ASSERT_TRUE(StartMount(DatasetUrl(), mnt, options, &d));
   ASSERT_EQ(ReadWhole(mnt + Dataset::kLargeFile).data.size(),
             dataset_->options().large_file_size);  // cached whole: the direct reads are warm
   std::vector<std::string> files;
@@ -1135,6 +1139,32 @@ TEST_F(MountTest, IoUringWithOneEntryPerQueueServesConcurrentReaders) {
   std::cout << "one entry per queue: " << stats << "\n";
   EXPECT_EQ(TransportOf(stats), "io_uring") << stats;
   EXPECT_GT(JsonNumber(stats, "fuse_ring_fast_reads").value_or(0), 0u) << stats;
+
+  // SIGTERM while readers keep the rings busy: the daemon exits 0 and takes its mount along.
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 4; ++t) {
+    busy.emplace_back([&] {
+      const int fd = ::open((mnt + Dataset::kLargeFile).c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+      if (fd < 0) return;
+      AlignedBuffer buffer(4096);
+      for (uint64_t i = 0; !stop.load(); ++i) {
+        if (::pread(fd, buffer.data(), 4096, static_cast<off_t>((i * 7919 % 16384) * 4096)) < 0) {
+          break;  // the mount went away
+        }
+      }
+      ::close(fd);
+    });
+  }
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(::kill(d->pid, SIGTERM), 0);
+  std::optional<int> st = WaitFor(d->pid, 10s);
+  stop = true;
+  for (std::thread& b : busy) b.join();
+  ASSERT_TRUE(st.has_value()) << "daemon still running 10 s after SIGTERM";
+  MarkReaped(*d, *st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st;
+  EXPECT_FALSE(IsMounted(mnt)) << "SIGTERM left the mount behind";
 }
 
 // -o io_uring where the kernel does not offer the transport: the mount serves by /dev/fuse, says
