@@ -26,6 +26,7 @@
 #include "cache/block_key.h"
 #include "common/hash.h"
 #include "remote/fake_source.h"
+#include "tests/cache/block_data.h"
 #include "tests/cache/test_dir.h"
 
 namespace hoardfs {
@@ -36,17 +37,7 @@ using testing::TestDir;
 constexpr uint32_t kBlock = 64 * 1024;
 constexpr uint32_t kRemoteId = 1;
 
-// Deterministic bytes that differ from block to block and from seed to seed, so a read from the
-// wrong offset, block or file never compares equal by accident.
-std::string Contents(uint64_t seed, size_t size) {
-  std::string s(size, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < size; ++i) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    s[i] = static_cast<char>(x >> 56);
-  }
-  return s;
-}
+using testing::Contents;
 
 // What a correct read of [offset, offset + len) returns: the bytes, short at the end of the file.
 std::string Expected(const std::string& contents, uint64_t offset, size_t len) {

@@ -434,15 +434,7 @@ TEST_F(RangeReadPlanTest, PlanPinsItsSlotUntilFinishedOrDestroyed) {
 
 constexpr uint32_t kFetchBlock = 64 * 1024;  // 4 chunks
 
-std::string Contents(uint64_t seed, size_t size) {
-  std::string s(size, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < size; ++i) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    s[i] = static_cast<char>(x >> 56);
-  }
-  return s;
-}
+using testing::Contents;
 
 class SlicePlanTest : public ::testing::Test {
  protected:

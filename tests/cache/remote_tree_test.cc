@@ -18,6 +18,7 @@
 #include "cache/metadata_cache.h"
 #include "common/hash.h"
 #include "remote/fake_source.h"
+#include "tests/cache/block_data.h"
 #include "tests/cache/test_dir.h"
 
 namespace hoardfs {
@@ -31,15 +32,7 @@ constexpr uint32_t kRemoteId = 3;
 // Just past a TTL of one second.
 constexpr auto kPastOneSecond = std::chrono::milliseconds(1100);
 
-std::string Contents(uint64_t seed, size_t size) {
-  std::string s(size, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < size; ++i) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    s[i] = static_cast<char>(x >> 56);
-  }
-  return s;
-}
+using testing::Contents;
 
 BlockCacheOptions CacheOptions(const std::string& dir) {
   BlockCacheOptions o;
