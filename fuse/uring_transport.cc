@@ -95,11 +95,10 @@ class UringTransport::Impl {
   void Register(uint64_t unique, RingEntry* e);
   RingEntry* Take(uint64_t unique);
 
-  void StartWorkers();
-
  private:
   ssize_t WriteInitReply(int fd, iovec* iov, int count);
   void StartQueues();
+  void StartWorkers();
   void ServeOnWorker(RingEntry* e);
 
   fuse_session* const session_;
@@ -340,7 +339,9 @@ RingEntry* UringTransport::Impl::Take(uint64_t unique) {
 }
 
 // A request in /dev/fuse form (header, per-op header, payload), run through libfuse; the
-// handler's reply comes back by Write() into the entry.
+// handler's reply comes back by Write() into the entry. The kernel fills a ring request's
+// fuse_in_header as for /dev/fuse, len included: the per-op header's size is what len leaves
+// after the header and the payload.
 void UringTransport::Impl::ServeOnWorker(RingEntry* e) {
   fuse_in_header in;
   std::memcpy(&in, e->header->in_out, sizeof(in));

@@ -13,9 +13,11 @@
 //  - A warm small read (Filesystem::PlanRead) is served on the queue's thread without waiting:
 //    its cache read is an IORING_OP_READ on the same ring, straight into the entry's payload
 //    buffer; on completion the chunks are verified (Filesystem::FinishRead) and the reply is
-//    committed with the fetch of the entry's next request, one SQE. Measured in
-//    docs/benchmarks.md ("FUSE-over-io_uring"): the rings pay off only for requests served so;
-//    a request handed to a thread and back costs more than the rings save.
+//    committed with the fetch of the entry's next request, one SQE. A read whose block the
+//    fetcher holds in memory (Filesystem::MemoryRead: a stream's readahead) is copied into the
+//    entry and committed at once. The rings pay off only for requests served so: a request
+//    handed to a thread and back costs more than they save (docs/benchmarks.md, sessions of
+//    2026-12-02 from 11:00 and from 14:31 UTC).
 //  - Every other request, and a planned read that missed, is rebuilt in /dev/fuse form and run
 //    by one of `workers` threads through libfuse (fuse_session_process_buf), so the handlers are
 //    fuse_server.cc's, unchanged. libfuse's reply is caught in the write hook by its unique,
